@@ -1,0 +1,56 @@
+import { UserError } from '../errors.js';
+
+/** Tensor element types by their GGUF ids. Only these can be computed on; others are named in errors. */
+export const DType = {
+  F32: 0,
+  F16: 1,
+  Q4_0: 2,
+  Q8_0: 8,
+  Q4_K: 12,
+  Q6_K: 14,
+  BF16: 30,
+} as const;
+export type DType = (typeof DType)[keyof typeof DType];
+
+/** Elements per block and bytes per block. */
+const LAYOUT: Record<number, { name: string; block: number; bytes: number }> = {
+  0: { name: 'F32', block: 1, bytes: 4 },
+  1: { name: 'F16', block: 1, bytes: 2 },
+  2: { name: 'Q4_0', block: 32, bytes: 18 },
+  8: { name: 'Q8_0', block: 32, bytes: 34 },
+  12: { name: 'Q4_K', block: 256, bytes: 144 },
+  14: { name: 'Q6_K', block: 256, bytes: 210 },
+  30: { name: 'BF16', block: 1, bytes: 2 },
+};
+
+/** Names of GGUF types we recognise but cannot compute on, for clear errors. */
+const OTHER_GGUF_TYPES: Record<number, string> = {
+  3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 13: 'Q5_K', 15: 'Q8_K',
+  16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S',
+  23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 34: 'TQ1_0', 35: 'TQ2_0',
+};
+
+export const SUPPORTED_DTYPES = Object.values(LAYOUT).map((l) => l.name);
+
+export function isSupportedDType(t: number): t is DType {
+  return t in LAYOUT;
+}
+
+export function dtypeName(t: number): string {
+  return LAYOUT[t]?.name ?? OTHER_GGUF_TYPES[t] ?? `type ${t}`;
+}
+
+export function dtypeFromName(name: string): DType {
+  for (const [id, l] of Object.entries(LAYOUT)) if (l.name === name) return Number(id) as DType;
+  throw new UserError(`unknown tensor type ${name}; supported: ${SUPPORTED_DTYPES.join(', ')}`);
+}
+
+export function blockSize(t: DType): number {
+  return LAYOUT[t]!.block;
+}
+
+/** Bytes taken by `n` elements of type t (n must be a multiple of the block size). */
+export function byteSize(t: DType, n: number): number {
+  const l = LAYOUT[t]!;
+  return (n / l.block) * l.bytes;
+}

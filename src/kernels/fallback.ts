@@ -1,0 +1,128 @@
+import { dequantize } from '../formats/quant/index.js';
+import { byteSize, type DType } from '../formats/tensor-types.js';
+import type { Kernels } from './kernels.js';
+
+/**
+ * Plain TypeScript kernels over the same shared memory, for runtimes without WebAssembly SIMD, and as
+ * an independent reference the WebAssembly kernels are tested against. Same arithmetic, ~10× slower.
+ */
+export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
+  const f32 = (p: number, n: number) => new Float32Array(memory.buffer, p, n);
+  const u8 = (p: number, n: number) => new Uint8Array(memory.buffer, p, n);
+  const row = (type: number, src: number, n: number) => dequantize(type as DType, u8(src, byteSize(type as DType, n)), n);
+
+  return {
+    name: 'typescript',
+    matmul(type, w, x, y, rows, cols, nt, r0, r1) {
+      const rb = byteSize(type as DType, cols);
+      const X = f32(x, nt * cols), Y = f32(y, nt * rows);
+      for (let r = r0; r < r1; r++) {
+        const wr = row(type, w + r * rb, cols);
+        for (let t = 0; t < nt; t++) {
+          let s = 0;
+          for (let c = 0; c < cols; c++) s += wr[c]! * X[t * cols + c]!;
+          Y[t * rows + r] = s;
+        }
+      }
+    },
+    dequantRow(type, src, dst, n) {
+      f32(dst, n).set(row(type, src, n));
+    },
+    addBias(y, b, n, nt) {
+      const Y = f32(y, n * nt), B = f32(b, n);
+      for (let t = 0; t < nt; t++) for (let i = 0; i < n; i++) Y[t * n + i]! += B[i]!;
+    },
+    addInPlace(x, y, n) {
+      const X = f32(x, n), Y = f32(y, n);
+      for (let i = 0; i < n; i++) X[i]! += Y[i]!;
+    },
+    layerNorm(x, out, w, b, n, nt, eps) {
+      const W = f32(w, n), B = b ? f32(b, n) : undefined;
+      for (let t = 0; t < nt; t++) {
+        const X = f32(x + t * n * 4, n), O = f32(out + t * n * 4, n);
+        let mean = 0;
+        for (let i = 0; i < n; i++) mean += X[i]!;
+        mean /= n;
+        let v = 0;
+        for (let i = 0; i < n; i++) v += (X[i]! - mean) ** 2;
+        const inv = Math.fround(1 / Math.sqrt(v / n + eps));
+        const m = Math.fround(mean);
+        for (let i = 0; i < n; i++) O[i] = (X[i]! - m) * inv * W[i]! + (B ? B[i]! : 0);
+      }
+    },
+    rmsNorm(x, out, w, n, nt, eps) {
+      const W = w ? f32(w, n) : undefined;
+      for (let t = 0; t < nt; t++) {
+        const X = f32(x + t * n * 4, n), O = f32(out + t * n * 4, n);
+        let ss = 0;
+        for (let i = 0; i < n; i++) ss += X[i]! * X[i]!;
+        const inv = Math.fround(1 / Math.sqrt(ss / n + eps));
+        for (let i = 0; i < n; i++) O[i] = X[i]! * inv * (W ? W[i]! : 1);
+      }
+    },
+    geluTanh(x, n) {
+      const X = f32(x, n);
+      for (let i = 0; i < n; i++) {
+        const v = X[i]!;
+        X[i] = 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+      }
+    },
+    siluMul(g, u, n) {
+      const G = f32(g, n), U = f32(u, n);
+      for (let i = 0; i < n; i++) G[i] = Math.fround(G[i]! / (1 + Math.exp(-G[i]!))) * U[i]!;
+    },
+    rope(x, nt, nHeads, headDim, ropeDim, positions, invFreq, neox) {
+      const X = f32(x, nt * nHeads * headDim), P = new Int32Array(memory.buffer, positions, nt), F = f32(invFreq, ropeDim / 2);
+      const half = ropeDim / 2;
+      for (let t = 0; t < nt; t++) {
+        for (let i = 0; i < half; i++) {
+          const theta = P[t]! * F[i]!;
+          const c = Math.fround(Math.cos(theta)), s = Math.fround(Math.sin(theta));
+          for (let h = 0; h < nHeads; h++) {
+            const base = (t * nHeads + h) * headDim;
+            const a = base + (neox ? i : 2 * i), b = base + (neox ? i + half : 2 * i + 1);
+            const x0 = X[a]!, x1 = X[b]!;
+            X[a] = x0 * c - x1 * s;
+            X[b] = x0 * s + x1 * c;
+          }
+        }
+      }
+    },
+    attnPattern(q, k, pattern, nt, nHead, nHeadKv, hd, pos0, kvStride, scale) {
+      const nKeys = pos0 + nt, group = nHead / nHeadKv;
+      const Q = f32(q, nt * nHead * hd), K = f32(k, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys);
+      for (let h = 0; h < nHead; h++) {
+        const kh = Math.floor(h / group);
+        for (let t = 0; t < nt; t++) {
+          const row = (h * nt + t) * nKeys, visible = pos0 + t + 1;
+          let mx = -Infinity;
+          for (let p = 0; p < visible; p++) {
+            let s = 0;
+            for (let i = 0; i < hd; i++) s += Q[(t * nHead + h) * hd + i]! * K[p * kvStride + kh * hd + i]!;
+            A[row + p] = s * scale;
+            mx = Math.max(mx, A[row + p]!);
+          }
+          let sum = 0;
+          for (let p = 0; p < visible; p++) { A[row + p] = Math.exp(A[row + p]! - mx); sum += A[row + p]!; }
+          for (let p = 0; p < visible; p++) A[row + p]! *= Math.fround(1 / sum);
+          A.fill(0, row + visible, row + nKeys);
+        }
+      }
+    },
+    attnApply(pattern, v, z, nt, nHead, nHeadKv, hd, pos0, kvStride) {
+      const nKeys = pos0 + nt, group = nHead / nHeadKv;
+      const V = f32(v, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys), Z = f32(z, nt * nHead * hd);
+      for (let h = 0; h < nHead; h++) {
+        const vh = Math.floor(h / group);
+        for (let t = 0; t < nt; t++) {
+          const zr = (t * nHead + h) * hd, row = (h * nt + t) * nKeys;
+          Z.fill(0, zr, zr + hd);
+          for (let p = 0; p <= pos0 + t; p++) {
+            const a = A[row + p]!;
+            for (let i = 0; i < hd; i++) Z[zr + i]! += a * V[p * kvStride + vh * hd + i]!;
+          }
+        }
+      }
+    },
+  };
+}

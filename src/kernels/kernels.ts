@@ -1,0 +1,19 @@
+/**
+ * The kernel interface the transformer calls. All pointers are byte offsets into the Heap; counts are
+ * element counts. Implemented by WebAssembly SIMD (wasm.ts) and, where that is unavailable, by plain
+ * TypeScript (fallback.ts) over the same memory.
+ */
+export interface Kernels {
+  readonly name: string;
+  matmul(type: number, w: number, x: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number, scratch: number): void;
+  dequantRow(type: number, src: number, dst: number, n: number): void;
+  addBias(y: number, b: number, n: number, nt: number): void;
+  addInPlace(x: number, y: number, n: number): void;
+  layerNorm(x: number, out: number, w: number, b: number, n: number, nt: number, eps: number): void;
+  rmsNorm(x: number, out: number, w: number, n: number, nt: number, eps: number): void;
+  geluTanh(x: number, n: number): void;
+  siluMul(g: number, u: number, n: number): void;
+  rope(x: number, nt: number, nHeads: number, headDim: number, ropeDim: number, positions: number, invFreq: number, neox: number): void;
+  attnPattern(q: number, k: number, pattern: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, scale: number): void;
+  attnApply(pattern: number, v: number, z: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number): void;
+}

@@ -1,0 +1,412 @@
+// Wander's hot kernels, in AssemblyScript, compiled to WebAssembly SIMD by scripts/build-kernels.mjs.
+//
+// Every argument is a byte offset into the one shared linear memory (weights, activations, KV cache and
+// scratch all live there) or a count. Nothing here allocates: the TypeScript side owns the layout.
+// Summation order is fixed (no reassociation depends on threads), so results are bit-identical run to run.
+
+// Tensor type ids, as GGUF numbers them.
+const T_F32: i32 = 0;
+const T_F16: i32 = 1;
+const T_Q4_0: i32 = 2;
+const T_Q8_0: i32 = 8;
+const T_Q4_K: i32 = 12;
+const T_Q6_K: i32 = 14;
+const T_BF16: i32 = 30;
+
+// ---------------------------------------------------------------- half precision
+
+// f16 bits → f32 via the "shift and rescale" trick: moving the 15 low bits up by 13 gives an f32 whose
+// exponent is 112 too small; multiplying by 2^112 fixes normals and subnormals alike. (Inf/NaN are not
+// expected in weights.)
+const F16_RESCALE: f32 = 5.192296858534828e33;
+
+@inline function f16ToF32(h: u32): f32 {
+  const mag = reinterpret<f32>((h & 0x7fff) << 13) * F16_RESCALE;
+  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
+}
+
+@inline function f16x4ToF32x4(h: v128): v128 {
+  const mag = f32x4.mul(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), f32x4.splat(F16_RESCALE));
+  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// ---------------------------------------------------------------- dot products (x is f32)
+
+function dotF32(w: usize, x: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), v128.load(x + o)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(w + o + 16), v128.load(x + o + 16)));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(w + o + 32), v128.load(x + o + 32)));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(w + o + 48), v128.load(x + o + 48)));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), v128.load(x + o)));
+  }
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i < n; i++) s += load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
+  return s;
+}
+
+function dotF16(w: usize, x: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const wo = <usize>i << 1, xo = <usize>i << 2;
+    a0 = f32x4.add(a0, f32x4.mul(f16x4ToF32x4(v128.load16x4_u(w + wo)), v128.load(x + xo)));
+    a1 = f32x4.add(a1, f32x4.mul(f16x4ToF32x4(v128.load16x4_u(w + wo + 8)), v128.load(x + xo + 16)));
+  }
+  let s = hsum(f32x4.add(a0, a1));
+  for (; i < n; i++) s += f16ToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2));
+  return s;
+}
+
+function dotBF16(w: usize, x: usize, n: i32): f32 {
+  let a0 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a0 = f32x4.add(a0, f32x4.mul(i32x4.shl(v128.load16x4_u(w + (<usize>i << 1)), 16), v128.load(x + (<usize>i << 2))));
+  }
+  let s = hsum(a0);
+  for (; i < n; i++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>i << 1)) << 16) * load<f32>(x + (<usize>i << 2));
+  return s;
+}
+
+// Q8_0: blocks of 32 weights = f16 scale + 32 int8. The block's int8·f32 sum is exact-ish in f32, then scaled.
+function dotQ8_0(w: usize, x: usize, n: i32): f32 {
+  let s: f32 = 0;
+  const nb = n >> 5;
+  for (let b = 0; b < nb; b++) {
+    const blk = w + <usize>b * 34;
+    const q = blk + 2;
+    const xb = x + (<usize>b << 7);
+    let acc = f32x4.splat(0);
+    for (let j = 0; j < 32; j += 8) {
+      const q16 = v128.load8x8_s(q + j);
+      const lo = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(q16));
+      const hi = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(q16));
+      acc = f32x4.add(acc, f32x4.mul(lo, v128.load(xb + (<usize>j << 2))));
+      acc = f32x4.add(acc, f32x4.mul(hi, v128.load(xb + (<usize>j << 2) + 16)));
+    }
+    s += f16ToF32(load<u16>(blk)) * hsum(acc);
+  }
+  return s;
+}
+
+// Q4_0: blocks of 32 = f16 scale + 16 bytes; the low nibbles are elements 0..15, the high ones 16..31.
+function dotQ4_0(w: usize, x: usize, n: i32): f32 {
+  let s: f32 = 0;
+  const nb = n >> 5;
+  const mask = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
+  for (let b = 0; b < nb; b++) {
+    const blk = w + <usize>b * 18;
+    const bytes = v128.load(blk + 2);
+    const lo = i8x16.sub(v128.and(bytes, mask), eight);
+    const hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
+    const xb = x + (<usize>b << 7);
+    let acc = f32x4.splat(0);
+    acc = accI8x16(acc, lo, xb);
+    acc = accI8x16(acc, hi, xb + 64);
+    s += f16ToF32(load<u16>(blk)) * hsum(acc);
+  }
+  return s;
+}
+
+// acc += 16 int8 lanes of q times 16 f32 at xp.
+@inline function accI8x16(acc: v128, q: v128, xp: usize): v128 {
+  const a = i16x8.extend_low_i8x16_s(q), b = i16x8.extend_high_i8x16_s(q);
+  acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)), v128.load(xp)));
+  acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)), v128.load(xp + 16)));
+  acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)), v128.load(xp + 32)));
+  acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)), v128.load(xp + 48)));
+  return acc;
+}
+
+// ---------------------------------------------------------------- dequantize one row (n elements) to f32
+
+@inline function scaleMinK4(j: i32, sc: usize, isMin: bool): u32 {
+  if (j < 4) return isMin ? load<u8>(sc + j + 4) & 63 : load<u8>(sc + j) & 63;
+  if (isMin) return (load<u8>(sc + j + 4) >> 4) | ((load<u8>(sc + j) >> 6) << 4);
+  return (load<u8>(sc + j + 4) & 0xf) | ((load<u8>(sc + j - 4) >> 6) << 4);
+}
+
+export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
+  if (type == T_F32) {
+    memory.copy(dst, src, <usize>n << 2);
+  } else if (type == T_F16) {
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), f16ToF32(load<u16>(src + (<usize>i << 1))));
+  } else if (type == T_BF16) {
+    for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), reinterpret<f32>(<u32>load<u16>(src + (<usize>i << 1)) << 16));
+  } else if (type == T_Q8_0) {
+    for (let b = 0; b < n >> 5; b++) {
+      const blk = src + <usize>b * 34;
+      const d = f16ToF32(load<u16>(blk));
+      for (let j = 0; j < 32; j++) store<f32>(dst + (<usize>(b * 32 + j) << 2), d * <f32>load<i8>(blk + 2 + j));
+    }
+  } else if (type == T_Q4_0) {
+    for (let b = 0; b < n >> 5; b++) {
+      const blk = src + <usize>b * 18;
+      const d = f16ToF32(load<u16>(blk));
+      for (let j = 0; j < 16; j++) {
+        const byte = <i32>load<u8>(blk + 2 + j);
+        store<f32>(dst + (<usize>(b * 32 + j) << 2), d * <f32>((byte & 0xf) - 8));
+        store<f32>(dst + (<usize>(b * 32 + j + 16) << 2), d * <f32>((byte >> 4) - 8));
+      }
+    }
+  } else if (type == T_Q4_K) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 144;
+      const d = f16ToF32(load<u16>(blk)), dmin = f16ToF32(load<u16>(blk + 2));
+      const sc = blk + 4;
+      let q = blk + 16;
+      let y = dst + (<usize>(b * 256) << 2);
+      for (let j = 0, is = 0; j < 256; j += 64, is += 2) {
+        const d1 = d * <f32>scaleMinK4(is, sc, false), m1 = dmin * <f32>scaleMinK4(is, sc, true);
+        const d2 = d * <f32>scaleMinK4(is + 1, sc, false), m2 = dmin * <f32>scaleMinK4(is + 1, sc, true);
+        for (let l = 0; l < 32; l++) store<f32>(y + (<usize>l << 2), d1 * <f32>(load<u8>(q + l) & 0xf) - m1);
+        for (let l = 0; l < 32; l++) store<f32>(y + (<usize>(l + 32) << 2), d2 * <f32>(load<u8>(q + l) >> 4) - m2);
+        q += 32;
+        y += 256;
+      }
+    }
+  } else if (type == T_Q6_K) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 210;
+      let ql = blk, qh = blk + 128, sc = blk + 192;
+      const d = f16ToF32(load<u16>(blk + 208));
+      let y = dst + (<usize>(b * 256) << 2);
+      for (let half = 0; half < 2; half++) {
+        for (let l = 0; l < 32; l++) {
+          const is = l >> 4;
+          const h = <i32>load<u8>(qh + l);
+          const a = <i32>load<u8>(ql + l), c = <i32>load<u8>(ql + l + 32);
+          const q1 = ((a & 0xf) | ((h & 3) << 4)) - 32;
+          const q2 = ((c & 0xf) | (((h >> 2) & 3) << 4)) - 32;
+          const q3 = ((a >> 4) | (((h >> 4) & 3) << 4)) - 32;
+          const q4 = ((c >> 4) | (((h >> 6) & 3) << 4)) - 32;
+          store<f32>(y + (<usize>l << 2), d * <f32>load<i8>(sc + is) * <f32>q1);
+          store<f32>(y + (<usize>(l + 32) << 2), d * <f32>load<i8>(sc + is + 2) * <f32>q2);
+          store<f32>(y + (<usize>(l + 64) << 2), d * <f32>load<i8>(sc + is + 4) * <f32>q3);
+          store<f32>(y + (<usize>(l + 96) << 2), d * <f32>load<i8>(sc + is + 6) * <f32>q4);
+        }
+        y += 512;
+        ql += 64;
+        qh += 32;
+        sc += 8;
+      }
+    }
+  } else {
+    unreachable();
+  }
+}
+
+// Bytes per row of n elements, for the supported types.
+@inline function rowBytes(type: i32, n: i32): usize {
+  if (type == T_F32) return <usize>n << 2;
+  if (type == T_F16 || type == T_BF16) return <usize>n << 1;
+  if (type == T_Q8_0) return <usize>(n >> 5) * 34;
+  if (type == T_Q4_0) return <usize>(n >> 5) * 18;
+  if (type == T_Q4_K) return <usize>(n >> 8) * 144;
+  if (type == T_Q6_K) return <usize>(n >> 8) * 210;
+  unreachable();
+  return 0;
+}
+
+@inline function dotRow(type: i32, w: usize, x: usize, n: i32): f32 {
+  if (type == T_F32) return dotF32(w, x, n);
+  if (type == T_Q8_0) return dotQ8_0(w, x, n);
+  if (type == T_F16) return dotF16(w, x, n);
+  if (type == T_Q4_0) return dotQ4_0(w, x, n);
+  return dotBF16(w, x, n);
+}
+
+// ---------------------------------------------------------------- matmul
+
+// y[t][r] = Σ_c W[r][c] · x[t][c] for rows r in [r0, r1) and t in [0, nt).
+// W is `rows × cols` in its own type, row-major (GGUF order: ne0 = cols). x is nt × cols f32, y is nt × rows f32.
+// The k-quants are dequantized a row at a time into `scratch` (cols f32) and dotted against every token,
+// so prompt processing reads each weight row once.
+export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32, scratch: usize): void {
+  const rb = rowBytes(type, cols);
+  const xStride = <usize>cols << 2, yStride = <usize>rows << 2;
+  const direct = type != T_Q4_K && type != T_Q6_K;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rb;
+    if (direct) {
+      for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotRow(type, wr, x + <usize>t * xStride, cols));
+    } else {
+      dequantRow(type, wr, scratch, cols);
+      for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotF32(scratch, x + <usize>t * xStride, cols));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- elementwise and norms
+
+// y[t][i] += b[i]
+export function addBias(y: usize, b: usize, n: i32, nt: i32): void {
+  for (let t = 0; t < nt; t++) {
+    const row = y + (<usize>(t * n) << 2);
+    for (let i = 0; i < n; i++) store<f32>(row + (<usize>i << 2), load<f32>(row + (<usize>i << 2)) + load<f32>(b + (<usize>i << 2)));
+  }
+}
+
+// x[i] += y[i]
+export function addInPlace(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(x + o, f32x4.add(v128.load(x + o), v128.load(y + o)));
+  }
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) + load<f32>(y + (<usize>i << 2)));
+}
+
+// LayerNorm over each of nt rows of n, with weight and bias (bias may be 0 = none). Statistics in f64.
+export function layerNorm(x: usize, out: usize, w: usize, b: usize, n: i32, nt: i32, eps: f32): void {
+  for (let t = 0; t < nt; t++) {
+    const xr = x + (<usize>(t * n) << 2), yr = out + (<usize>(t * n) << 2);
+    let mean: f64 = 0;
+    for (let i = 0; i < n; i++) mean += <f64>load<f32>(xr + (<usize>i << 2));
+    mean /= <f64>n;
+    let vr: f64 = 0;
+    for (let i = 0; i < n; i++) {
+      const d = <f64>load<f32>(xr + (<usize>i << 2)) - mean;
+      vr += d * d;
+    }
+    const inv = <f32>(1.0 / Math.sqrt(vr / <f64>n + <f64>eps));
+    const m = <f32>mean;
+    for (let i = 0; i < n; i++) {
+      const o = <usize>i << 2;
+      let v = (load<f32>(xr + o) - m) * inv * load<f32>(w + o);
+      if (b != 0) v += load<f32>(b + o);
+      store<f32>(yr + o, v);
+    }
+  }
+}
+
+// RMSNorm over each of nt rows of n (weight may be 0 = none, for QK-norm without a scale).
+export function rmsNorm(x: usize, out: usize, w: usize, n: i32, nt: i32, eps: f32): void {
+  for (let t = 0; t < nt; t++) {
+    const xr = x + (<usize>(t * n) << 2), yr = out + (<usize>(t * n) << 2);
+    let ss: f64 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = <f64>load<f32>(xr + (<usize>i << 2));
+      ss += v * v;
+    }
+    const inv = <f32>(1.0 / Math.sqrt(ss / <f64>n + <f64>eps));
+    for (let i = 0; i < n; i++) {
+      const o = <usize>i << 2;
+      let v = load<f32>(xr + o) * inv;
+      if (w != 0) v *= load<f32>(w + o);
+      store<f32>(yr + o, v);
+    }
+  }
+}
+
+// GELU, tanh approximation (GPT-2's "gelu_new").
+export function geluTanh(x: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = <f64>load<f32>(x + o);
+    store<f32>(x + o, <f32>(0.5 * v * (1.0 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))));
+  }
+}
+
+// g[i] = silu(g[i]) · u[i]  (SwiGLU)
+export function siluMul(g: usize, u: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = <f64>load<f32>(g + o);
+    store<f32>(g + o, <f32>(v / (1.0 + Math.exp(-v))) * load<f32>(u + o));
+  }
+}
+
+// ---------------------------------------------------------------- rotary position embedding
+
+// Rotates the first ropeDim dims of each head in x (nt × nHeads × headDim). `positions` is nt i32,
+// `invFreq` is ropeDim/2 f32. neox = 0: pairs are adjacent (x[2i], x[2i+1]); neox = 1: pairs are (x[i], x[i+half]).
+export function rope(x: usize, nt: i32, nHeads: i32, headDim: i32, ropeDim: i32, positions: usize, invFreq: usize, neox: i32): void {
+  const half = ropeDim >> 1;
+  for (let t = 0; t < nt; t++) {
+    const p = <f64>load<i32>(positions + (<usize>t << 2));
+    for (let i = 0; i < half; i++) {
+      const theta = p * <f64>load<f32>(invFreq + (<usize>i << 2));
+      const c = <f32>Math.cos(theta), s = <f32>Math.sin(theta);
+      for (let h = 0; h < nHeads; h++) {
+        const base = x + (<usize>((t * nHeads + h) * headDim) << 2);
+        const a = base + (<usize>(neox ? i : 2 * i) << 2);
+        const b = base + (<usize>(neox ? i + half : 2 * i + 1) << 2);
+        const x0 = load<f32>(a), x1 = load<f32>(b);
+        store<f32>(a, x0 * c - x1 * s);
+        store<f32>(b, x0 * s + x1 * c);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- attention
+
+// Causal attention probabilities. q: nt × nHead × hd (query t sits at position pos0 + t); k: cache rows of
+// kvStride f32 (row p = all KV heads at position p). pattern: nHead × nt × nKeys, nKeys = pos0 + nt;
+// entries a query may not see are written as 0.
+export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, scale: f32): void {
+  const nKeys = pos0 + nt;
+  const group = nHead / nHeadKv;
+  for (let h = 0; h < nHead; h++) {
+    const kh = h / group;
+    for (let t = 0; t < nt; t++) {
+      const qv = q + (<usize>((t * nHead + h) * hd) << 2);
+      const row = pattern + (<usize>((h * nt + t) * nKeys) << 2);
+      const visible = pos0 + t + 1;
+      let mx: f32 = -Infinity;
+      for (let p = 0; p < visible; p++) {
+        const sc = dotF32(qv, k + (<usize>(p * kvStride + kh * hd) << 2), hd) * scale;
+        store<f32>(row + (<usize>p << 2), sc);
+        if (sc > mx) mx = sc;
+      }
+      let sum: f64 = 0;
+      for (let p = 0; p < visible; p++) {
+        const e = Math.exp(<f64>(load<f32>(row + (<usize>p << 2)) - mx));
+        store<f32>(row + (<usize>p << 2), <f32>e);
+        sum += e;
+      }
+      const inv = <f32>(1.0 / sum);
+      for (let p = 0; p < visible; p++) store<f32>(row + (<usize>p << 2), load<f32>(row + (<usize>p << 2)) * inv);
+      for (let p = visible; p < nKeys; p++) store<f32>(row + (<usize>p << 2), 0);
+    }
+  }
+}
+
+// z[t][h] = Σ_p pattern[h][t][p] · v[p][kv head of h]. z: nt × nHead × hd.
+export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32): void {
+  const nKeys = pos0 + nt;
+  const group = nHead / nHeadKv;
+  for (let h = 0; h < nHead; h++) {
+    const vh = h / group;
+    for (let t = 0; t < nt; t++) {
+      const zr = z + (<usize>((t * nHead + h) * hd) << 2);
+      const row = pattern + (<usize>((h * nt + t) * nKeys) << 2);
+      memory.fill(zr, 0, <usize>hd << 2);
+      const visible = pos0 + t + 1;
+      for (let p = 0; p < visible; p++) {
+        const a = load<f32>(row + (<usize>p << 2));
+        const vr = v + (<usize>(p * kvStride + vh * hd) << 2);
+        const av = f32x4.splat(a);
+        let i = 0;
+        for (; i + 4 <= hd; i += 4) {
+          const o = <usize>i << 2;
+          v128.store(zr + o, f32x4.add(v128.load(zr + o), f32x4.mul(av, v128.load(vr + o))));
+        }
+        for (; i < hd; i++) store<f32>(zr + (<usize>i << 2), load<f32>(zr + (<usize>i << 2)) + a * load<f32>(vr + (<usize>i << 2)));
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UserError } from '../errors.js';
+import { readJsonFile } from '../formats/json-file.js';
+import { readSafetensors, type SafetensorsFile } from '../formats/safetensors.js';
+import type { TensorMap } from '../formats/tensor-source.js';
+import { HfTokenizer } from '../tokenizer/hf.js';
+import { familyOf, llama3FreqFactors, validateConfig, type Family, type ModelConfig } from './config.js';
+import type { GenerationDefaults, ModelSource } from './source.js';
+
+type Json = Record<string, unknown>;
+
+const GPT2_NAMES: [RegExp, string][] = [
+  [/^wte\.weight$/, 'token_embd.weight'],
+  [/^wpe\.weight$/, 'position_embd.weight'],
+  [/^ln_f\.(weight|bias)$/, 'output_norm.$1'],
+  [/^h\.(\d+)\.ln_1\.(weight|bias)$/, 'blk.$1.attn_norm.$2'],
+  [/^h\.(\d+)\.attn\.c_attn\.(weight|bias)$/, 'blk.$1.attn_qkv.$2'],
+  [/^h\.(\d+)\.attn\.c_proj\.(weight|bias)$/, 'blk.$1.attn_output.$2'],
+  [/^h\.(\d+)\.ln_2\.(weight|bias)$/, 'blk.$1.ffn_norm.$2'],
+  [/^h\.(\d+)\.mlp\.c_fc\.(weight|bias)$/, 'blk.$1.ffn_up.$2'],
+  [/^h\.(\d+)\.mlp\.c_proj\.(weight|bias)$/, 'blk.$1.ffn_down.$2'],
+  [/^lm_head\.weight$/, 'output.weight'],
+];
+const LLAMA_NAMES: [RegExp, string][] = [
+  [/^model\.embed_tokens\.weight$/, 'token_embd.weight'],
+  [/^model\.norm\.weight$/, 'output_norm.weight'],
+  [/^lm_head\.weight$/, 'output.weight'],
+  [/^model\.layers\.(\d+)\.input_layernorm\.weight$/, 'blk.$1.attn_norm.weight'],
+  [/^model\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)$/, 'blk.$1.attn_q.$2'],
+  [/^model\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)$/, 'blk.$1.attn_k.$2'],
+  [/^model\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)$/, 'blk.$1.attn_v.$2'],
+  [/^model\.layers\.(\d+)\.self_attn\.o_proj\.(weight|bias)$/, 'blk.$1.attn_output.$2'],
+  [/^model\.layers\.(\d+)\.self_attn\.q_norm\.weight$/, 'blk.$1.attn_q_norm.weight'],
+  [/^model\.layers\.(\d+)\.self_attn\.k_norm\.weight$/, 'blk.$1.attn_k_norm.weight'],
+  [/^model\.layers\.(\d+)\.post_attention_layernorm\.weight$/, 'blk.$1.ffn_norm.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.gate_proj\.weight$/, 'blk.$1.ffn_gate.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.up_proj\.weight$/, 'blk.$1.ffn_up.weight'],
+  [/^model\.layers\.(\d+)\.mlp\.down_proj\.weight$/, 'blk.$1.ffn_down.weight'],
+];
+/** Buffers some checkpoints carry that are not weights. */
+const IGNORED = /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
+
+function canonicalName(family: Family, hfName: string): string | undefined {
+  const name = family === 'gpt2' ? hfName.replace(/^transformer\./, '') : hfName;
+  for (const [re, to] of family === 'gpt2' ? GPT2_NAMES : LLAMA_NAMES) if (re.test(name)) return name.replace(re, to);
+  return undefined;
+}
+
+function num(cfg: Json, key: string, fallback?: number): number {
+  const v = cfg[key] ?? fallback;
+  if (typeof v !== 'number') throw new UserError(`config.json: ${key} is missing or not a number`, 'model');
+  return v;
+}
+
+function configFromHf(cfg: Json, family: Family, vocabRows: number): ModelConfig {
+  const modelType = String(cfg['model_type']);
+  if (family === 'gpt2') {
+    const nEmbd = num(cfg, 'n_embd');
+    const nHead = num(cfg, 'n_head');
+    return {
+      family, architecture: modelType, nLayer: num(cfg, 'n_layer'), nEmbd, nHead, nHeadKv: nHead, headDim: nEmbd / nHead,
+      nFf: typeof cfg['n_inner'] === 'number' ? (cfg['n_inner'] as number) : 4 * nEmbd,
+      contextLength: num(cfg, 'n_positions', num(cfg, 'n_ctx', 1024)), vocabSize: vocabRows,
+      normEps: num(cfg, 'layer_norm_epsilon', 1e-5), ropeBase: 10000, ropeDim: 0, ropeNeox: false,
+    };
+  }
+  const nEmbd = num(cfg, 'hidden_size');
+  const nHead = num(cfg, 'num_attention_heads');
+  const headDim = typeof cfg['head_dim'] === 'number' ? (cfg['head_dim'] as number) : nEmbd / nHead;
+  const ropeBase = num(cfg, 'rope_theta', 10000);
+  const c: ModelConfig = {
+    family, architecture: modelType, nLayer: num(cfg, 'num_hidden_layers'), nEmbd, nHead,
+    nHeadKv: num(cfg, 'num_key_value_heads', nHead), headDim, nFf: num(cfg, 'intermediate_size'),
+    contextLength: num(cfg, 'max_position_embeddings'), vocabSize: vocabRows, normEps: num(cfg, 'rms_norm_eps', 1e-6),
+    // Hugging Face's Llama code rotates halves (rotate_half), i.e. NeoX pairs, on unpermuted weights.
+    ropeBase, ropeDim: headDim, ropeNeox: true,
+  };
+  const scaling = cfg['rope_scaling'] as Json | null | undefined;
+  if (scaling && typeof scaling === 'object') {
+    const type = scaling['rope_type'] ?? scaling['type'];
+    if (type === 'llama3') c.ropeFreqFactors = llama3FreqFactors(ropeBase, headDim, scaling as never);
+    else if (type !== 'default') throw new UserError(`config.json: rope_scaling type "${String(type)}" is not supported (supported: llama3)`, 'model');
+  }
+  return c;
+}
+
+function generationDefaults(gc: Json | undefined): GenerationDefaults {
+  if (!gc) return {};
+  const d: GenerationDefaults = {};
+  if (gc['do_sample'] === false) d.temperature = 0;
+  else if (typeof gc['temperature'] === 'number') d.temperature = gc['temperature'] as number;
+  if (gc['do_sample'] === true) {
+    if (typeof gc['top_k'] === 'number') d.top_k = gc['top_k'] as number;
+    if (typeof gc['top_p'] === 'number') d.top_p = gc['top_p'] as number;
+  }
+  if (typeof gc['max_new_tokens'] === 'number') d.max_tokens = gc['max_new_tokens'] as number;
+  return d;
+}
+
+function ids(v: unknown): number[] {
+  if (typeof v === 'number') return [v];
+  if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
+  return [];
+}
+
+/** Opens a Hugging Face model folder: config.json, safetensors (single or sharded), tokenizer.json. */
+export function openHfFolder(dir: string): ModelSource {
+  const cfg = readJsonFile(join(dir, 'config.json'), true)!;
+  const modelType = cfg['model_type'];
+  if (typeof modelType !== 'string') throw new UserError(`${join(dir, 'config.json')}: model_type is missing`, 'model');
+  const family = familyOf(modelType, 'hf', 'config.json');
+
+  const files: SafetensorsFile[] = [];
+  const tensors: TensorMap = new Map();
+  try {
+    const index = readJsonFile<{ weight_map?: Record<string, string> }>(join(dir, 'model.safetensors.index.json'));
+    const shardNames = index ? [...new Set(Object.values(index.weight_map ?? {}))] : ['model.safetensors'];
+    if (index && shardNames.length === 0) throw new UserError('model.safetensors.index.json: weight_map is empty', 'model');
+    for (const shard of shardNames) {
+      if (shard.includes('/') || shard.includes('..')) throw new UserError(`model.safetensors.index.json: invalid shard name ${shard}`, 'model');
+      const p = join(dir, shard);
+      if (!existsSync(p)) throw new UserError(`${dir}: ${shard} not found (a Hugging Face model folder needs model.safetensors or model.safetensors.index.json with its shards)`, 'model');
+      files.push(readSafetensors(p));
+    }
+    for (const f of files) {
+      for (const [hfName, info] of f.tensors) {
+        if (IGNORED.test(hfName)) continue;
+        const name = canonicalName(family, hfName);
+        if (!name) throw new UserError(`${basename(f.path)}: unexpected tensor ${hfName} for a ${modelType} model`, 'model');
+        // GPT-2 stores its linear layers as Conv1D, [in, out]: transpose to [out, in] at load.
+        const transposed = family === 'gpt2' && info.ne.length === 2 && /attn_qkv|attn_output|ffn_up|ffn_down/.test(name) && name.endsWith('weight');
+        tensors.set(name, { ...info, name, transposed, ne: transposed ? [info.ne[1]!, info.ne[0]!] : info.ne });
+      }
+    }
+    if (cfg['tie_word_embeddings'] === true) tensors.delete('output.weight');
+    const embd = tensors.get('token_embd.weight');
+    if (!embd || embd.ne.length !== 2) throw new UserError(`${dir}: the embedding matrix is missing`, 'model');
+    const config = configFromHf(cfg, family, embd.ne[1]!);
+    validateConfig(config, 'config.json');
+
+    const tokJson = readJsonFile(join(dir, 'tokenizer.json'));
+    if (!tokJson) throw new UserError(`${dir}: tokenizer.json not found (Wander reads Hugging Face tokenizers from tokenizer.json)`, 'model');
+    const tokConfig = readJsonFile(join(dir, 'tokenizer_config.json')) ?? {};
+    const genConfig = readJsonFile(join(dir, 'generation_config.json'));
+    const eosIds = [...new Set([...ids(genConfig?.['eos_token_id']), ...ids(cfg['eos_token_id'])])];
+    const bos = ids(genConfig?.['bos_token_id'] ?? cfg['bos_token_id'])[0];
+    const tokenizer = new HfTokenizer(tokJson, tokConfig, { bosId: bos, eosIds });
+    return {
+      path: dir, format: 'safetensors', config, tensors, tokenizer,
+      generationDefaults: generationDefaults(genConfig), generationConfig: genConfig,
+      close: () => files.forEach((f) => f.close()),
+    };
+  } catch (e) {
+    files.forEach((f) => f.close());
+    throw e;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Named hook points inside the forward pass, TransformerLens-style. A hook receives the activation as a
+ * Float32Array view (valid only during the call; `.slice()` it to keep it) and may change it in place
+ * or return a same-length array to replace it.
+ *
+ *   hook_embed                       [pos, d_model]  token (+ position) embedding
+ *   blocks.{i}.hook_resid_pre        [pos, d_model]
+ *   blocks.{i}.attn.hook_q           [pos, n_heads, d_head]     before rotary embedding
+ *   blocks.{i}.attn.hook_k / hook_v  [pos, n_kv_heads, d_head]
+ *   blocks.{i}.attn.hook_rot_q / hook_rot_k                     after rotary embedding (llama family)
+ *   blocks.{i}.attn.hook_pattern     [n_heads, pos, key_pos]    softmax probabilities
+ *   blocks.{i}.attn.hook_z           [pos, n_heads, d_head]     pattern-weighted values
+ *   blocks.{i}.hook_attn_out         [pos, d_model]
+ *   blocks.{i}.hook_resid_mid        [pos, d_model]
+ *   blocks.{i}.mlp.hook_post         [pos, d_mlp]               after the activation
+ *   blocks.{i}.hook_mlp_out          [pos, d_model]
+ *   blocks.{i}.hook_resid_post       [pos, d_model]
+ *   ln_final.hook_normalized         [pos, d_model]
+ *   hook_logits                      [pos, d_vocab]             (only the positions whose logits are computed)
+ */
+export interface HookContext {
+  name: string;
+  /** Block index, or -1 outside the blocks. */
+  layer: number;
+  shape: number[];
+  /** Absolute position of each `pos` row. */
+  positions: number[];
+}
+
+export type HookFn = (activation: Float32Array, ctx: HookContext) => Float32Array | void;
+
+export type Hooks = Map<string, HookFn>;
+
+export const BLOCK_HOOKS = [
+  'hook_resid_pre', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_rot_q', 'attn.hook_rot_k',
+  'attn.hook_pattern', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post',
+] as const;
+
+/** Every hook name a model with nLayer blocks offers. */
+export function hookNames(nLayer: number): string[] {
+  const names = ['hook_embed'];
+  for (let i = 0; i < nLayer; i++) for (const h of BLOCK_HOOKS) names.push(`blocks.${i}.${h}`);
+  names.push('ln_final.hook_normalized', 'hook_logits');
+  return names;
+}

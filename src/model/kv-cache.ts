@@ -1,0 +1,31 @@
+import type { Heap } from '../kernels/heap.js';
+import type { ModelConfig } from './config.js';
+
+/**
+ * Keys and values of every layer for one sequence, `capacity` positions long, in the heap. Row p of a
+ * layer's K (or V) holds all KV heads at position p, so attention reads a contiguous row per position.
+ */
+export class KvCache {
+  readonly k: number[] = [];
+  readonly v: number[] = [];
+  readonly rowFloats: number;
+  /** Positions filled so far. */
+  length = 0;
+
+  /** Scratch for one chunk's attention probabilities: nHead × chunk × capacity. */
+  readonly pattern: number;
+
+  constructor(heap: Heap, config: ModelConfig, readonly capacity: number, chunk: number) {
+    this.rowFloats = config.nHeadKv * config.headDim;
+    this.pattern = heap.alloc(config.nHead * chunk * capacity * 4, 'attention scratch');
+    for (let i = 0; i < config.nLayer; i++) {
+      this.k.push(heap.alloc(capacity * this.rowFloats * 4, 'KV cache'));
+      this.v.push(heap.alloc(capacity * this.rowFloats * 4, 'KV cache'));
+    }
+  }
+
+  /** Forgets everything after the first n positions (to re-run a different continuation). */
+  truncate(n: number): void {
+    this.length = Math.min(this.length, n);
+  }
+}

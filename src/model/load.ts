@@ -1,0 +1,117 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { UserError } from '../errors.js';
+import { fallbackKernels } from '../kernels/fallback.js';
+import { Heap } from '../kernels/heap.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { MatmulPool } from '../kernels/pool.js';
+import { instantiateWasmKernels, wasmSimdAvailable } from '../kernels/wasm.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { ModelConfig } from './config.js';
+import { openGguf } from './from-gguf.js';
+import { openHfFolder } from './from-hf.js';
+import type { ForwardOptions } from './transformer.js';
+import { Transformer } from './transformer.js';
+import type { GenerationDefaults, ModelSource } from './source.js';
+import type { KvCache } from './kv-cache.js';
+import { loadWeights } from './weights.js';
+
+export interface LoadOptions {
+  /** Threads for matrix products (default 1). */
+  threads?: number;
+  /** Kernel implementation: WebAssembly SIMD (default where available) or plain TypeScript. */
+  kernels?: 'wasm' | 'typescript';
+}
+
+/** Opens a model path without loading weights: a GGUF file, or a Hugging Face folder (or a file in one). */
+export function openModelSource(path: string): ModelSource {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UserError(`${path}: no such file or folder (pass a .gguf file, a Hugging Face model folder, or hf:<owner>/<repo>)`, 'model');
+  }
+  if (st.isDirectory()) return openHfFolder(path);
+  if (basename(path).endsWith('.safetensors') || basename(path) === 'config.json') return openHfFolder(dirname(path));
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.toString('latin1') === 'GGUF') return openGguf(path);
+  throw new UserError(`${basename(path)}: not a GGUF file (bad magic) and not a Hugging Face model folder`, 'model');
+}
+
+/** A loaded model: weights in memory, ready to run. */
+export class Model {
+  readonly config: ModelConfig;
+  readonly tokenizer: Tokenizer;
+  readonly transformer: Transformer;
+  readonly parameters: number;
+  readonly kernels: string;
+  readonly threads: number;
+  readonly heap: Heap;
+  private readonly pool?: MatmulPool;
+
+  constructor(readonly source: ModelSource, opts: LoadOptions = {}) {
+    this.config = source.config;
+    this.tokenizer = source.tokenizer;
+    const threads = opts.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UserError(`--threads must be an integer from 1 to 64, got ${threads}`, 'threads');
+    this.heap = new Heap();
+    const useWasm = (opts.kernels ?? 'wasm') === 'wasm' && wasmSimdAvailable();
+    const kernels: Kernels = useWasm ? instantiateWasmKernels(this.heap.memory) : fallbackKernels(this.heap.memory);
+    this.kernels = kernels.name;
+    try {
+      const weights = loadWeights(source, this.heap);
+      this.parameters = weights.parameters;
+      const c = this.config;
+      // Workers need the WebAssembly kernels; the TypeScript fallback stays on one thread.
+      this.threads = useWasm ? threads : 1;
+      if (this.threads > 1) this.pool = new MatmulPool(this.heap, kernels, this.threads, Math.max(c.nEmbd, c.nHead * c.headDim, c.nFf));
+      this.transformer = new Transformer(c, weights, this.heap, kernels, this.pool);
+    } finally {
+      source.close();
+    }
+  }
+
+  get path(): string {
+    return this.source.path;
+  }
+
+  get format(): 'gguf' | 'safetensors' {
+    return this.source.format;
+  }
+
+  get generationDefaults(): GenerationDefaults {
+    return this.source.generationDefaults;
+  }
+
+  newCache(capacity?: number): KvCache {
+    return this.transformer.newCache(capacity);
+  }
+
+  forward(tokens: readonly number[], cache: KvCache, opts?: ForwardOptions): Float32Array {
+    return this.transformer.forward(tokens, cache, opts);
+  }
+
+  /** Runs fn with heap memory allocated inside it (caches) given back afterwards. */
+  withScratch<T>(fn: () => T): T {
+    const mark = this.heap.mark();
+    try {
+      return fn();
+    } finally {
+      this.heap.release(mark);
+    }
+  }
+
+  close(): void {
+    this.pool?.close();
+  }
+}
+
+export function loadModel(path: string, opts?: LoadOptions): Model {
+  return new Model(openModelSource(path), opts);
+}

@@ -1,0 +1,26 @@
+import type { TensorMap } from '../formats/tensor-source.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { ModelConfig } from './config.js';
+
+/** Decoding defaults a model ships (Hugging Face generation_config.json), in Wander's setting names. */
+export interface GenerationDefaults {
+  temperature?: number;
+  top_k?: number;
+  top_p?: number;
+  max_tokens?: number;
+}
+
+/** A model file (or folder) opened and understood, but not yet loaded into memory. */
+export interface ModelSource {
+  path: string;
+  format: 'gguf' | 'safetensors';
+  config: ModelConfig;
+  /** Tensors under canonical (GGUF) names. */
+  tensors: TensorMap;
+  tokenizer: Tokenizer;
+  /** Defaults from generation_config.json, applied under the user's flags. */
+  generationDefaults: GenerationDefaults;
+  /** The raw generation_config.json, for the report. */
+  generationConfig?: Record<string, unknown>;
+  close(): void;
+}

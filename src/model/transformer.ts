@@ -1,0 +1,232 @@
+import type { Heap } from '../kernels/heap.js';
+import type { Kernels } from '../kernels/kernels.js';
+import type { MatmulPool } from '../kernels/pool.js';
+import { ropeInvFreq, type ModelConfig } from './config.js';
+import type { HookFn, Hooks } from './hooks.js';
+import { KvCache } from './kv-cache.js';
+import type { Matrix, Vec, Weights } from './weights.js';
+import { byteSize } from '../formats/tensor-types.js';
+
+export interface ForwardOptions {
+  /** Hook points to read or replace activations; none registered ⇒ no hook cost at all. */
+  hooks?: Hooks;
+  /** Return logits for every input position (rows × vocab) instead of only the last one. */
+  allLogits?: boolean;
+}
+
+/** Positions per forward chunk: bounds scratch memory while letting prompt matmuls reuse each weight row. */
+export const CHUNK = 64;
+
+/**
+ * The forward pass for both families, one readable function. GPT-2: learned positions, LayerNorm, fused
+ * QKV, GELU. Llama: RMSNorm, RoPE, grouped-query attention, SwiGLU, optional biases and QK-norm.
+ * Activations are f32 in the shared heap; the kernels do the arithmetic.
+ */
+export class Transformer {
+  private readonly d: number;
+  private readonly qDim: number;
+  private readonly kvDim: number;
+  // Scratch buffers (heap offsets), sized once for CHUNK positions.
+  private readonly x: number;
+  private readonly h: number;
+  private readonly qkv: number;
+  private readonly q: number;
+  private readonly k: number;
+  private readonly v: number;
+  private readonly z: number;
+  private readonly proj: number;
+  private readonly up: number;
+  private readonly gate: number;
+  private readonly positions: number;
+  private readonly invFreq: number;
+  private readonly scratch: number;
+  private readonly logits: number;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: Weights,
+    private readonly heap: Heap,
+    private readonly kernels: Kernels,
+    private readonly pool?: MatmulPool,
+  ) {
+    const c = config;
+    this.d = c.nEmbd;
+    this.qDim = c.nHead * c.headDim;
+    this.kvDim = c.nHeadKv * c.headDim;
+    const f = (n: number, what: string) => heap.alloc(n * 4, what);
+    this.x = f(CHUNK * this.d, 'residual');
+    this.h = f(CHUNK * Math.max(this.d, this.qDim), 'normed');
+    this.qkv = c.family === 'gpt2' ? f(CHUNK * 3 * this.d, 'qkv') : 0;
+    this.q = f(CHUNK * this.qDim, 'q');
+    this.k = f(CHUNK * this.kvDim, 'k');
+    this.v = f(CHUNK * this.kvDim, 'v');
+    this.z = f(CHUNK * this.qDim, 'z');
+    this.proj = f(CHUNK * this.d, 'projection');
+    this.up = f(CHUNK * c.nFf, 'mlp');
+    this.gate = f(CHUNK * c.nFf, 'mlp');
+    this.positions = f(CHUNK, 'positions');
+    this.invFreq = f(Math.max(1, c.ropeDim / 2), 'rope');
+    if (c.family === 'llama') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
+    this.scratch = f(Math.max(this.d, this.qDim, c.nFf), 'dequant scratch');
+    this.logits = f(CHUNK * c.vocabSize, 'logits');
+  }
+
+  /** A KV cache for one sequence of up to `capacity` positions (at most the model's context length). */
+  newCache(capacity = this.config.contextLength): KvCache {
+    return new KvCache(this.heap, this.config, Math.min(capacity, this.config.contextLength), CHUNK);
+  }
+
+  private mm(m: Matrix, x: number, y: number, nt: number): void {
+    if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, x, y, nt);
+    else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
+  }
+
+  private linear(m: Matrix, bias: Vec, x: number, y: number, nt: number): void {
+    this.mm(m, x, y, nt);
+    if (bias) this.kernels.addBias(y, bias, m.rows, nt);
+  }
+
+  private norm(x: number, out: number, w: Vec, b: Vec, nt: number): void {
+    const c = this.config;
+    if (c.family === 'gpt2') this.kernels.layerNorm(x, out, w, b, this.d, nt, c.normEps);
+    else this.kernels.rmsNorm(x, out, w, this.d, nt, c.normEps);
+  }
+
+  private embedRow(m: Matrix, row: number, dst: number): void {
+    this.kernels.dequantRow(m.type, m.ptr + row * byteSize(m.type, m.cols), dst, m.cols);
+  }
+
+  /**
+   * Runs `tokens` at positions cache.length… and appends their keys and values to the cache.
+   * Returns a copy of the logits: of the last token, or of every token with allLogits.
+   */
+  forward(tokens: readonly number[], cache: KvCache, opts: ForwardOptions = {}): Float32Array {
+    const c = this.config;
+    if (tokens.length === 0) throw new Error('forward() needs at least one token');
+    if (cache.length + tokens.length > cache.capacity) throw new Error(`KV cache overflow: ${cache.length} + ${tokens.length} > ${cache.capacity}`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`token id ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
+    const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
+    const all = !!opts.allLogits;
+    const out = new Float32Array((all ? tokens.length : 1) * c.vocabSize);
+
+    for (let s = 0; s < tokens.length; s += CHUNK) {
+      const part = tokens.slice(s, s + CHUNK);
+      const last = s + CHUNK >= tokens.length;
+      const rows = this.chunk(part, cache, hooks, all, last);
+      if (rows > 0) out.set(this.heap.f32(this.logits, rows * c.vocabSize), (all ? s : 0) * c.vocabSize);
+    }
+    return out;
+  }
+
+  /** One chunk of at most CHUNK positions. Returns how many logit rows it left in this.logits. */
+  private chunk(tokens: number[], cache: KvCache, hooks: Hooks | undefined, all: boolean, last: boolean): number {
+    const c = this.config, K = this.kernels, W = this.weights, d = this.d, hd = c.headDim;
+    const nt = tokens.length, pos0 = cache.length;
+    const positions = Array.from({ length: nt }, (_, t) => pos0 + t);
+    this.heap.i32(this.positions, nt).set(positions);
+    const fire = hooks
+      ? (name: string, layer: number, ptr: number, shape: number[]) => this.fire(hooks.get(name), name, layer, ptr, shape, positions)
+      : undefined;
+
+    for (let t = 0; t < nt; t++) {
+      this.embedRow(W.tokenEmbd, tokens[t]!, this.x + t * d * 4);
+      if (W.posEmbd) {
+        this.embedRow(W.posEmbd, pos0 + t, this.h);
+        K.addInPlace(this.x + t * d * 4, this.h, d);
+      }
+    }
+    fire?.('hook_embed', -1, this.x, [nt, d]);
+
+    for (let l = 0; l < c.nLayer; l++) {
+      const L = W.layers[l]!;
+      const b = `blocks.${l}.`;
+      fire?.(b + 'hook_resid_pre', l, this.x, [nt, d]);
+
+      // Attention.
+      this.norm(this.x, this.h, L.attnNorm, L.attnNormBias, nt);
+      if (L.qkv) {
+        this.linear(L.qkv, L.qkvBias, this.h, this.qkv, nt);
+        const all3 = this.heap.f32(this.qkv, nt * 3 * d);
+        const q = this.heap.f32(this.q, nt * d), k = this.heap.f32(this.k, nt * d), v = this.heap.f32(this.v, nt * d);
+        for (let t = 0; t < nt; t++) {
+          q.set(all3.subarray(t * 3 * d, t * 3 * d + d), t * d);
+          k.set(all3.subarray(t * 3 * d + d, t * 3 * d + 2 * d), t * d);
+          v.set(all3.subarray(t * 3 * d + 2 * d, t * 3 * d + 3 * d), t * d);
+        }
+      } else {
+        this.linear(L.q!, L.qBias, this.h, this.q, nt);
+        this.linear(L.k!, L.kBias, this.h, this.k, nt);
+        this.linear(L.v!, L.vBias, this.h, this.v, nt);
+        if (L.qNorm) K.rmsNorm(this.q, this.q, L.qNorm, hd, nt * c.nHead, c.normEps);
+        if (L.kNorm) K.rmsNorm(this.k, this.k, L.kNorm, hd, nt * c.nHeadKv, c.normEps);
+      }
+      fire?.(b + 'attn.hook_q', l, this.q, [nt, c.nHead, hd]);
+      fire?.(b + 'attn.hook_k', l, this.k, [nt, c.nHeadKv, hd]);
+      fire?.(b + 'attn.hook_v', l, this.v, [nt, c.nHeadKv, hd]);
+      if (c.family === 'llama') {
+        K.rope(this.q, nt, c.nHead, hd, c.ropeDim, this.positions, this.invFreq, c.ropeNeox ? 1 : 0);
+        K.rope(this.k, nt, c.nHeadKv, hd, c.ropeDim, this.positions, this.invFreq, c.ropeNeox ? 1 : 0);
+        fire?.(b + 'attn.hook_rot_q', l, this.q, [nt, c.nHead, hd]);
+        fire?.(b + 'attn.hook_rot_k', l, this.k, [nt, c.nHeadKv, hd]);
+      }
+      const rowBytes = this.kvDim * 4;
+      const mem = new Uint8Array(this.heap.memory.buffer);
+      mem.copyWithin(cache.k[l]! + pos0 * rowBytes, this.k, this.k + nt * rowBytes);
+      mem.copyWithin(cache.v[l]! + pos0 * rowBytes, this.v, this.v + nt * rowBytes);
+      K.attnPattern(this.q, cache.k[l]!, cache.pattern, nt, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
+      fire?.(b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, nt, pos0 + nt]);
+      K.attnApply(cache.pattern, cache.v[l]!, this.z, nt, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
+      fire?.(b + 'attn.hook_z', l, this.z, [nt, c.nHead, hd]);
+      this.linear(L.out, L.outBias, this.z, this.proj, nt);
+      fire?.(b + 'hook_attn_out', l, this.proj, [nt, d]);
+      K.addInPlace(this.x, this.proj, nt * d);
+      fire?.(b + 'hook_resid_mid', l, this.x, [nt, d]);
+
+      // MLP.
+      this.norm(this.x, this.h, L.ffnNorm, L.ffnNormBias, nt);
+      let act: number;
+      if (L.gate) {
+        this.mm(L.gate, this.h, this.gate, nt);
+        this.linear(L.up, L.upBias, this.h, this.up, nt);
+        K.siluMul(this.gate, this.up, nt * c.nFf);
+        act = this.gate;
+      } else {
+        this.linear(L.up, L.upBias, this.h, this.up, nt);
+        K.geluTanh(this.up, nt * c.nFf);
+        act = this.up;
+      }
+      fire?.(b + 'mlp.hook_post', l, act, [nt, c.nFf]);
+      this.linear(L.down, L.downBias, act, this.proj, nt);
+      fire?.(b + 'hook_mlp_out', l, this.proj, [nt, d]);
+      K.addInPlace(this.x, this.proj, nt * d);
+      fire?.(b + 'hook_resid_post', l, this.x, [nt, d]);
+    }
+    cache.length += nt;
+
+    // Unembedding: every row, or only the sequence's last position.
+    if (!all && !last) return 0;
+    const first = all ? 0 : nt - 1;
+    const rows = nt - first;
+    this.norm(this.x + first * d * 4, this.h, W.outNorm, W.outNormBias, rows);
+    if (fire) {
+      const pos = positions.slice(first);
+      this.fire(hooks!.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos);
+      this.mm(W.output, this.h, this.logits, rows);
+      this.fire(hooks!.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos);
+    } else {
+      this.mm(W.output, this.h, this.logits, rows);
+    }
+    return rows;
+  }
+
+  private fire(fn: HookFn | undefined, name: string, layer: number, ptr: number, shape: number[], positions: number[]): void {
+    if (!fn) return;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const view = this.heap.f32(ptr, n);
+    const replaced = fn(view, { name, layer, shape, positions });
+    if (replaced) {
+      if (replaced.length !== n) throw new RangeError(`hook ${name} returned ${replaced.length} values, expected ${n} (shape [${shape.join(', ')}])`);
+      view.set(replaced);
+    }
+  }
+}

@@ -1,0 +1,59 @@
+import { UserError } from '../errors.js';
+import { HfTokenizer } from './hf.js';
+
+// The pre-tokenizer split patterns llama.cpp uses for each `tokenizer.ggml.pre` value, as
+// tokenizer.json pre-tokenizers. GPT-2's own pattern is ByteLevel's built-in one.
+const LLAMA3_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_PATTERN = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+const byteLevel = (useRegex: boolean) => ({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: useRegex });
+const split = (pattern: string) => ({ type: 'Split', pattern: { Regex: pattern }, behavior: 'Isolated', invert: false });
+
+const PRE_TOKENIZERS: Record<string, object> = {
+  default: byteLevel(true),
+  gpt2: byteLevel(true),
+  'gpt-2': byteLevel(true),
+  llama3: { type: 'Sequence', pretokenizers: [split(LLAMA3_PATTERN), byteLevel(false)] },
+  'llama-bpe': { type: 'Sequence', pretokenizers: [split(LLAMA3_PATTERN), byteLevel(false)] },
+  qwen2: { type: 'Sequence', pretokenizers: [split(QWEN2_PATTERN), byteLevel(false)] },
+  smollm: { type: 'Sequence', pretokenizers: [split('\\p{N}'), byteLevel(true)] },
+};
+export const SUPPORTED_BPE_PRE = Object.keys(PRE_TOKENIZERS);
+
+export interface BpeVocab {
+  tokens: string[];
+  merges: string[];
+  types: number[];
+  pre: string;
+  bosId: number | undefined;
+  eosIds: number[];
+  addBos: boolean;
+}
+
+/**
+ * The byte-level BPE vocabulary in GGUF files (tokenizer.ggml.model = "gpt2"), run through
+ * @huggingface/tokenizers by rebuilding the tokenizer.json it was converted from.
+ */
+export function ggufBpeTokenizer(v: BpeVocab, file: string): HfTokenizer {
+  const pre = PRE_TOKENIZERS[v.pre];
+  if (!pre) throw new UserError(`${file}: unsupported BPE pre-tokenizer "${v.pre}" (supported: ${SUPPORTED_BPE_PRE.join(', ')})`, 'model');
+  const vocab: Record<string, number> = {};
+  v.tokens.forEach((t, id) => { if (!(t in vocab)) vocab[t] = id; });
+  const addedTokens = v.tokens.flatMap((t, id) =>
+    v.types[id] === 3 || v.types[id] === 4
+      ? [{ id, content: t, special: v.types[id] === 3, single_word: false, lstrip: false, rstrip: false, normalized: false }]
+      : []);
+  const json = {
+    version: '1.0',
+    added_tokens: addedTokens,
+    normalizer: null,
+    pre_tokenizer: pre,
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: v.merges,
+    },
+  };
+  return new HfTokenizer(json, {}, { kind: 'gguf-bpe', bosId: v.bosId, eosIds: v.eosIds, prependBos: v.addBos });
+}
