@@ -1,0 +1,32 @@
+import { Command, CommanderError } from 'commander';
+import { isUserError } from '../errors.js';
+import { generateCommand } from './generate.js';
+
+/** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const program = new Command('wander')
+    .description('See how language models choose their next token.')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `wander: ${s.slice(7).trimEnd()} (see wander --help)\n` : s) })
+    .showHelpAfterError(false);
+  generateCommand(program);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version are "errors" to commander; everything else is a usage mistake.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    }
+    if (isUserError(e)) {
+      process.stderr.write(`wander: ${e.message}\n`);
+      if (verbose) process.stderr.write(`${e.stack}\n`);
+      return 2;
+    }
+    process.stderr.write(`wander: internal error: ${(e as Error).message ?? String(e)}\n`);
+    if (verbose) process.stderr.write(`${(e as Error).stack}\n`);
+    else process.stderr.write('(run again with --verbose for the stack trace)\n');
+    return 1;
+  }
+}

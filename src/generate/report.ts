@@ -1,0 +1,42 @@
+import type { StepLogprobs } from '../sampling/logprobs.js';
+import type { Settings, SettingSource } from './settings.js';
+
+export type FinishReason = 'eos' | 'max_tokens' | 'stop_sequence' | 'context_full' | 'error';
+
+export interface Sample {
+  index: number;
+  /** The visible text: generated tokens decoded, cut before a stop string; an EOS token adds no text. */
+  text: string;
+  /** Every token the model generated, the final EOS (or stop-completing token) included. */
+  token_ids: number[];
+  finish_reason: FinishReason;
+  /** The stop string that ended the sample (finish_reason "stop_sequence"). */
+  stop_sequence?: string;
+  error?: string;
+  logprobs?: StepLogprobs[];
+}
+
+/**
+ * The one report of a run, behind the CLI's text report, --json, and (later) the HTTP API and the
+ * experiment store. Fields are only ever added, never renamed.
+ */
+export interface Run {
+  model: {
+    path: string;
+    architecture: string;
+    family: string;
+    format: string;
+    parameters: number;
+    context_length: number;
+    vocab_size: number;
+    tokenizer: string;
+    kernels: string;
+    threads: number;
+    generation_config?: Record<string, unknown>;
+  };
+  settings: Settings & { sources: Record<keyof Settings, SettingSource> };
+  prompt: { text: string; token_ids: number[] };
+  samples: Sample[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  timings: { load_ms: number; prompt_ms: number; generate_ms: number; tokens_per_second: number };
+}
