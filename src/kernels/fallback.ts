@@ -1,5 +1,6 @@
+import { f16ToF32, f32ToF16 } from '../formats/quant/f16.js';
 import { dequantize } from '../formats/quant/index.js';
-import { byteSize, type DType } from '../formats/tensor-types.js';
+import { byteSize, DType } from '../formats/tensor-types.js';
 import type { Kernels } from './kernels.js';
 
 /**
@@ -21,6 +22,35 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         for (let t = 0; t < nt; t++) {
           let s = 0;
           for (let c = 0; c < cols; c++) s += wr[c]! * X[t * cols + c]!;
+          Y[t * rows + r] = s;
+        }
+      }
+    },
+    quantizeRowsQ8_0(x, out, n, nt) {
+      const X = f32(x, n * nt), O = new DataView(memory.buffer, out, (n / 32) * nt * 34);
+      for (let b = 0; b < (n / 32) * nt; b++) {
+        let m = 0;
+        for (let j = 0; j < 32; j++) m = Math.max(m, Math.abs(X[b * 32 + j]!));
+        O.setUint16(b * 34, f32ToF16(Math.fround(m / 127)), true);
+        const id = m !== 0 ? Math.fround(127 / m) : 0;
+        for (let j = 0; j < 32; j++) O.setInt8(b * 34 + 2 + j, roundHalfEven(Math.fround(X[b * 32 + j]! * id)));
+      }
+    },
+    matmulQ8Act(type, w, xq, y, rows, cols, nt, r0, r1) {
+      const nb = cols / 32, wBlock = type === DType.Q8_0 ? 34 : 18;
+      const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * 34), Y = f32(y, nt * rows);
+      for (let r = r0; r < r1; r++) {
+        for (let t = 0; t < nt; t++) {
+          let s = 0;
+          for (let b = 0; b < nb; b++) {
+            const wo = (r * nb + b) * wBlock, xo = (t * nb + b) * 34;
+            let sum = 0;
+            for (let j = 0; j < 32; j++) {
+              const qw = type === DType.Q8_0 ? W.getInt8(wo + 2 + j) : j < 16 ? (W.getUint8(wo + 2 + j) & 0xf) - 8 : (W.getUint8(wo + 2 + j - 16) >> 4) - 8;
+              sum += qw * XQ.getInt8(xo + 2 + j);
+            }
+            s = Math.fround(s + Math.fround(sum * Math.fround(f16ToF32(W.getUint16(wo, true)) * f16ToF32(XQ.getUint16(xo, true)))));
+          }
           Y[t * rows + r] = s;
         }
       }
@@ -125,4 +155,10 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       }
     },
   };
+}
+
+/** Round to nearest, ties to even (what SIMD rounding does, and llama.cpp's AVX quantizer). */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

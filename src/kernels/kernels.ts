@@ -6,6 +6,10 @@
 export interface Kernels {
   readonly name: string;
   matmul(type: number, w: number, x: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number, scratch: number): void;
+  /** Q8_0 copies of nt activation rows (n a multiple of 32), for matmulQ8Act. */
+  quantizeRowsQ8_0(x: number, out: number, n: number, nt: number): void;
+  /** matmul for Q8_0 / Q4_0 weights on Q8_0-quantized activations (llama.cpp's integer dot products). */
+  matmulQ8Act(type: number, w: number, xq: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number): void;
   dequantRow(type: number, src: number, dst: number, n: number): void;
   addBias(y: number, b: number, n: number, nt: number): void;
   addInPlace(x: number, y: number, n: number): void;

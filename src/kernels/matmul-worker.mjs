@@ -3,7 +3,7 @@
 import { workerData } from 'node:worker_threads';
 
 const { module, memory, control, index, scratch } = workerData;
-const { matmul } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { matmul, matmulQ8Act } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 // Layout of the control block (Int32Array): see pool.ts.
 const SEQ = 0, DONE = 1, ARGS = 2, SPIN = 20000;
@@ -16,9 +16,12 @@ for (;;) {
   }
   seen = Atomics.load(ctl, SEQ);
   if (ctl[ARGS] === -1) break; // shutdown
-  const [type, w, x, y, rows, cols, nt, parts] = ctl.subarray(ARGS, ARGS + 8);
+  const [type, w, x, y, rows, cols, nt, parts, q8Act] = ctl.subarray(ARGS, ARGS + 9);
   const r0 = Math.floor((rows * (index + 1)) / parts), r1 = Math.floor((rows * (index + 2)) / parts);
-  if (r1 > r0) matmul(type, w, x, y, rows, cols, nt, r0, r1, scratch);
+  if (r1 > r0) {
+    if (q8Act) matmulQ8Act(type, w, x, y, rows, cols, nt, r0, r1);
+    else matmul(type, w, x, y, rows, cols, nt, r0, r1, scratch);
+  }
   Atomics.add(ctl, DONE, 1);
   Atomics.notify(ctl, DONE);
 }

@@ -45,15 +45,17 @@ export class MatmulPool {
     return rows >= 2 * this.parts && rows * cols * nt >= MIN_WORK;
   }
 
-  matmul(m: MatrixRef, x: number, y: number, nt: number): void {
+  /** y = x · mᵀ split by rows; q8Act: x holds Q8_0-quantized activations (matmulQ8Act). */
+  matmul(m: MatrixRef, x: number, y: number, nt: number, q8Act: boolean): void {
     const ctl = this.ctl;
-    ctl.set([m.type, m.ptr, x, y, m.rows, m.cols, nt, this.parts], ARGS);
+    ctl.set([m.type, m.ptr, x, y, m.rows, m.cols, nt, this.parts, q8Act ? 1 : 0], ARGS);
     Atomics.store(ctl, DONE, 0);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     // This thread takes the first share.
     const r1 = Math.floor(m.rows / this.parts);
-    this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, r1, this.scratch);
+    if (q8Act) this.kernels.matmulQ8Act(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, r1);
+    else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, r1, this.scratch);
     const want = this.workers.length;
     // Spin: the other shares finish within microseconds of ours. A worker that died would hang us, so
     // after a while fall back to timed waits and give up after STALL_MS.

@@ -5,7 +5,7 @@ import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
 import { KvCache } from './kv-cache.js';
 import type { Matrix, Vec, Weights } from './weights.js';
-import { byteSize } from '../formats/tensor-types.js';
+import { byteSize, DType } from '../formats/tensor-types.js';
 
 export interface ForwardOptions {
   /** Hook points to read or replace activations; none registered ⇒ no hook cost at all. */
@@ -40,6 +40,8 @@ export class Transformer {
   private readonly positions: number;
   private readonly invFreq: number;
   private readonly scratch: number;
+  /** Activations quantized to Q8_0 for Q8_0/Q4_0 weights. */
+  private readonly xq: number;
   private readonly logits: number;
 
   constructor(
@@ -68,6 +70,7 @@ export class Transformer {
     this.invFreq = f(Math.max(1, c.ropeDim / 2), 'rope');
     if (c.family === 'llama') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
     this.scratch = f(Math.max(this.d, this.qDim, c.nFf), 'dequant scratch');
+    this.xq = heap.alloc(CHUNK * Math.ceil(Math.max(this.d, this.qDim, c.nFf) / 32) * 34, 'quantized activations');
     this.logits = f(CHUNK * c.vocabSize, 'logits');
   }
 
@@ -76,8 +79,16 @@ export class Transformer {
     return new KvCache(this.heap, this.config, Math.min(capacity, this.config.contextLength), CHUNK);
   }
 
+  /**
+   * y = x · mᵀ for nt rows. Q8_0 and Q4_0 weights multiply activations quantized to Q8_0, with integer
+   * dot products, exactly as llama.cpp computes them (and several times faster than dequantizing).
+   */
   private mm(m: Matrix, x: number, y: number, nt: number): void {
-    if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, x, y, nt);
+    const q8 = m.type === DType.Q8_0 || m.type === DType.Q4_0;
+    if (q8) this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
+    const input = q8 ? this.xq : x;
+    if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, input, y, nt, q8);
+    else if (q8) this.kernels.matmulQ8Act(m.type, m.ptr, input, y, m.rows, m.cols, nt, 0, m.rows);
     else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
   }
 

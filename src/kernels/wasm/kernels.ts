@@ -410,3 +410,93 @@ export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i3
     }
   }
 }
+
+// ---------------------------------------------------------------- Q8_0 activations (llama.cpp's integer path)
+
+// Quantizes nt rows of n f32 (n a multiple of 32) to Q8_0 blocks, as llama.cpp does before a Q8_0 or
+// Q4_0 matmul: per block, d = amax/127 stored as f16, q = round-half-even(x · 127/amax).
+export function quantizeRowsQ8_0(x: usize, out: usize, n: i32, nt: i32): void {
+  const nb = (n >> 5) * nt;
+  for (let b = 0; b < nb; b++) {
+    const xb = x + (<usize>b << 7);
+    let amax = f32x4.splat(0);
+    for (let j = 0; j < 32; j += 4) amax = f32x4.max(amax, f32x4.abs(v128.load(xb + (<usize>j << 2))));
+    const m = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
+    const blk = out + <usize>b * 34;
+    store<u16>(blk, f32ToF16(m / 127));
+    const id = f32x4.splat(m != 0 ? <f32>127 / m : 0);
+    for (let j = 0; j < 32; j += 16) {
+      const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>j << 2)), id)));
+      const b2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 4) << 2)), id)));
+      const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 8) << 2)), id)));
+      const d = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 12) << 2)), id)));
+      v128.store(blk + 2 + j, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b2), i16x8.narrow_i32x4_s(c, d)));
+    }
+  }
+}
+
+// f32 → f16 bits, round to nearest even (normals and subnormals; scales are never inf/NaN).
+function f32ToF16(v: f32): u16 {
+  const x = reinterpret<u32>(v);
+  const sign = (x >> 16) & 0x8000;
+  const exp = <i32>((x >> 23) & 0xff) - 127 + 15;
+  let mant = x & 0x7fffff;
+  if (exp >= 31) return <u16>(sign | 0x7c00);
+  if (exp <= 0) {
+    if (exp < -10) return <u16>sign;
+    mant |= 0x800000;
+    const shift = <u32>(14 - exp);
+    let half = mant >> shift;
+    const rem = mant & ((1 << shift) - 1), mid = <u32>1 << (shift - 1);
+    if (rem > mid || (rem == mid && (half & 1) != 0)) half++;
+    return <u16>(sign | half);
+  }
+  let half = (<u32>exp << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1) != 0)) half++;
+  return <u16>(sign | half);
+}
+
+// Σ over 16 int8 lanes of a·b, as i32x4 partial sums.
+@inline function dotI8x16(a: v128, b: v128): v128 {
+  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b));
+  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b));
+  return i32x4.add(lo, hi);
+}
+
+@inline function hsumI32(v: v128): i32 {
+  return (i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1)) + (i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3));
+}
+
+// One weight row (Q8_0 or Q4_0) · one Q8_0 activation row: exact integer sums per block, scaled in f32.
+@inline function dotQ8Act(type: i32, w: usize, xq: usize, n: i32): f32 {
+  let s: f32 = 0;
+  const nb = n >> 5;
+  if (type == T_Q8_0) {
+    for (let b = 0; b < nb; b++) {
+      const wb = w + <usize>b * 34, xb = xq + <usize>b * 34;
+      const sum = hsumI32(i32x4.add(dotI8x16(v128.load(wb + 2), v128.load(xb + 2)), dotI8x16(v128.load(wb + 18), v128.load(xb + 18))));
+      s += <f32>sum * (f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)));
+    }
+  } else {
+    const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
+    for (let b = 0; b < nb; b++) {
+      const wb = w + <usize>b * 18, xb = xq + <usize>b * 34;
+      const bytes = v128.load(wb + 2);
+      const lo = i8x16.sub(v128.and(bytes, mask), eight), hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
+      const sum = hsumI32(i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18))));
+      s += <f32>sum * (f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)));
+    }
+  }
+  return s;
+}
+
+// matmul for Q8_0 / Q4_0 weights against activations already quantized by quantizeRowsQ8_0.
+export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
+  const rb = rowBytes(type, cols);
+  const xStride = <usize>(cols >> 5) * 34, yStride = <usize>rows << 2;
+  for (let r = r0; r < r1; r++) {
+    const wr = w + <usize>r * rb;
+    for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotQ8Act(type, wr, xq + <usize>t * xStride, cols));
+  }
+}

@@ -1,0 +1,44 @@
+// Runs a GGUF file through llama.cpp (node-llama-cpp, CPU, F32 KV cache) and returns the full
+// next-token distribution at every step of a greedy run, for parity tests against Wander.
+import type { Llama } from 'node-llama-cpp';
+
+let llamaPromise: Promise<Llama> | undefined;
+
+async function llama(): Promise<Llama> {
+  const { getLlama } = await import('node-llama-cpp');
+  llamaPromise ??= getLlama({ gpu: false, build: 'never', logLevel: 'error' as never, usePrebuiltBinaries: true });
+  return llamaPromise;
+}
+
+export interface LlamaCppStep {
+  /** Full next-token distribution (token id → probability), unfiltered. */
+  probs: Map<number, number>;
+  chosen: number;
+}
+
+/** Greedy-decodes `steps` tokens after `prompt` (token ids), returning the distribution at each step. */
+export async function llamaCppGreedy(modelPath: string, prompt: number[], steps: number): Promise<LlamaCppStep[]> {
+  const l = await llama();
+  const model = await l.loadModel({ modelPath });
+  const ctx = await model.createContext({
+    contextSize: Math.max(64, prompt.length + steps + 8), batchSize: 512, threads: 2,
+    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false,
+  } as never);
+  try {
+    const seq = ctx.getSequence();
+    const out: LlamaCppStep[] = [];
+    const opts = { generateNext: { probabilities: true } } as const;
+    let res = await seq.controlledEvaluate([...prompt.slice(0, -1), [prompt[prompt.length - 1]!, opts]] as never);
+    for (let i = 0; i < steps; i++) {
+      const probs = (res[res.length - 1] as { next: { probabilities: Map<number, number> } }).next.probabilities;
+      let chosen = -1, best = -1;
+      for (const [id, p] of probs) if (p > best || (p === best && id < chosen)) { best = p; chosen = id; }
+      out.push({ probs, chosen });
+      if (i + 1 < steps) res = await seq.controlledEvaluate([[chosen, opts]] as never);
+    }
+    return out;
+  } finally {
+    await ctx.dispose();
+    await model.dispose();
+  }
+}
