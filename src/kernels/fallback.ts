@@ -41,17 +41,22 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * 34), Y = f32(y, nt * rows);
       for (let r = r0; r < r1; r++) {
         for (let t = 0; t < nt; t++) {
-          let s = 0;
+          // Four lanes like the WebAssembly kernel: lane k sums products j ≡ k (mod 4) of each half-block.
+          const lanes = [0, 0, 0, 0];
           for (let b = 0; b < nb; b++) {
             const wo = (r * nb + b) * wBlock, xo = (t * nb + b) * 34;
-            let sum = 0;
-            for (let j = 0; j < 32; j++) {
-              const qw = type === DType.Q8_0 ? W.getInt8(wo + 2 + j) : j < 16 ? (W.getUint8(wo + 2 + j) & 0xf) - 8 : (W.getUint8(wo + 2 + j - 16) >> 4) - 8;
-              sum += qw * XQ.getInt8(xo + 2 + j);
+            const scale = Math.fround(f16ToF32(W.getUint16(wo, true)) * f16ToF32(XQ.getUint16(xo, true)));
+            for (let k = 0; k < 4; k++) {
+              let sum = 0;
+              for (let j = 0; j < 32; j++) {
+                if (Math.floor(j / 2) % 4 !== k) continue;
+                const qw = type === DType.Q8_0 ? W.getInt8(wo + 2 + j) : j < 16 ? (W.getUint8(wo + 2 + j) & 0xf) - 8 : (W.getUint8(wo + 2 + j - 16) >> 4) - 8;
+                sum += qw * XQ.getInt8(xo + 2 + j);
+              }
+              lanes[k] = Math.fround(lanes[k]! + Math.fround(sum * scale));
             }
-            s = Math.fround(s + Math.fround(sum * Math.fround(f16ToF32(W.getUint16(wo, true)) * f16ToF32(XQ.getUint16(xo, true)))));
           }
-          Y[t * rows + r] = s;
+          Y[t * rows + r] = Math.fround(Math.fround(lanes[0]! + lanes[1]!) + Math.fround(lanes[2]! + lanes[3]!));
         }
       }
     },

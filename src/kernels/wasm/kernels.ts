@@ -464,19 +464,16 @@ function f32ToF16(v: f32): u16 {
   return i32x4.add(lo, hi);
 }
 
-@inline function hsumI32(v: v128): i32 {
-  return (i32x4.extract_lane(v, 0) + i32x4.extract_lane(v, 1)) + (i32x4.extract_lane(v, 2) + i32x4.extract_lane(v, 3));
-}
-
-// One weight row (Q8_0 or Q4_0) · one Q8_0 activation row: exact integer sums per block, scaled in f32.
+// One weight row (Q8_0 or Q4_0) · one Q8_0 activation row: exact integer sums per block, scaled by
+// d_w·d_x and accumulated in four f32 lanes (as llama.cpp's AVX code accumulates), summed at the end.
 @inline function dotQ8Act(type: i32, w: usize, xq: usize, n: i32): f32 {
-  let s: f32 = 0;
+  let acc = f32x4.splat(0);
   const nb = n >> 5;
   if (type == T_Q8_0) {
     for (let b = 0; b < nb; b++) {
       const wb = w + <usize>b * 34, xb = xq + <usize>b * 34;
-      const sum = hsumI32(i32x4.add(dotI8x16(v128.load(wb + 2), v128.load(xb + 2)), dotI8x16(v128.load(wb + 18), v128.load(xb + 18))));
-      s += <f32>sum * (f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)));
+      const sum = i32x4.add(dotI8x16(v128.load(wb + 2), v128.load(xb + 2)), dotI8x16(v128.load(wb + 18), v128.load(xb + 18)));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)))));
     }
   } else {
     const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
@@ -484,11 +481,11 @@ function f32ToF16(v: f32): u16 {
       const wb = w + <usize>b * 18, xb = xq + <usize>b * 34;
       const bytes = v128.load(wb + 2);
       const lo = i8x16.sub(v128.and(bytes, mask), eight), hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
-      const sum = hsumI32(i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18))));
-      s += <f32>sum * (f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)));
+      const sum = i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18)));
+      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)))));
     }
   }
-  return s;
+  return hsum(acc);
 }
 
 // matmul for Q8_0 / Q4_0 weights against activations already quantized by quantizeRowsQ8_0.

@@ -1,0 +1,56 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED_MODELS = process.env['WANDER_SHARED_MODELS'] ?? join(ROOT, '..', 'shared', 'models');
+
+/** Path of a real model from ../shared/models, or undefined when that folder is absent. */
+export function sharedModel(name: string): string | undefined {
+  const p = join(SHARED_MODELS, name);
+  return existsSync(p) ? p : undefined;
+}
+
+/** The `skip` option for a test that needs a shared model: a clear message when it is missing. */
+export function needsShared(name: string): { skip: string | false } {
+  return { skip: sharedModel(name) ? false : `${name} not found in ${SHARED_MODELS} (the shared test models are absent)` };
+}
+
+export function tempDir(prefix = 'wander-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Largest absolute elementwise difference. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} ≠ ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let mx = -Infinity;
+  for (let i = 0; i < logits.length; i++) mx = Math.max(mx, logits[i]!);
+  const p = new Float64Array(logits.length);
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) { p[i] = Math.exp(logits[i]! - mx); s += p[i]!; }
+  for (let i = 0; i < p.length; i++) p[i]! /= s;
+  return p;
+}
+
+export function argmax(x: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;
+  return b;
+}
+
+/** For assert.throws: a UserError with exactly this message (and, when given, this field). */
+export function userError(message: string, field?: string): (e: unknown) => true {
+  return (e: unknown) => {
+    if (!(e instanceof Error) || e.name !== 'UserError') throw new Error(`expected a UserError, got ${String(e)}`);
+    if (e.message !== message) throw new Error(`expected message\n  ${message}\ngot\n  ${e.message}`);
+    if (field !== undefined && (e as { field?: string }).field !== field) throw new Error(`expected field ${field}, got ${(e as { field?: string }).field}`);
+    return true;
+  };
+}

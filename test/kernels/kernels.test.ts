@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { quantize } from '../../src/formats/quant/index.js';
+import { DType, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
+import { fallbackKernels } from '../../src/kernels/fallback.js';
+import { Heap } from '../../src/kernels/heap.js';
+import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
+import { Rng } from '../../src/sampling/rng.js';
+import { maxAbsDiff } from '../helpers.js';
+
+// The WebAssembly SIMD kernels against the plain TypeScript ones (an independent implementation of the
+// same arithmetic) on the same memory. They differ only in summation order: tolerance 1e-5 relative.
+const heap = new Heap();
+const wasm = instantiateWasmKernels(heap.memory);
+const ts = fallbackKernels(heap.memory);
+const rng = new Rng(99);
+const rand = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * scale);
+
+function put(data: Float32Array | Uint8Array | Int32Array): number {
+  const p = heap.alloc(data.byteLength, 'test');
+  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return p;
+}
+const read = (p: number, n: number) => heap.f32(p, n).slice();
+
+describe('WebAssembly kernels match the TypeScript kernels', () => {
+  const rows = 48, cols = 512, nt = 3;
+  const wf = rand(rows * cols), x = rand(nt * cols);
+  for (const t of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+    test(`matmul ${dtypeName(t)}`, () => {
+      const w = put(quantize(t, wf)), xp = put(x), y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y'), scratch = heap.alloc(cols * 4, 's');
+      wasm.matmul(t, w, xp, y1, rows, cols, nt, 0, rows, scratch);
+      ts.matmul(t, w, xp, y2, rows, cols, nt, 0, rows, scratch);
+      assert.ok(maxAbsDiff(read(y1, nt * rows), read(y2, nt * rows)) < 1e-5 * Math.sqrt(cols));
+      // Row ranges compute exactly the rows asked for.
+      const y3 = heap.alloc(nt * rows * 4, 'y');
+      wasm.matmul(t, w, xp, y3, rows, cols, nt, 0, 20, scratch);
+      wasm.matmul(t, w, xp, y3, rows, cols, nt, 20, rows, scratch);
+      assert.deepEqual(read(y3, nt * rows), read(y1, nt * rows));
+      // Dequantizing a row agrees too.
+      const d1 = heap.alloc(cols * 4, 'd'), d2 = heap.alloc(cols * 4, 'd');
+      wasm.dequantRow(t, w + byteSize(t, cols) * 5, d1, cols);
+      ts.dequantRow(t, w + byteSize(t, cols) * 5, d2, cols);
+      assert.ok(maxAbsDiff(read(d1, cols), read(d2, cols)) <= 1e-6);
+    });
+  }
+
+  for (const t of [DType.Q8_0, DType.Q4_0]) {
+    test(`Q8_0-activation matmul on ${dtypeName(t)} weights is bit-identical`, () => {
+      const w = put(quantize(t, wf)), xp = put(x);
+      const q1 = heap.alloc(nt * (cols / 32) * 34, 'q'), q2 = heap.alloc(nt * (cols / 32) * 34, 'q');
+      wasm.quantizeRowsQ8_0(xp, q1, cols, nt);
+      ts.quantizeRowsQ8_0(xp, q2, cols, nt);
+      assert.deepEqual(heap.u8(q1, nt * (cols / 32) * 34), heap.u8(q2, nt * (cols / 32) * 34));
+      const y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y');
+      wasm.matmulQ8Act(t, w, q1, y1, rows, cols, nt, 0, rows);
+      ts.matmulQ8Act(t, w, q1, y2, rows, cols, nt, 0, rows);
+      assert.deepEqual(read(y1, nt * rows), read(y2, nt * rows));
+      // And it is close to the f32-activation product: each x is rounded by at most amax/254, so a
+      // 512-long dot of values in [-1, 1] moves by ~0.05 typically; 0.25 is five standard deviations.
+      const y3 = heap.alloc(nt * rows * 4, 'y');
+      wasm.matmul(t, w, xp, y3, rows, cols, nt, 0, rows, heap.alloc(cols * 4, 's'));
+      assert.ok(maxAbsDiff(read(y1, nt * rows), read(y3, nt * rows)) < 0.25);
+    });
+  }
+
+  test('layerNorm, rmsNorm, gelu, silu·mul, addBias, addInPlace', () => {
+    const n = 70, k = 3;
+    const xs = rand(n * k, 3), w = put(rand(n)), b = put(rand(n));
+    const pairs: [string, (K: typeof ts, out: number) => void][] = [
+      ['layerNorm', (K, o) => K.layerNorm(put(xs), o, w, b, n, k, 1e-5)],
+      ['rmsNorm', (K, o) => K.rmsNorm(put(xs), o, w, n, k, 1e-6)],
+      ['gelu', (K, o) => { heap.f32(o, n * k).set(xs); K.geluTanh(o, n * k); }],
+      ['siluMul', (K, o) => { heap.f32(o, n * k).set(xs); K.siluMul(o, put(xs.map((v) => v * 0.5)), n * k); }],
+      ['addBias', (K, o) => { heap.f32(o, n * k).set(xs); K.addBias(o, b, n, k); }],
+      ['addInPlace', (K, o) => { heap.f32(o, n * k).set(xs); K.addInPlace(o, put(xs), n * k); }],
+    ];
+    for (const [name, run] of pairs) {
+      const o1 = heap.alloc(n * k * 4, 'o'), o2 = heap.alloc(n * k * 4, 'o');
+      run(wasm, o1);
+      run(ts, o2);
+      assert.ok(maxAbsDiff(read(o1, n * k), read(o2, n * k)) < 1e-5, name);
+    }
+  });
+
+  test('rope (both layouts) and causal attention with grouped KV heads', () => {
+    const nt = 5, nHead = 4, nKv = 2, hd = 16, pos0 = 3, keys = pos0 + nt;
+    const positions = put(Int32Array.from({ length: nt }, (_, t) => pos0 + t));
+    const inv = put(Float32Array.from({ length: hd / 2 }, (_, i) => 10000 ** (-2 * i / hd)));
+    for (const neox of [0, 1]) {
+      const xs = rand(nt * nHead * hd);
+      const a = put(xs), b = put(xs);
+      wasm.rope(a, nt, nHead, hd, hd, positions, inv, neox);
+      ts.rope(b, nt, nHead, hd, hd, positions, inv, neox);
+      assert.ok(maxAbsDiff(read(a, xs.length), read(b, xs.length)) < 1e-5);
+    }
+    const q = put(rand(nt * nHead * hd)), k = put(rand(keys * nKv * hd)), v = put(rand(keys * nKv * hd));
+    const p1 = heap.alloc(nHead * nt * keys * 4, 'p'), p2 = heap.alloc(nHead * nt * keys * 4, 'p');
+    wasm.attnPattern(q, k, p1, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25);
+    ts.attnPattern(q, k, p2, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25);
+    const pat = read(p1, nHead * nt * keys);
+    assert.ok(maxAbsDiff(pat, read(p2, nHead * nt * keys)) < 1e-6);
+    for (let h = 0; h < nHead; h++) for (let t = 0; t < nt; t++) {
+      const row = pat.subarray((h * nt + t) * keys, (h * nt + t + 1) * keys);
+      assert.ok(Math.abs(row.reduce((s, x) => s + x, 0) - 1) < 1e-6, 'rows sum to 1');
+      for (let p = pos0 + t + 1; p < keys; p++) assert.equal(row[p], 0, 'no attention to later positions');
+    }
+    const z1 = heap.alloc(nt * nHead * hd * 4, 'z'), z2 = heap.alloc(nt * nHead * hd * 4, 'z');
+    wasm.attnApply(p1, v, z1, nt, nHead, nKv, hd, pos0, nKv * hd);
+    ts.attnApply(p1, v, z2, nt, nHead, nKv, hd, pos0, nKv * hd);
+    assert.ok(maxAbsDiff(read(z1, nt * nHead * hd), read(z2, nt * nHead * hd)) < 1e-6);
+  });
+});
