@@ -62,8 +62,12 @@ export function generateCommand(program: Command): void {
       const loadMs = performance.now() - t0;
       try {
         const stream = !flags.json;
-        if (stream) process.stdout.write(flags.prompt);
-        const run = generate(model, flags.prompt, input, { loadMs, onText: stream ? (t) => process.stdout.write(t) : undefined });
+        const prompt = flags.prompt;
+        const run = generate(model, prompt, input, {
+          loadMs,
+          onStart: stream ? () => process.stdout.write(prompt) : undefined,
+          onText: stream ? (t) => process.stdout.write(t) : undefined,
+        });
         if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
         else {
           process.stdout.write('\n');

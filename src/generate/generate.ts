@@ -8,6 +8,8 @@ import { resolveSettings, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
 
 export interface GenerateOptions {
+  /** Called once the prompt is accepted, before any model work (e.g. to echo the prompt). */
+  onStart?: (promptIds: number[]) => void;
   /** Called with each newly visible piece of text as it is generated. */
   onText?: (delta: string) => void;
   /** Milliseconds spent loading the model, for the report. */
@@ -28,6 +30,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   if (promptIds.length > c.contextLength) {
     throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
   }
+  opts.onStart?.(promptIds);
   const chain = new SamplingChain(settings);
   const rng = rngFor(settings.seed, 0);
   const eos = new Set(tok.eosIds);
