@@ -10,7 +10,7 @@ interface MatrixRef { ptr: number; type: number; rows: number; cols: number }
 // them as the same 32 bits, so they still address the right bytes.
 const SEQ = 0, DONE = 1, ARGS = 2;
 /** Below this many multiply-adds a job is faster on one thread than the cost of waking the others. */
-const MIN_WORK = 1 << 17;
+const MIN_WORK = 1 << 19;
 const STALL_MS = 30_000;
 
 /**

@@ -62,6 +62,19 @@ describe('GGUF reader', () => {
     assert.throws(() => readGguf(p), userError('bad-magic.gguf: not a GGUF file (bad magic; expected "GGUF")'));
   });
 
+  test('version 2 files read the same as version 3', () => {
+    const p = join(dir, 'v2.gguf');
+    const b = readFileSync(small());
+    b.writeUInt32LE(2, 4);
+    writeFileSync(p, b);
+    const v2 = readGguf(p), v3 = readGguf(small());
+    assert.equal(v2.version, 2);
+    assert.deepEqual([...v2.metadata], [...v3.metadata]);
+    assert.deepEqual([...v2.tensors.keys()], [...v3.tensors.keys()]);
+    v2.close();
+    v3.close();
+  });
+
   test('unsupported version', () => {
     const p = join(dir, 'v1.gguf');
     const b = readFileSync(small());

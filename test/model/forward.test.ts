@@ -25,6 +25,29 @@ describe('the same weights give the same logits in GGUF and Hugging Face files',
   }
 });
 
+describe('Hugging Face folders: sharded, and in half precision', () => {
+  for (const arch of ['gpt2', 'llama'] as const) {
+    test(`${arch}: two shards with an index load the same model`, () => {
+      const one = loadModel(fixture('hf', SMALL[arch]));
+      const sharded = loadModel(fixture('hf', SMALL[arch], DType.F32, { shards: 2 }));
+      assert.deepEqual(allLogits(sharded, IDS), allLogits(one, IDS));
+    });
+
+    test(`${arch}: F16 and BF16 safetensors (GPT-2's Conv1D transposed in 2-byte form)`, () => {
+      const base = loadModel(fixture('hf', SMALL[arch]));
+      const V = base.config.vocabSize;
+      const f32 = allLogits(base, IDS);
+      const p = softmax(f32.subarray(0, V));
+      for (const [dtype, tol] of [['F16', 0.05], ['BF16', 0.3]] as const) {
+        const half = loadModel(fixture('hf', SMALL[arch], DType.F32, { dtype }));
+        const l = allLogits(half, IDS);
+        assert.ok(maxAbsDiff(l, f32) < tol, `${dtype} logits within ${tol}`);
+        assert.ok(maxAbsDiff(softmax(l.subarray(0, V)), p) < tol / 10, `${dtype} probabilities at the first position`);
+      }
+    });
+  }
+});
+
 describe('KV-cache decoding gives the logits of a full re-run', () => {
   for (const arch of ARCHS) {
     test(arch, () => {

@@ -230,23 +230,71 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
 
 // ---------------------------------------------------------------- matmul
 
+// Four dot products of one f32 row w with four rows x, x+xs, x+2xs, x+3xs, stored to y, y+ys, …:
+// each w vector is loaded once for four multiply-adds (prompt processing is bound by these loads).
+function dot4F32(w: usize, x: usize, xs: usize, n: i32, y: usize, ys: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const wv = v128.load(w + o);
+    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x + o)));
+    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x + xs + o)));
+    a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x + 2 * xs + o)));
+    a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x + 3 * xs + o)));
+  }
+  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const wv = load<f32>(w + o);
+    s0 += wv * load<f32>(x + o);
+    s1 += wv * load<f32>(x + xs + o);
+    s2 += wv * load<f32>(x + 2 * xs + o);
+    s3 += wv * load<f32>(x + 3 * xs + o);
+  }
+  store<f32>(y, s0);
+  store<f32>(y + ys, s1);
+  store<f32>(y + 2 * ys, s2);
+  store<f32>(y + 3 * ys, s3);
+}
+
 // y[t][r] = Σ_c W[r][c] · x[t][c] for rows r in [r0, r1) and t in [0, nt).
 // W is `rows × cols` in its own type, row-major (GGUF order: ne0 = cols). x is nt × cols f32, y is nt × rows f32.
-// The k-quants are dequantized a row at a time into `scratch` (cols f32) and dotted against every token,
-// so prompt processing reads each weight row once.
+// One token (generation) reads each row once with a fused dequantize-and-dot. Several tokens (prompt
+// processing) dequantize the row once into `scratch` (f32 rows are used in place) and dot it against
+// four tokens at a time. Either way each output is one row·token dot in a fixed order, so the result
+// does not depend on how rows are split across threads.
 export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32, scratch: usize): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>cols << 2, yStride = <usize>rows << 2;
-  const direct = type != T_Q4_K && type != T_Q6_K;
+  const fused = type != T_Q4_K && type != T_Q6_K;
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
-    if (direct) {
-      for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotRow(type, wr, x + <usize>t * xStride, cols));
-    } else {
-      dequantRow(type, wr, scratch, cols);
-      for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotF32(scratch, x + <usize>t * xStride, cols));
+    const yr = y + (<usize>r << 2);
+    if (nt == 1 && fused) {
+      store<f32>(yr, dotRow(type, wr, x, cols));
+      continue;
     }
+    let row = wr;
+    if (type != T_F32) {
+      dequantRow(type, wr, scratch, cols);
+      row = scratch;
+    }
+    let t = 0;
+    for (; t + 4 <= nt; t += 4) dot4F32(row, x + <usize>t * xStride, xStride, cols, yr + <usize>t * yStride, yStride);
+    for (; t < nt; t++) store<f32>(yr + <usize>t * yStride, dotF32Seq(row, x + <usize>t * xStride, cols));
   }
+}
+
+// One lane of dot4F32, in the same order, so a prompt token's result does not depend on whether it
+// fell in a group of four.
+function dotF32Seq(w: usize, x: usize, n: i32): f32 {
+  let a = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) a = f32x4.add(a, f32x4.mul(v128.load(w + (<usize>i << 2)), v128.load(x + (<usize>i << 2))));
+  let s = hsum(a);
+  for (; i < n; i++) s += load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
+  return s;
 }
 
 // ---------------------------------------------------------------- elementwise and norms
@@ -488,12 +536,53 @@ function f32ToF16(v: f32): u16 {
   return hsum(acc);
 }
 
-// matmul for Q8_0 / Q4_0 weights against activations already quantized by quantizeRowsQ8_0.
+// Integer block sums of one Q8_0 / Q4_0 weight block (as int8 lanes lo = elements 0..15, hi = 16..31)
+// against one Q8_0 activation block, scaled and added to acc.
+@inline function accBlock(acc: v128, lo: v128, hi: v128, dw: f32, xb: usize): v128 {
+  const sum = i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18)));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(dw * f16ToF32(load<u16>(xb)))));
+}
+
+// matmul for Q8_0 / Q4_0 weights against activations already quantized by quantizeRowsQ8_0. Several
+// tokens: each weight block is unpacked once for four tokens, with the same arithmetic per token as
+// dotQ8Act, so results do not depend on grouping.
 export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>(cols >> 5) * 34, yStride = <usize>rows << 2;
+  const nb = cols >> 5;
+  const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
-    for (let t = 0; t < nt; t++) store<f32>(y + <usize>t * yStride + (<usize>r << 2), dotQ8Act(type, wr, xq + <usize>t * xStride, cols));
+    const yr = y + (<usize>r << 2);
+    let t = 0;
+    for (; t + 4 <= nt; t += 4) {
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      const x0 = xq + <usize>t * xStride;
+      for (let b = 0; b < nb; b++) {
+        let lo: v128, hi: v128, dw: f32;
+        if (type == T_Q8_0) {
+          const wb = wr + <usize>b * 34;
+          lo = v128.load(wb + 2);
+          hi = v128.load(wb + 18);
+          dw = f16ToF32(load<u16>(wb));
+        } else {
+          const wb = wr + <usize>b * 18;
+          const bytes = v128.load(wb + 2);
+          lo = i8x16.sub(v128.and(bytes, mask), eight);
+          hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
+          dw = f16ToF32(load<u16>(wb));
+        }
+        const xb = x0 + <usize>b * 34;
+        a0 = accBlock(a0, lo, hi, dw, xb);
+        a1 = accBlock(a1, lo, hi, dw, xb + xStride);
+        a2 = accBlock(a2, lo, hi, dw, xb + 2 * xStride);
+        a3 = accBlock(a3, lo, hi, dw, xb + 3 * xStride);
+      }
+      store<f32>(yr + <usize>t * yStride, hsum(a0));
+      store<f32>(yr + <usize>(t + 1) * yStride, hsum(a1));
+      store<f32>(yr + <usize>(t + 2) * yStride, hsum(a2));
+      store<f32>(yr + <usize>(t + 3) * yStride, hsum(a3));
+    }
+    for (; t < nt; t++) store<f32>(yr + <usize>t * yStride, dotQ8Act(type, wr, xq + <usize>t * xStride, cols));
   }
 }
