@@ -1,5 +1,3 @@
-import { UserError } from '../errors.js';
-
 /** Tensor element types by their GGUF ids. Only these can be computed on; others are named in errors. */
 export const DType = {
   F32: 0,
@@ -38,11 +36,6 @@ export function isSupportedDType(t: number): t is DType {
 
 export function dtypeName(t: number): string {
   return LAYOUT[t]?.name ?? OTHER_GGUF_TYPES[t] ?? `type ${t}`;
-}
-
-export function dtypeFromName(name: string): DType {
-  for (const [id, l] of Object.entries(LAYOUT)) if (l.name === name) return Number(id) as DType;
-  throw new UserError(`unknown tensor type ${name}; supported: ${SUPPORTED_DTYPES.join(', ')}`);
 }
 
 export function blockSize(t: DType): number {

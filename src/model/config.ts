@@ -6,7 +6,6 @@ export type Family = 'gpt2' | 'llama';
 /** Architecture names (GGUF `general.architecture` and HF `model_type`) and the family each runs as. */
 const GGUF_ARCHITECTURES: Record<string, Family> = { gpt2: 'gpt2', llama: 'llama', qwen2: 'llama', qwen3: 'llama', mistral: 'llama' };
 const HF_MODEL_TYPES: Record<string, Family> = { gpt2: 'gpt2', llama: 'llama', qwen2: 'llama', qwen3: 'llama', mistral: 'llama' };
-export const SUPPORTED_ARCHITECTURES = Object.keys(GGUF_ARCHITECTURES);
 
 export function familyOf(arch: string, from: 'gguf' | 'hf', file: string): Family {
   const table = from === 'gguf' ? GGUF_ARCHITECTURES : HF_MODEL_TYPES;

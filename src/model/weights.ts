@@ -4,7 +4,6 @@ import { dequantize } from '../formats/quant/index.js';
 import type { TensorInfo } from '../formats/tensor-source.js';
 import { DType, dtypeName } from '../formats/tensor-types.js';
 import type { Heap } from '../kernels/heap.js';
-import type { ModelConfig } from './config.js';
 import type { ModelSource } from './source.js';
 
 /** A weight matrix in the heap, in its stored type: rows × cols, row-major. */
@@ -135,8 +134,4 @@ export function loadWeights(src: ModelSource, heap: Heap): Weights {
     throw new UserError(`${file}: tensor ${unused[0]} is not part of a ${c.architecture} model as Wander reads it${unused.length > 1 ? ` (and ${unused.length - 1} more)` : ''}`, 'model');
   }
   return { tokenEmbd, posEmbd, layers, outNorm, outNormBias, output: output ?? tokenEmbd, tied: !output, parameters, bytes: heap.used };
-}
-
-export function describeShape(c: ModelConfig): string {
-  return `${c.nLayer} layers, ${c.nEmbd} wide, ${c.nHead} heads (${c.nHeadKv} KV), context ${c.contextLength}`;
 }

@@ -2,8 +2,6 @@ import { f16ToF32, f32ToF16 } from './f16.js';
 
 // Q4_0: blocks of 32 values: an f16 scale d and 16 bytes of 4-bit q (element j in the low nibble of
 // byte j, element j+16 in its high nibble); value = d · (q − 8).
-export const Q4_0_BLOCK = 32;
-export const Q4_0_BYTES = 18;
 
 export function quantizeQ4_0(x: Float32Array): Uint8Array {
   const nb = x.length / 32;

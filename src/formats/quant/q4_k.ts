@@ -3,8 +3,6 @@ import { f16ToF32, f32ToF16 } from './f16.js';
 // Q4_K: super-blocks of 256 values = f16 d, f16 dmin, 12 bytes packing eight 6-bit (scale, min) pairs,
 // then 128 bytes of 4-bit q. Sub-block s (32 values) is value = d·scale_s·q − dmin·min_s. Sub-blocks
 // 2i and 2i+1 share bytes 32i..32i+31 of q (low and high nibbles).
-export const Q4_K_BLOCK = 256;
-export const Q4_K_BYTES = 144;
 
 function scaleMin(j: number, sc: Uint8Array): [number, number] {
   if (j < 4) return [sc[j]! & 63, sc[j + 4]! & 63];

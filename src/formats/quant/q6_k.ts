@@ -2,8 +2,6 @@ import { f16ToF32, f32ToF16 } from './f16.js';
 
 // Q6_K: super-blocks of 256 values = 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 int8
 // sub-block scales, f16 d. value = d · scale_(16-value sub-block) · (q − 32), q in 0..63.
-export const Q6_K_BLOCK = 256;
-export const Q6_K_BYTES = 210;
 
 /** Index (within the 256) of the element stored at half h, lane l, quarter k (the ggml layout). */
 function position(h: number, l: number, k: number): number {

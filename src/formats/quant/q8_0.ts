@@ -1,12 +1,10 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
 
 // Q8_0: blocks of 32 values, each block an f16 scale d and 32 int8 q; value = d · q.
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BYTES = 34;
 
 export function quantizeQ8_0(x: Float32Array): Uint8Array {
-  const nb = x.length / Q8_0_BLOCK;
-  const out = new Uint8Array(nb * Q8_0_BYTES);
+  const nb = x.length / 32;
+  const out = new Uint8Array(nb * 34);
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     let amax = 0;
