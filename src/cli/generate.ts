@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
@@ -37,7 +38,7 @@ export function generateCommand(program: Command): void {
     .option('--max-tokens <N>', 'stop after N generated tokens (default 128)')
     .option('--stop <STR>', 'stop when the text contains STR (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--top-logprobs <N>', 'report each token\'s logprob and the N most likely alternatives (0–100)')
-    .option('--threads <N>', 'threads for matrix products (default 1)')
+    .option('--threads <N>', `threads for matrix products (default ${defaultThreads()}: this machine's cores, at most 8)`)
     .option('--kernels <impl>', 'wasm (default) or typescript')
     .option('--json', 'print one JSON report instead of streaming text')
     .option('--verbose', 'show stack traces for errors')
@@ -48,7 +49,7 @@ export function generateCommand(program: Command): void {
         temperature: numeric(flags.temperature), top_k: numeric(flags.topK), top_p: numeric(flags.topP), seed: numeric(flags.seed),
         max_tokens: numeric(flags.maxTokens), stop: flags.stop.length ? flags.stop : undefined, top_logprobs: numeric(flags.topLogprobs),
       }), cliNaming);
-      const threads = numeric(flags.threads) ?? 1;
+      const threads = numeric(flags.threads) ?? defaultThreads();
       if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
         throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(flags.threads)}`, 'threads');
       }
@@ -78,6 +79,11 @@ export function generateCommand(program: Command): void {
         model.close();
       }
     });
+}
+
+/** Both cores (or more) where it pays: small matrices stay on one thread anyway (see MatmulPool.worthIt). */
+function defaultThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
 }
 
 function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {

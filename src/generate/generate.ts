@@ -1,4 +1,5 @@
 import { UserError } from '../errors.js';
+import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
@@ -14,6 +15,8 @@ export interface GenerateOptions {
   onText?: (delta: string) => void;
   /** Milliseconds spent loading the model, for the report. */
   loadMs?: number;
+  /** Hooks run in every forward pass of the generation (interventions such as ablation or noise). */
+  hooks?: Hooks;
 }
 
 /**
@@ -47,7 +50,8 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   model.withScratch(() => {
     const cache = model.newCache(promptIds.length + settings.max_tokens);
     try {
-      let logits = model.forward(promptIds, cache);
+      const forwardOpts = { hooks: opts.hooks };
+      let logits = model.forward(promptIds, cache, forwardOpts);
       t1 = performance.now();
       promptMs = t1 - t0;
       for (;;) {
@@ -60,7 +64,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
         if (stream.stopped !== undefined) { finish = 'stop_sequence'; break; }
         if (ids.length >= settings.max_tokens) { finish = 'max_tokens'; break; }
         if (cache.length >= c.contextLength) { finish = 'context_full'; break; }
-        logits = model.forward([next], cache);
+        logits = model.forward([next], cache, forwardOpts);
       }
     } catch (e) {
       if (e instanceof UserError) throw e;

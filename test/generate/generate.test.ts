@@ -99,6 +99,18 @@ describe('finish reasons and limits on the fixtures', () => {
     assert.equal(run.usage.completion_tokens, 128 - P + 1);
   });
 
+  test('error: a failure mid-run ends the sample with its message and keeps what was generated', () => {
+    const m = loadModel(fixture('gguf', SMALL.llama, DType.F32));
+    let calls = 0;
+    const hooks = new Map([['hook_logits', () => { if (++calls === 4) throw new Error('sensor exploded'); }]]);
+    const run = generate(m, 'The cat', { temperature: 0, max_tokens: 10 }, { hooks });
+    const s = run.samples[0]!;
+    assert.equal(s.finish_reason, 'error');
+    assert.equal(s.error, 'sensor exploded');
+    assert.equal(s.token_ids.length, 3);
+    assert.equal(run.usage.completion_tokens, 3);
+  });
+
   test('a prompt longer than the context is a UserError naming the prompt', () => {
     const m = loadModel(fixture('gguf', SMALL.llama, DType.F32));
     const long = 'abc '.repeat(200);
