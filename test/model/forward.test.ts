@@ -48,7 +48,7 @@ describe('Hugging Face folders: sharded, and in half precision', () => {
   }
 });
 
-describe('KV-cache decoding gives the logits of a full re-run', () => {
+describe('KV-cache decoding gives the logits of a full re-run, bit for bit', () => {
   for (const arch of ARCHS) {
     test(arch, () => {
       const m = loadModel(fixture('gguf', SMALL[arch], DType.F32));
@@ -57,10 +57,10 @@ describe('KV-cache decoding gives the logits of a full re-run', () => {
       m.withScratch(() => {
         const cache = m.newCache(IDS.length);
         const first = m.forward(IDS.slice(0, 4), cache);
-        assert.ok(maxAbsDiff(first, full.subarray(3 * V, 4 * V)) < 1e-5);
+        assert.deepEqual(first, full.subarray(3 * V, 4 * V));
         for (let i = 4; i < IDS.length; i++) {
           const step = m.forward([IDS[i]!], cache);
-          assert.ok(maxAbsDiff(step, full.subarray(i * V, (i + 1) * V)) < 1e-5, `position ${i}`);
+          assert.deepEqual(step, full.subarray(i * V, (i + 1) * V), `position ${i}`);
         }
       });
     });
@@ -76,7 +76,22 @@ describe('KV-cache decoding gives the logits of a full re-run', () => {
       m.forward(ids.slice(0, 99), cache);
       return m.forward(ids.slice(99), cache);
     });
-    assert.ok(maxAbsDiff(last, full.subarray(99 * V)) < 1e-5);
+    assert.deepEqual(last, full.subarray(99 * V));
+  });
+
+  test('every tensor type: a token\'s logits do not depend on how the prompt was grouped', () => {
+    for (const [spec, dts] of [[SMALL.gpt2, [DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0]], [WIDE.llama, [DType.Q4_K, DType.Q6_K]]] as const) {
+      for (const dt of dts) {
+        const m = loadModel(fixture('gguf', spec, dt));
+        const V = m.config.vocabSize;
+        const full = allLogits(m, IDS.slice(0, 7));
+        m.withScratch(() => {
+          const cache = m.newCache(7);
+          assert.deepEqual(m.forward(IDS.slice(0, 3), cache, { allLogits: true }), full.subarray(0, 3 * V), dtypeName(dt));
+          for (let i = 3; i < 7; i++) assert.deepEqual(m.forward([IDS[i]!], cache), full.subarray(i * V, (i + 1) * V), `${dtypeName(dt)} position ${i}`);
+        });
+      }
+    }
   });
 });
 

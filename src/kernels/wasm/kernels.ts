@@ -36,47 +36,77 @@ const F16_RESCALE: f32 = 5.192296858534828e33;
 
 // ---------------------------------------------------------------- dot products (x is f32)
 
-function dotF32(w: usize, x: usize, n: i32): f32 {
+// Every f32-valued dot product (F32, F16 and BF16 weights, and dequantized k-quant rows) uses one
+// summation order: four f32x4 accumulators over 16-element strides, then 4-element steps into the
+// first, then a scalar tail. The multi-token kernel below keeps exactly this order per token, so a
+// token's logits are bit-identical however tokens are grouped (prompt chunks, batches, threads).
+const W_F32: i32 = 0, W_F16: i32 = 1, W_BF16: i32 = 2;
+
+@inline function load4(kind: i32, w: usize, i: i32): v128 {
+  if (kind == W_F32) return v128.load(w + (<usize>i << 2));
+  if (kind == W_F16) return f16x4ToF32x4(v128.load16x4_u(w + (<usize>i << 1)));
+  return i32x4.shl(v128.load16x4_u(w + (<usize>i << 1)), 16);
+}
+
+@inline function load1(kind: i32, w: usize, i: i32): f32 {
+  if (kind == W_F32) return load<f32>(w + (<usize>i << 2));
+  if (kind == W_F16) return f16ToF32(load<u16>(w + (<usize>i << 1)));
+  return reinterpret<f32>(<u32>load<u16>(w + (<usize>i << 1)) << 16);
+}
+
+@inline function dotW(kind: i32, w: usize, x: usize, n: i32): f32 {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let i = 0;
   for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), v128.load(x + o)));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(w + o + 16), v128.load(x + o + 16)));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(w + o + 32), v128.load(x + o + 32)));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(w + o + 48), v128.load(x + o + 48)));
+    a0 = f32x4.add(a0, f32x4.mul(load4(kind, w, i), v128.load(x + o)));
+    a1 = f32x4.add(a1, f32x4.mul(load4(kind, w, i + 4), v128.load(x + o + 16)));
+    a2 = f32x4.add(a2, f32x4.mul(load4(kind, w, i + 8), v128.load(x + o + 32)));
+    a3 = f32x4.add(a3, f32x4.mul(load4(kind, w, i + 12), v128.load(x + o + 48)));
+  }
+  for (; i + 4 <= n; i += 4) a0 = f32x4.add(a0, f32x4.mul(load4(kind, w, i), v128.load(x + (<usize>i << 2))));
+  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  for (; i < n; i++) s += load1(kind, w, i) * load<f32>(x + (<usize>i << 2));
+  return s;
+}
+
+function dotF32(w: usize, x: usize, n: i32): f32 { return dotW(W_F32, w, x, n); }
+function dotF16(w: usize, x: usize, n: i32): f32 { return dotW(W_F16, w, x, n); }
+function dotBF16(w: usize, x: usize, n: i32): f32 { return dotW(W_BF16, w, x, n); }
+
+// Two tokens against one f32 row, each in exactly dotF32's order: every weight vector is loaded once
+// for two multiply-adds, and eight independent accumulators keep the adds in flight.
+function dot2F32(w: usize, x0: usize, x1: usize, n: i32, y0: usize, y1: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const o = <usize>i << 2;
+    const w0 = v128.load(w + o), w1 = v128.load(w + o + 16), w2 = v128.load(w + o + 32), w3 = v128.load(w + o + 48);
+    a0 = f32x4.add(a0, f32x4.mul(w0, v128.load(x0 + o)));
+    b0 = f32x4.add(b0, f32x4.mul(w0, v128.load(x1 + o)));
+    a1 = f32x4.add(a1, f32x4.mul(w1, v128.load(x0 + o + 16)));
+    b1 = f32x4.add(b1, f32x4.mul(w1, v128.load(x1 + o + 16)));
+    a2 = f32x4.add(a2, f32x4.mul(w2, v128.load(x0 + o + 32)));
+    b2 = f32x4.add(b2, f32x4.mul(w2, v128.load(x1 + o + 32)));
+    a3 = f32x4.add(a3, f32x4.mul(w3, v128.load(x0 + o + 48)));
+    b3 = f32x4.add(b3, f32x4.mul(w3, v128.load(x1 + o + 48)));
   }
   for (; i + 4 <= n; i += 4) {
     const o = <usize>i << 2;
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(w + o), v128.load(x + o)));
+    const wv = v128.load(w + o);
+    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x0 + o)));
+    b0 = f32x4.add(b0, f32x4.mul(wv, v128.load(x1 + o)));
   }
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (; i < n; i++) s += load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
-  return s;
-}
-
-function dotF16(w: usize, x: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const wo = <usize>i << 1, xo = <usize>i << 2;
-    a0 = f32x4.add(a0, f32x4.mul(f16x4ToF32x4(v128.load16x4_u(w + wo)), v128.load(x + xo)));
-    a1 = f32x4.add(a1, f32x4.mul(f16x4ToF32x4(v128.load16x4_u(w + wo + 8)), v128.load(x + xo + 16)));
+  let s0 = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+  let s1 = hsum(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3)));
+  for (; i < n; i++) {
+    const wv = load<f32>(w + (<usize>i << 2));
+    s0 += wv * load<f32>(x0 + (<usize>i << 2));
+    s1 += wv * load<f32>(x1 + (<usize>i << 2));
   }
-  let s = hsum(f32x4.add(a0, a1));
-  for (; i < n; i++) s += f16ToF32(load<u16>(w + (<usize>i << 1))) * load<f32>(x + (<usize>i << 2));
-  return s;
-}
-
-function dotBF16(w: usize, x: usize, n: i32): f32 {
-  let a0 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 = f32x4.add(a0, f32x4.mul(i32x4.shl(v128.load16x4_u(w + (<usize>i << 1)), 16), v128.load(x + (<usize>i << 2))));
-  }
-  let s = hsum(a0);
-  for (; i < n; i++) s += reinterpret<f32>(<u32>load<u16>(w + (<usize>i << 1)) << 16) * load<f32>(x + (<usize>i << 2));
-  return s;
+  store<f32>(y0, s0);
+  store<f32>(y1, s1);
 }
 
 // Q8_0: blocks of 32 weights = f16 scale + 32 int8. The block's int8·f32 sum is exact-ish in f32, then scaled.
@@ -230,40 +260,11 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
 
 // ---------------------------------------------------------------- matmul
 
-// Four dot products of one f32 row w with four rows x, x+xs, x+2xs, x+3xs, stored to y, y+ys, …:
-// each w vector is loaded once for four multiply-adds (prompt processing is bound by these loads).
-function dot4F32(w: usize, x: usize, xs: usize, n: i32, y: usize, ys: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    const wv = v128.load(w + o);
-    a0 = f32x4.add(a0, f32x4.mul(wv, v128.load(x + o)));
-    a1 = f32x4.add(a1, f32x4.mul(wv, v128.load(x + xs + o)));
-    a2 = f32x4.add(a2, f32x4.mul(wv, v128.load(x + 2 * xs + o)));
-    a3 = f32x4.add(a3, f32x4.mul(wv, v128.load(x + 3 * xs + o)));
-  }
-  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const wv = load<f32>(w + o);
-    s0 += wv * load<f32>(x + o);
-    s1 += wv * load<f32>(x + xs + o);
-    s2 += wv * load<f32>(x + 2 * xs + o);
-    s3 += wv * load<f32>(x + 3 * xs + o);
-  }
-  store<f32>(y, s0);
-  store<f32>(y + ys, s1);
-  store<f32>(y + 2 * ys, s2);
-  store<f32>(y + 3 * ys, s3);
-}
-
 // y[t][r] = Σ_c W[r][c] · x[t][c] for rows r in [r0, r1) and t in [0, nt).
 // W is `rows × cols` in its own type, row-major (GGUF order: ne0 = cols). x is nt × cols f32, y is nt × rows f32.
-// One token (generation) reads each row once with a fused dequantize-and-dot. Several tokens (prompt
-// processing) dequantize the row once into `scratch` (f32 rows are used in place) and dot it against
-// four tokens at a time. Either way each output is one row·token dot in a fixed order, so the result
-// does not depend on how rows are split across threads.
+// One token (generation) reads each row once with a fused convert-and-dot. Several tokens (prompt
+// processing, batches) convert the row once into `scratch` (f32 rows are used in place) and dot it
+// against two tokens at a time. Both give the same bits for the same (row, token).
 export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32, scratch: usize): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>cols << 2, yStride = <usize>rows << 2;
@@ -281,20 +282,9 @@ export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols:
       row = scratch;
     }
     let t = 0;
-    for (; t + 4 <= nt; t += 4) dot4F32(row, x + <usize>t * xStride, xStride, cols, yr + <usize>t * yStride, yStride);
-    for (; t < nt; t++) store<f32>(yr + <usize>t * yStride, dotF32Seq(row, x + <usize>t * xStride, cols));
+    for (; t + 2 <= nt; t += 2) dot2F32(row, x + <usize>t * xStride, x + <usize>(t + 1) * xStride, cols, yr + <usize>t * yStride, yr + <usize>(t + 1) * yStride);
+    if (t < nt) store<f32>(yr + <usize>t * yStride, dotF32(row, x + <usize>t * xStride, cols));
   }
-}
-
-// One lane of dot4F32, in the same order, so a prompt token's result does not depend on whether it
-// fell in a group of four.
-function dotF32Seq(w: usize, x: usize, n: i32): f32 {
-  let a = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) a = f32x4.add(a, f32x4.mul(v128.load(w + (<usize>i << 2)), v128.load(x + (<usize>i << 2))));
-  let s = hsum(a);
-  for (; i < n; i++) s += load<f32>(w + (<usize>i << 2)) * load<f32>(x + (<usize>i << 2));
-  return s;
 }
 
 // ---------------------------------------------------------------- elementwise and norms
