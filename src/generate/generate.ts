@@ -1,28 +1,49 @@
 import { UserError } from '../errors.js';
 import type { Hooks } from '../model/hooks.js';
+import type { KvCache } from '../model/kv-cache.js';
 import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
-import { rngFor } from '../sampling/rng.js';
-import type { FinishReason, Run, Sample } from './report.js';
-import { resolveSettings, type SettingsInput } from './settings.js';
+import { rngFor, type Rng } from '../sampling/rng.js';
+import type { StepTrace } from '../sampling/trace.js';
+import { vocabTexts } from '../tokenizer/vocab-texts.js';
+import { resolveLogitBias } from './bias.js';
+import { FINISH_REASONS, type FinishReason, type Run, type Sample } from './report.js';
+import { resolveSettings, type Settings, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
 
 export interface GenerateOptions {
   /** Called once the prompt is accepted, before any model work (e.g. to echo the prompt). */
   onStart?: (promptIds: number[]) => void;
-  /** Called with each newly visible piece of text as it is generated. */
-  onText?: (delta: string) => void;
+  /** Called with each newly visible piece of a sample's text as it is generated. */
+  onText?: (delta: string, sampleIndex: number) => void;
+  /** Called when a sample ends. */
+  onSample?: (sample: Sample) => void;
   /** Milliseconds spent loading the model, for the report. */
   loadMs?: number;
   /** Hooks run in every forward pass of the generation (interventions such as ablation or noise). */
   hooks?: Hooks;
 }
 
+/** One sample being decoded in a batch slot. */
+interface Active {
+  index: number;
+  cache: KvCache;
+  rng: Rng;
+  ids: number[];
+  stream: TextStream;
+  logits: Float32Array;
+  logprobs: StepLogprobs[];
+  trace: StepTrace[];
+}
+
 /**
- * Generates one continuation of `prompt` and reports exactly what happened: the settings actually
- * used, the tokens, why it stopped, and how long each part took. Same model + prompt + settings + seed
- * ⇒ same tokens.
+ * Generates `n` continuations of `prompt` and reports exactly what happened: the settings actually
+ * used, the tokens, why each sample stopped, and how long each part took. The prompt runs once and
+ * its KV cache is copied to every sample; samples decode together in batches of up to
+ * `max_batch_size`, and a finished sample frees its slot for the next. Sample i draws from its own
+ * random stream (seed, i), and batching never changes a sequence's logits, so sample i is
+ * bit-identical whatever n and max_batch_size are.
  */
 export function generate(model: Model, prompt: string, input: SettingsInput, opts: GenerateOptions = {}): Run {
   const { settings, sources } = resolveSettings(input, model.generationDefaults);
@@ -33,54 +54,108 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   if (promptIds.length > c.contextLength) {
     throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
   }
-  opts.onStart?.(promptIds);
-  const chain = new SamplingChain(settings);
-  const rng = rngFor(settings.seed, 0);
   const eos = new Set(tok.eosIds);
+  const bias = resolveLogitBias(settings.logit_bias, tok, c.vocabSize);
+  const chain = new SamplingChain(settings, {
+    logitBias: bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
+  });
+  opts.onStart?.(promptIds);
 
-  const ids: number[] = [];
-  const logprobs: StepLogprobs[] = [];
-  const stream = new TextStream((x) => tok.decode(x.filter((id) => !eos.has(id))), settings.stop);
-  let finish: FinishReason = 'max_tokens';
-  let error: string | undefined;
-  let promptMs = 0;
+  const samples: Sample[] = [];
+  const text = (id: number) => tok.tokenText(id);
+  const forwardOpts = { hooks: opts.hooks };
   const t0 = performance.now();
   let t1 = t0;
 
   model.withScratch(() => {
-    const cache = model.newCache(promptIds.length + settings.max_tokens);
+    const prefix = model.newCache(promptIds.length);
+    let promptLogits: Float32Array;
     try {
-      const forwardOpts = { hooks: opts.hooks };
-      let logits = model.forward(promptIds, cache, forwardOpts);
-      t1 = performance.now();
-      promptMs = t1 - t0;
-      for (;;) {
-        const next = chain.sample(logits, rng);
-        if (settings.top_logprobs > 0) logprobs.push(stepLogprobs(logits, next, settings.top_logprobs, (id) => tok.tokenText(id)));
-        ids.push(next);
-        if (eos.has(next)) { finish = 'eos'; break; }
-        const delta = stream.push(next);
-        if (delta) opts.onText?.(delta);
-        if (stream.stopped !== undefined) { finish = 'stop_sequence'; break; }
-        if (ids.length >= settings.max_tokens) { finish = 'max_tokens'; break; }
-        if (cache.length >= c.contextLength) { finish = 'context_full'; break; }
-        logits = model.forward([next], cache, forwardOpts);
-      }
+      promptLogits = model.forward(promptIds, prefix, forwardOpts);
     } catch (e) {
       if (e instanceof UserError) throw e;
-      finish = 'error';
-      error = (e as Error).message;
+      for (let i = 0; i < settings.n; i++) samples.push({ index: i, text: '', token_ids: [], finish_reason: 'error', error: (e as Error).message });
+      return;
+    }
+    t1 = performance.now();
+    const capacity = Math.min(c.contextLength, promptIds.length + settings.max_tokens);
+    const slots: (Active | undefined)[] = Array.from({ length: Math.min(settings.max_batch_size, settings.n) });
+    const caches = slots.map(() => model.newCache(capacity));
+    let nextIndex = 0;
+
+    const finish = (a: Active, slot: number, reason: FinishReason, error?: string) => {
+      const tail = a.stream.flush();
+      if (tail) opts.onText?.(tail, a.index);
+      const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.ids, finish_reason: reason };
+      if (a.stream.stopped !== undefined) s.stop_sequence = a.stream.stopped;
+      if (error !== undefined) s.error = error;
+      if (settings.top_logprobs > 0) s.logprobs = a.logprobs;
+      if (settings.trace > 0) s.trace = a.trace;
+      samples.push(s);
+      opts.onSample?.(s);
+      slots[slot] = undefined;
+    };
+
+    for (;;) {
+      // Fill free slots with the next samples; each starts from the shared prompt.
+      for (let s = 0; s < slots.length && nextIndex < settings.n; s++) {
+        if (slots[s]) continue;
+        const cache = caches[s]!;
+        cache.copyFrom(prefix, model.heap);
+        slots[s] = {
+          index: nextIndex, cache, rng: rngFor(settings.seed, nextIndex), ids: [], logits: promptLogits,
+          stream: new TextStream((x) => tok.decode(x.filter((id) => !eos.has(id))), settings.stop), logprobs: [], trace: [],
+        };
+        nextIndex++;
+      }
+      const live = slots.flatMap((a, s) => (a ? [s] : []));
+      if (live.length === 0) break;
+
+      // Choose every live sample's next token; those that go on are run together.
+      const going: number[] = [];
+      for (const s of live) {
+        const a = slots[s]!;
+        try {
+          const ctx = { tokens: promptIds.concat(a.ids), promptLength: promptIds.length, text: a.stream.text };
+          let next: number;
+          if (settings.trace > 0) {
+            const r = chain.sampleWithTrace(a.logits, a.rng, ctx, settings.trace, text);
+            next = r.token;
+            a.trace.push(r.trace);
+          } else {
+            next = chain.sample(a.logits, a.rng, ctx);
+          }
+          if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(a.logits, next, settings.top_logprobs, text));
+          a.ids.push(next);
+          if (eos.has(next)) { finish(a, s, 'eos'); continue; }
+          const delta = a.stream.push(next);
+          if (delta) opts.onText?.(delta, a.index);
+          if (a.stream.stopped !== undefined) finish(a, s, 'stop_sequence');
+          else if (a.ids.length >= settings.max_tokens) finish(a, s, 'max_tokens');
+          else if (a.cache.length >= c.contextLength) finish(a, s, 'context_full');
+          else going.push(s);
+        } catch (e) {
+          finish(a, s, 'error', (e as Error).message);
+        }
+      }
+      if (going.length === 0) continue;
+      try {
+        const actives = going.map((s) => slots[s]!);
+        const tokens = actives.map((a) => a.ids[a.ids.length - 1]!);
+        const logits = actives.length === 1
+          ? model.forward(tokens, actives[0]!.cache, forwardOpts)
+          : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts);
+        actives.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
+      } catch (e) {
+        for (const s of going) finish(slots[s]!, s, 'error', (e as Error).message);
+      }
     }
   });
-  const tail = stream.flush();
-  if (tail) opts.onText?.(tail);
   const t2 = performance.now();
-  if (promptMs === 0) promptMs = t2 - t0;
+  samples.sort((a, b) => a.index - b.index);
 
-  const sample: Sample = { index: 0, text: stream.text, token_ids: ids, finish_reason: finish };
-  if (stream.stopped !== undefined) sample.stop_sequence = stream.stopped;
-  if (error !== undefined) sample.error = error;
-  if (settings.top_logprobs > 0) sample.logprobs = logprobs;
+  const completion = samples.reduce((n, s) => n + s.token_ids.length, 0);
+  const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
   const generateMs = t2 - t1;
   return {
     model: {
@@ -88,15 +163,21 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       context_length: c.contextLength, vocab_size: c.vocabSize, tokenizer: tok.kind, kernels: model.kernels, threads: model.threads,
       ...(model.source.generationConfig ? { generation_config: model.source.generationConfig } : {}),
     },
-    settings: { ...settings, sources },
+    settings: { ...settings, sources, stages: chain.samplers.map((s) => s.name), ...resolvedBias(settings, bias, text) },
     prompt: { text: prompt, token_ids: promptIds },
-    samples: [sample],
-    usage: { prompt_tokens: promptIds.length, completion_tokens: ids.length, total_tokens: promptIds.length + ids.length },
+    samples,
+    summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finishCounts },
+    usage: { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion },
     timings: {
-      load_ms: round(opts.loadMs ?? 0), prompt_ms: round(promptMs), generate_ms: round(generateMs),
-      tokens_per_second: generateMs > 0 ? round((ids.length / generateMs) * 1000) : 0,
+      load_ms: round(opts.loadMs ?? 0), prompt_ms: round(t1 - t0), generate_ms: round(generateMs),
+      tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
     },
   };
+}
+
+function resolvedBias(settings: Settings, bias: Map<number, number>, text: (id: number) => string): { resolved_bias?: NonNullable<Run['settings']['resolved_bias']> } {
+  if (settings.logit_bias.length === 0) return {};
+  return { resolved_bias: [...bias].sort((a, b) => a[0] - b[0]).map(([id, b]) => ({ token_id: id, token: text(id), bias: b === -Infinity ? '-inf' as const : b })) };
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

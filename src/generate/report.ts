@@ -1,7 +1,9 @@
 import type { StepLogprobs } from '../sampling/logprobs.js';
+import type { StepTrace } from '../sampling/trace.js';
 import type { Settings, SettingSource } from './settings.js';
 
 export type FinishReason = 'eos' | 'max_tokens' | 'stop_sequence' | 'context_full' | 'error';
+export const FINISH_REASONS: FinishReason[] = ['eos', 'max_tokens', 'stop_sequence', 'context_full', 'error'];
 
 export interface Sample {
   index: number;
@@ -14,6 +16,8 @@ export interface Sample {
   stop_sequence?: string;
   error?: string;
   logprobs?: StepLogprobs[];
+  /** With --trace: what the sampling chain did at every step. */
+  trace?: StepTrace[];
 }
 
 /**
@@ -34,9 +38,17 @@ export interface Run {
     threads: number;
     generation_config?: Record<string, unknown>;
   };
-  settings: Settings & { sources: Record<keyof Settings, SettingSource> };
+  settings: Settings & {
+    sources: Record<keyof Settings, SettingSource>;
+    /** The stages that ran, in order (neutral ones are left out). */
+    stages: string[];
+    /** logit_bias resolved to token ids. */
+    resolved_bias?: { token_id: number; token: string; bias: number | '-inf' }[];
+  };
   prompt: { text: string; token_ids: number[] };
   samples: Sample[];
+  /** Over all samples: how many distinct texts, and how many samples ended each way. */
+  summary: { samples: number; distinct_texts: number; finish_reasons: Record<FinishReason, number> };
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   timings: { load_ms: number; prompt_ms: number; generate_ms: number; tokens_per_second: number };
 }

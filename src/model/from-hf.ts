@@ -91,8 +91,13 @@ function generationDefaults(gc: Json | undefined): GenerationDefaults {
   if (gc['do_sample'] === false) d.temperature = 0;
   else if (typeof gc['temperature'] === 'number') d.temperature = gc['temperature'] as number;
   if (gc['do_sample'] === true) {
-    if (typeof gc['top_k'] === 'number') d.top_k = gc['top_k'] as number;
-    if (typeof gc['top_p'] === 'number') d.top_p = gc['top_p'] as number;
+    // Warpers only matter when sampling (Hugging Face ignores them for greedy decoding).
+    for (const key of ['top_k', 'top_p', 'min_p', 'typical_p', 'epsilon_cutoff', 'eta_cutoff'] as const) {
+      if (typeof gc[key] === 'number') d[key] = gc[key] as number;
+    }
+  }
+  for (const key of ['repetition_penalty', 'no_repeat_ngram_size'] as const) {
+    if (typeof gc[key] === 'number') d[key] = gc[key] as number;
   }
   if (typeof gc['max_new_tokens'] === 'number') d.max_tokens = gc['max_new_tokens'] as number;
   return d;

@@ -25,6 +25,11 @@ export interface HookContext {
   shape: number[];
   /** Absolute position of each `pos` row. */
   positions: number[];
+  /**
+   * In a batched step (several sequences, one row each), attn.hook_pattern fires once per sequence:
+   * this is the sequence's index in the batch. Other hooks see all rows at once, row b = sequence b.
+   */
+  sequence?: number;
 }
 
 export type HookFn = (activation: Float32Array, ctx: HookContext) => Float32Array | void;

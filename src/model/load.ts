@@ -97,6 +97,11 @@ export class Model {
     return this.transformer.forward(tokens, cache, opts);
   }
 
+  /** One decoding step for several sequences (see Transformer.forwardBatch). */
+  forwardBatch(tokens: readonly number[], caches: readonly KvCache[], opts?: ForwardOptions): Float32Array {
+    return this.transformer.forwardBatch(tokens, caches, opts);
+  }
+
   /** Runs fn with heap memory allocated inside it (caches) given back afterwards. */
   withScratch<T>(fn: () => T): T {
     const mark = this.heap.mark();

@@ -7,6 +7,12 @@ export interface GenerationDefaults {
   temperature?: number;
   top_k?: number;
   top_p?: number;
+  min_p?: number;
+  typical_p?: number;
+  epsilon_cutoff?: number;
+  eta_cutoff?: number;
+  repetition_penalty?: number;
+  no_repeat_ngram_size?: number;
   max_tokens?: number;
 }
 

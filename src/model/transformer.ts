@@ -14,6 +14,13 @@ export interface ForwardOptions {
   allLogits?: boolean;
 }
 
+/** Rows of one forward call that belong to one sequence, at consecutive positions from cache.length. */
+interface Segment {
+  cache: KvCache;
+  first: number;
+  count: number;
+}
+
 /** Positions per forward chunk: bounds scratch memory while letting prompt matmuls reuse each weight row. */
 export const CHUNK = 64;
 
@@ -115,25 +122,52 @@ export class Transformer {
     const c = this.config;
     if (tokens.length === 0) throw new Error('forward() needs at least one token');
     if (cache.length + tokens.length > cache.capacity) throw new Error(`KV cache overflow: ${cache.length} + ${tokens.length} > ${cache.capacity}`);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`token id ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
+    this.checkTokens(tokens);
     const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
     const all = !!opts.allLogits;
     const out = new Float32Array((all ? tokens.length : 1) * c.vocabSize);
-
     for (let s = 0; s < tokens.length; s += CHUNK) {
       const part = tokens.slice(s, s + CHUNK);
       const last = s + CHUNK >= tokens.length;
-      const rows = this.chunk(part, cache, hooks, all, last);
-      if (rows > 0) out.set(this.heap.f32(this.logits, rows * c.vocabSize), (all ? s : 0) * c.vocabSize);
+      const from = all ? 0 : last ? part.length - 1 : part.length;
+      this.rows(part, [{ cache, first: 0, count: part.length }], hooks, from);
+      if (from < part.length) out.set(this.heap.f32(this.logits, (part.length - from) * c.vocabSize), (all ? s : 0) * c.vocabSize);
     }
     return out;
   }
 
-  /** One chunk of at most CHUNK positions. Returns how many logit rows it left in this.logits. */
-  private chunk(tokens: number[], cache: KvCache, hooks: Hooks | undefined, all: boolean, last: boolean): number {
+  /**
+   * One decoding step for several sequences at once: token b goes at the end of caches[b]. The matrix
+   * products run over all rows together (each weight row is read once per step, not once per
+   * sequence); attention runs per sequence. Returns the logits, one row per sequence. A sequence's
+   * logits are bit-identical to running it alone.
+   */
+  forwardBatch(tokens: readonly number[], caches: readonly KvCache[], opts: ForwardOptions = {}): Float32Array {
+    if (tokens.length !== caches.length || tokens.length === 0) throw new Error('forwardBatch() needs one token per cache');
+    if (tokens.length > CHUNK) throw new Error(`forwardBatch() takes at most ${CHUNK} sequences`);
+    for (const cache of caches) if (cache.length + 1 > cache.capacity) throw new Error(`KV cache overflow: ${cache.length} + 1 > ${cache.capacity}`);
+    if (new Set(caches).size !== caches.length) throw new Error('forwardBatch() needs a distinct cache per sequence');
+    this.checkTokens(tokens);
+    const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
+    this.rows([...tokens], caches.map((cache, b) => ({ cache, first: b, count: 1 })), hooks, 0);
+    return this.heap.f32(this.logits, tokens.length * this.config.vocabSize).slice();
+  }
+
+  private checkTokens(tokens: readonly number[]): void {
+    const V = this.config.vocabSize;
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new RangeError(`token id ${t} outside the vocabulary (0..${V - 1})`);
+  }
+
+  /**
+   * Runs up to CHUNK rows through the model. Rows are grouped in segments, each a run of consecutive
+   * positions of one sequence (one segment of many rows for a prompt; one row per sequence for a
+   * batch step). Leaves logits for rows [logitsFrom, rows) in this.logits.
+   */
+  private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitsFrom: number): void {
     const c = this.config, K = this.kernels, W = this.weights, d = this.d, hd = c.headDim;
-    const nt = tokens.length, pos0 = cache.length;
-    const positions = Array.from({ length: nt }, (_, t) => pos0 + t);
+    const nt = tokens.length;
+    const positions: number[] = [];
+    for (const seg of segments) for (let i = 0; i < seg.count; i++) positions.push(seg.cache.length + i);
     this.heap.i32(this.positions, nt).set(positions);
     const fire = hooks
       ? (name: string, layer: number, ptr: number, shape: number[]) => this.fire(hooks.get(name), name, layer, ptr, shape, positions)
@@ -142,7 +176,7 @@ export class Transformer {
     for (let t = 0; t < nt; t++) {
       this.embedRow(W.tokenEmbd, tokens[t]!, this.x + t * d * 4);
       if (W.posEmbd) {
-        this.embedRow(W.posEmbd, pos0 + t, this.h);
+        this.embedRow(W.posEmbd, positions[t]!, this.h);
         K.addInPlace(this.x + t * d * 4, this.h, d);
       }
     }
@@ -180,13 +214,20 @@ export class Transformer {
         fire?.(b + 'attn.hook_rot_q', l, this.q, [nt, c.nHead, hd]);
         fire?.(b + 'attn.hook_rot_k', l, this.k, [nt, c.nHeadKv, hd]);
       }
-      const rowBytes = this.kvDim * 4;
+      const kvRow = this.kvDim * 4, qRow = this.qDim * 4;
       const mem = new Uint8Array(this.heap.memory.buffer);
-      mem.copyWithin(cache.k[l]! + pos0 * rowBytes, this.k, this.k + nt * rowBytes);
-      mem.copyWithin(cache.v[l]! + pos0 * rowBytes, this.v, this.v + nt * rowBytes);
-      K.attnPattern(this.q, cache.k[l]!, cache.pattern, nt, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
-      fire?.(b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, nt, pos0 + nt]);
-      K.attnApply(cache.pattern, cache.v[l]!, this.z, nt, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
+      for (let si = 0; si < segments.length; si++) {
+        const { cache, first, count } = segments[si]!;
+        const pos0 = cache.length;
+        mem.copyWithin(cache.k[l]! + pos0 * kvRow, this.k + first * kvRow, this.k + (first + count) * kvRow);
+        mem.copyWithin(cache.v[l]! + pos0 * kvRow, this.v + first * kvRow, this.v + (first + count) * kvRow);
+        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
+        if (hooks) {
+          this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
+            positions.slice(first, first + count), segments.length > 1 ? si : undefined);
+        }
+        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
+      }
       fire?.(b + 'attn.hook_z', l, this.z, [nt, c.nHead, hd]);
       this.linear(L.out, L.outBias, this.z, this.proj, nt);
       fire?.(b + 'hook_attn_out', l, this.proj, [nt, d]);
@@ -212,29 +253,27 @@ export class Transformer {
       K.addInPlace(this.x, this.proj, nt * d);
       fire?.(b + 'hook_resid_post', l, this.x, [nt, d]);
     }
-    cache.length += nt;
+    for (const seg of segments) seg.cache.length += seg.count;
 
-    // Unembedding: every row, or only the sequence's last position.
-    if (!all && !last) return 0;
-    const first = all ? 0 : nt - 1;
-    const rows = nt - first;
-    this.norm(this.x + first * d * 4, this.h, W.outNorm, W.outNormBias, rows);
-    if (fire) {
-      const pos = positions.slice(first);
-      this.fire(hooks!.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos);
+    // Unembedding, only for the rows whose logits are wanted.
+    if (logitsFrom >= nt) return;
+    const rows = nt - logitsFrom;
+    this.norm(this.x + logitsFrom * d * 4, this.h, W.outNorm, W.outNormBias, rows);
+    if (hooks) {
+      const pos = positions.slice(logitsFrom);
+      this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos);
       this.mm(W.output, this.h, this.logits, rows);
-      this.fire(hooks!.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos);
+      this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos);
     } else {
       this.mm(W.output, this.h, this.logits, rows);
     }
-    return rows;
   }
 
-  private fire(fn: HookFn | undefined, name: string, layer: number, ptr: number, shape: number[], positions: number[]): void {
+  private fire(fn: HookFn | undefined, name: string, layer: number, ptr: number, shape: number[], positions: number[], sequence?: number): void {
     if (!fn) return;
     const n = shape.reduce((a, b) => a * b, 1);
     const view = this.heap.f32(ptr, n);
-    const replaced = fn(view, { name, layer, shape, positions });
+    const replaced = fn(view, sequence === undefined ? { name, layer, shape, positions } : { name, layer, shape, positions, sequence });
     if (replaced) {
       if (replaced.length !== n) throw new RangeError(`hook ${name} returned ${replaced.length} values, expected ${n} (shape [${shape.join(', ')}])`);
       view.set(replaced);

@@ -1,51 +1,242 @@
-import { allCandidates, candidateProbs, sortCandidates } from './candidates.js';
+import { UserError } from '../errors.js';
+import { BannedStrings } from './banned-strings.js';
+import { Candidates, entropyBits } from './candidates.js';
+import { Epsilon } from './epsilon.js';
+import { Eta } from './eta.js';
+import { FrequencyPresencePenalty } from './frequency-presence.js';
+import { LogitBias } from './logit-bias.js';
+import { MinNewTokens } from './min-new-tokens.js';
+import { MinP } from './min-p.js';
+import { NoRepeatNgram } from './no-repeat-ngram.js';
+import { RepetitionPenalty } from './repetition-penalty.js';
 import type { Rng } from './rng.js';
-import type { Sampler } from './sampler.js';
-import { TemperatureSampler } from './temperature.js';
-import { TopKSampler } from './top-k.js';
-import { TopPSampler } from './top-p.js';
+import type { Sampler, SamplingContext } from './sampler.js';
+import { Temperature } from './temperature.js';
+import { TopK } from './top-k.js';
+import { TopNSigma } from './top-n-sigma.js';
+import { TopP } from './top-p.js';
+import type { StepTrace, TraceCandidate } from './trace.js';
+import { TypicalP } from './typical-p.js';
 
+/** The settings the chain is built from (a subset of the generation settings). */
 export interface ChainSettings {
   temperature: number;
   top_k: number;
   top_p: number;
+  min_p: number;
+  typical_p: number;
+  epsilon_cutoff: number;
+  eta_cutoff: number;
+  top_n_sigma: number;
+  repetition_penalty: number;
+  frequency_penalty: number;
+  presence_penalty: number;
+  penalty_window: number;
+  no_repeat_ngram_size: number;
+  min_new_tokens: number;
+  min_tokens_to_keep: number;
+  chain: string | string[];
 }
 
-/** Index of the largest logit, the lowest token id on ties. */
-export function argmax(logits: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-  return best;
+export const STAGES = [
+  'logit_bias', 'repetition_penalty', 'frequency_presence_penalty', 'no_repeat_ngram', 'banned_strings', 'min_new_tokens',
+  'temperature', 'top_n_sigma', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon', 'eta',
+] as const;
+export type StageName = (typeof STAGES)[number];
+
+const PROCESSORS: StageName[] = ['logit_bias', 'repetition_penalty', 'frequency_presence_penalty', 'no_repeat_ngram', 'banned_strings', 'min_new_tokens'];
+
+/**
+ * Named stage orders. `hf`: Hugging Face transformers' (logits processors, then temperature, then the
+ * truncation warpers). `llama.cpp`: llama.cpp's default sampler chain (penalties, then truncation on
+ * the temperature-1 distribution, temperature last).
+ */
+export const PRESETS: Record<string, StageName[]> = {
+  hf: [...PROCESSORS, 'temperature', 'top_n_sigma', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon', 'eta'],
+  'llama.cpp': [...PROCESSORS, 'top_n_sigma', 'top_k', 'typical_p', 'top_p', 'min_p', 'epsilon', 'eta', 'temperature'],
+};
+
+/** What the chain needs besides settings: resolved biases and bans, EOS ids, and token texts. */
+export interface ChainInputs {
+  logitBias?: ReadonlyMap<number, number>;
+  bannedStrings?: readonly string[];
+  eosIds?: readonly number[];
+  /** Every token's text, by id (needed for banned strings). */
+  vocabTexts?: () => readonly string[];
+}
+
+/** Which stages are active (not neutral) for these settings. */
+function activeStages(s: ChainSettings, inputs: ChainInputs): Set<StageName> {
+  const on = new Set<StageName>();
+  if (inputs.logitBias && inputs.logitBias.size > 0) on.add('logit_bias');
+  if (s.repetition_penalty !== 1) on.add('repetition_penalty');
+  if (s.frequency_penalty !== 0 || s.presence_penalty !== 0) on.add('frequency_presence_penalty');
+  if (s.no_repeat_ngram_size > 0) on.add('no_repeat_ngram');
+  if (inputs.bannedStrings && inputs.bannedStrings.length > 0) on.add('banned_strings');
+  if (s.min_new_tokens > 0 && (inputs.eosIds?.length ?? 0) > 0) on.add('min_new_tokens');
+  if (s.temperature !== 1 && s.temperature !== 0) on.add('temperature');
+  if (s.top_n_sigma > 0) on.add('top_n_sigma');
+  if (s.top_k > 0) on.add('top_k');
+  if (s.top_p < 1) on.add('top_p');
+  if (s.min_p > 0) on.add('min_p');
+  if (s.typical_p < 1) on.add('typical_p');
+  if (s.epsilon_cutoff > 0) on.add('epsilon');
+  if (s.eta_cutoff > 0) on.add('eta');
+  return on;
+}
+
+/** The stage order for a `chain` setting: a preset name or an explicit list of stage names. */
+export function stageOrder(chain: string | string[]): StageName[] {
+  if (typeof chain === 'string') {
+    const preset = PRESETS[chain];
+    if (!preset) throw new UserError(`--chain must be ${Object.keys(PRESETS).join(' or ')}, or a comma-separated list of stages (${STAGES.join(', ')}); got ${JSON.stringify(chain)}`, 'chain');
+    return preset;
+  }
+  for (const name of chain) {
+    if (!(STAGES as readonly string[]).includes(name)) throw new UserError(`--chain: unknown stage ${JSON.stringify(name)} (stages: ${STAGES.join(', ')})`, 'chain');
+  }
+  if (new Set(chain).size !== chain.length) throw new UserError('--chain lists a stage twice', 'chain');
+  return chain as StageName[];
+}
+
+export class SamplingChain {
+  readonly samplers: Sampler[];
+  readonly greedy: boolean;
+
+  constructor(readonly settings: ChainSettings, private readonly inputs: ChainInputs = {}) {
+    this.greedy = settings.temperature === 0;
+    const order = stageOrder(settings.chain);
+    const active = activeStages(settings, inputs);
+    for (const name of active) {
+      if (!order.includes(name)) throw new UserError(`${name} is set but the chain (${order.join(', ')}) does not include it`, 'chain');
+    }
+    const k = settings.min_tokens_to_keep;
+    const make: Record<StageName, () => Sampler> = {
+      logit_bias: () => new LogitBias(inputs.logitBias ?? new Map()),
+      repetition_penalty: () => new RepetitionPenalty(settings.repetition_penalty, settings.penalty_window),
+      frequency_presence_penalty: () => new FrequencyPresencePenalty(settings.frequency_penalty, settings.presence_penalty, settings.penalty_window),
+      no_repeat_ngram: () => new NoRepeatNgram(settings.no_repeat_ngram_size),
+      banned_strings: () => new BannedStrings(inputs.bannedStrings ?? [], inputs.vocabTexts?.() ?? []),
+      min_new_tokens: () => new MinNewTokens(settings.min_new_tokens, inputs.eosIds ?? []),
+      temperature: () => new Temperature(settings.temperature),
+      top_n_sigma: () => new TopNSigma(settings.top_n_sigma, k),
+      top_k: () => new TopK(settings.top_k, k),
+      top_p: () => new TopP(settings.top_p, k),
+      min_p: () => new MinP(settings.min_p, k),
+      typical_p: () => new TypicalP(settings.typical_p, k),
+      epsilon: () => new Epsilon(settings.epsilon_cutoff, k),
+      eta: () => new Eta(settings.eta_cutoff, k),
+    };
+    // Greedy decoding runs the logit processors, then takes the argmax: warpers cannot change it.
+    this.samplers = order.filter((n) => active.has(n)).map((n) => make[n]()).filter((s) => !this.greedy || s.kind === 'processor');
+  }
+
+  /** Runs the stages over a copy of the logits. */
+  private run(logits: Float32Array, ctx: SamplingContext, onStage?: (name: string, c: Candidates) => void): Candidates {
+    const c = new Candidates(logits);
+    for (const s of this.samplers) {
+      s.apply(c, ctx);
+      onStage?.(s.name, c);
+      if (c.size === 0) throw new UserError(`every token was removed by ${s.name}; nothing is left to sample`, s.name);
+    }
+    return c;
+  }
+
+  /** Chooses the next token: the argmax (greedy) or a draw with this sample's rng. */
+  sample(logits: Float32Array, rng: Rng, ctx: SamplingContext): number {
+    return this.choose(this.run(logits, ctx), rng);
+  }
+
+  private choose(c: Candidates, rng: Rng): number {
+    if (this.greedy) {
+      let best = 0;
+      for (let i = 1; i < c.size; i++) if (c.logits[i]! > c.logits[best]! || (c.logits[i] === c.logits[best] && c.ids[i]! < c.ids[best]!)) best = i;
+      return c.ids[best]!;
+    }
+    return drawByIdOrder(c, rng.uniform());
+  }
+
+  /** As sample(), and explains the step for the `top` most likely tokens. */
+  sampleWithTrace(logits: Float32Array, rng: Rng, ctx: SamplingContext, top: number, text: (id: number) => string): { token: number; trace: StepTrace } {
+    const V = logits.length;
+    const raw = new Candidates(logits);
+    const rawProbs = raw.probs(); // in id order: raw is untouched
+    raw.sortTop(Math.min(top, V));
+    const tracked = Array.from(raw.ids.subarray(0, Math.min(top, V)));
+    const stageProbs: number[][] = tracked.map(() => []);
+    const stages: string[] = [];
+    const removedBy: (string | null)[] = tracked.map(() => null);
+    const c = this.run(logits, ctx, (name, cur) => {
+      stages.push(name);
+      const p = probsById(cur, V);
+      const present = new Uint8Array(V);
+      for (let i = 0; i < cur.size; i++) present[cur.ids[i]!] = 1;
+      tracked.forEach((id, j) => {
+        stageProbs[j]!.push(p[id]!);
+        if (!present[id] && removedBy[j] === null) removedBy[j] = name;
+      });
+    });
+    const token = this.choose(c, rng);
+    const final = this.greedy ? oneHot(token, V) : probsById(c, V);
+    let keptMass = 0, finalEntropy = 0, rank = 1;
+    for (let i = 0; i < c.size; i++) keptMass += rawProbs[c.ids[i]!]!;
+    if (!this.greedy) finalEntropy = entropyBits(final);
+    for (let id = 0; id < V; id++) if (logits[id]! > logits[token]! || (logits[id] === logits[token] && id < token)) rank++;
+    const candidates: TraceCandidate[] = tracked.map((id, j) => ({
+      token_id: id, token: text(id), prob: rawProbs[id]!, stage_probs: stageProbs[j]!, final_prob: final[id]!,
+      removed_by: removedBy[j] ?? (this.greedy && id !== token ? 'greedy' : null),
+    }));
+    return {
+      token,
+      trace: {
+        stages, greedy: this.greedy, candidates,
+        chosen: { token_id: token, token: text(token), rank, prob: rawProbs[token]!, final_prob: final[token]! },
+        entropy_bits: entropyBits(rawProbs), final_entropy_bits: finalEntropy,
+        kept_count: this.greedy ? 1 : c.size, kept_mass: this.greedy ? rawProbs[token]! : keptMass,
+      },
+    };
+  }
 }
 
 /**
- * The sampling chain, in Hugging Face's order: temperature, then top-k, then top-p, then a draw from
- * what is left with the sample's own rng. Temperature 0 is greedy decoding: the argmax, no draw, and the
- * filters do not matter.
+ * Inverse-CDF draw over the surviving tokens in ascending token-id order: a canonical order that does
+ * not depend on how stages happened to arrange the candidates.
  */
-export class SamplingChain {
-  readonly samplers: Sampler[];
-
-  constructor(readonly settings: ChainSettings) {
-    this.samplers = [new TemperatureSampler(settings.temperature), new TopKSampler(settings.top_k), new TopPSampler(settings.top_p)];
+function drawByIdOrder(c: Candidates, u: number): number {
+  const V = c.ids.length;
+  const byId = new Float64Array(V).fill(-Infinity);
+  for (let i = 0; i < c.size; i++) byId[c.ids[i]!] = c.logits[i]!;
+  const max = c.maxLogit();
+  const e = new Float64Array(V);
+  let z = 0;
+  for (let id = 0; id < V; id++) if (byId[id] !== -Infinity) { e[id] = Math.exp(byId[id]! - max); z += e[id]!; }
+  const target = u * z;
+  let cum = 0, last = -1;
+  for (let id = 0; id < V; id++) {
+    if (byId[id] === -Infinity) continue;
+    cum += e[id]!;
+    last = id;
+    if (target < cum) return id;
   }
+  return last; // u landed in the rounding gap above the final cumulative sum
+}
 
-  get greedy(): boolean {
-    return this.settings.temperature === 0;
-  }
+function probsById(c: Candidates, V: number): Float64Array {
+  const p = c.probs();
+  const out = new Float64Array(V);
+  for (let i = 0; i < c.size; i++) out[c.ids[i]!] = p[i]!;
+  return out;
+}
 
-  sample(logits: Float32Array, rng: Rng): number {
-    if (this.greedy) return argmax(logits);
-    const c = allCandidates(logits);
-    for (const s of this.samplers) s.apply(c);
-    sortCandidates(c);
-    const probs = candidateProbs(c);
-    const u = rng.uniform();
-    let cum = 0;
-    for (let i = 0; i < c.size; i++) {
-      cum += probs[i]!;
-      if (u < cum) return c.ids[i]!;
-    }
-    return c.ids[c.size - 1]!; // u landed in the rounding gap above the last cumulative sum
-  }
+function oneHot(id: number, V: number): Float64Array {
+  const p = new Float64Array(V);
+  p[id] = 1;
+  return p;
+}
+
+/** Index of the largest logit, the lowest token id on ties. */
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
 }

@@ -1,12 +1,13 @@
 import type { Candidates } from './candidates.js';
 import type { Sampler } from './sampler.js';
 
-/** Divides logits by T: T < 1 sharpens the distribution, T > 1 flattens it. (T = 0 is greedy, handled by the chain.) */
-export class TemperatureSampler implements Sampler {
+/** Divides logits by T: T < 1 sharpens the distribution, T > 1 flattens it. T = 0 means greedy (the chain takes the argmax). */
+export class Temperature implements Sampler {
   readonly name = 'temperature';
-  constructor(readonly temperature: number) {}
+  readonly kind = 'warper';
+  constructor(readonly t: number) {}
   apply(c: Candidates): void {
-    if (this.temperature === 1) return;
-    for (let i = 0; i < c.size; i++) c.logits[i]! /= this.temperature;
+    if (this.t === 1 || this.t === 0) return;
+    for (let i = 0; i < c.size; i++) c.logits[i]! /= this.t;
   }
 }

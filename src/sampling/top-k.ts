@@ -1,16 +1,19 @@
-import { sortCandidates, type Candidates } from './candidates.js';
+import type { Candidates } from './candidates.js';
 import type { Sampler } from './sampler.js';
 
 /**
- * Keeps the k most likely tokens (k = 0: off). Unlike Hugging Face, which keeps every token tied with
- * the k-th logit, exactly k survive, ties broken by lower token id: the kept set is always k long.
+ * Keeps the k most likely tokens (at least min_tokens_to_keep). Hugging Face keeps every token tied
+ * with the k-th logit; Wander keeps exactly k, ties broken by lower token id (as llama.cpp does).
  */
-export class TopKSampler implements Sampler {
+export class TopK implements Sampler {
   readonly name = 'top_k';
-  constructor(readonly k: number) {}
+  readonly kind = 'warper';
+  constructor(readonly k: number, readonly minKeep = 1) {}
   apply(c: Candidates): void {
-    if (this.k <= 0 || this.k >= c.size) return;
-    sortCandidates(c);
-    c.size = this.k;
+    if (this.k <= 0) return;
+    const k = Math.max(this.k, this.minKeep);
+    if (k >= c.size) return;
+    c.sortTop(k);
+    c.truncate(k);
   }
 }

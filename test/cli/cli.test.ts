@@ -28,7 +28,7 @@ describe('wander generate', () => {
     const r = wander('generate', '-m', fixture('gguf', SMALL.llama, DType.Q8_0), '-p', 'The cat', '--seed', '3', '--max-tokens', '4', '--top-logprobs', '2', '--stop', 'zz', '--json');
     assert.equal(r.code, 0, r.stderr);
     const run = JSON.parse(r.stdout);
-    assert.deepEqual(Object.keys(run), ['model', 'settings', 'prompt', 'samples', 'usage', 'timings']);
+    assert.deepEqual(Object.keys(run), ['model', 'settings', 'prompt', 'samples', 'summary', 'usage', 'timings']);
     for (const k of ['path', 'architecture', 'parameters', 'context_length', 'vocab_size']) assert.ok(k in run.model, k);
     assert.deepEqual(run.settings.stop, ['zz']);
     assert.equal(run.settings.seed, 3);
@@ -65,9 +65,9 @@ describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
     ['negative temperature', () => ['generate', '-m', model(), '-p', 'x', '--temperature', '-1'], 'wander: --temperature must be a number ≥ 0 (0 = greedy), got -1'],
     ['top-p out of range', () => ['generate', '-m', model(), '-p', 'x', '--top-p', '1.2'], 'wander: --top-p must be in (0, 1] (1 = off), got 1.2'],
     ['negative top-k', () => ['generate', '-m', model(), '-p', 'x', '--top-k', '-3'], 'wander: --top-k must be an integer ≥ 0 (0 = off), got -3'],
-    ['zero max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', '0'], 'wander: --max-tokens must be an integer ≥ 1, got 0'],
-    ['fractional max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', '2.5'], 'wander: --max-tokens must be an integer ≥ 1, got 2.5'],
-    ['non-numeric max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', 'lots'], 'wander: --max-tokens must be an integer ≥ 1, got "lots"'],
+    ['zero max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', '0'], 'wander: --max-tokens must be an integer from 1 to 1000000, got 0'],
+    ['fractional max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', '2.5'], 'wander: --max-tokens must be an integer from 1 to 1000000, got 2.5'],
+    ['non-numeric max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', 'lots'], 'wander: --max-tokens must be an integer from 1 to 1000000, got "lots"'],
     ['bad threads', () => ['generate', '-m', model(), '-p', 'x', '--threads', '0'], 'wander: --threads must be an integer from 1 to 64, got "0"'],
     ['prompt longer than the context', () => ['generate', '-m', model(), '-p', 'abc '.repeat(200)], "wander: --prompt is 602 tokens, longer than the model's context of 128 tokens"],
   ];

@@ -23,8 +23,11 @@ describe('generate on stories260K', () => {
     assert.equal(s.finish_reason, 'max_tokens');
     assert.deepEqual(run.prompt.token_ids, [1, 403, 407, 261, 378]);
     assert.deepEqual(run.usage, { prompt_tokens: 5, completion_tokens: 32, total_tokens: 37 });
-    assert.deepEqual({ ...run.settings, sources: undefined }, { temperature: 0, top_k: 0, top_p: 1, seed: 7, max_tokens: 32, stop: [], top_logprobs: 0, sources: undefined });
-    assert.deepEqual(run.settings.sources, { temperature: 'flag', top_k: 'default', top_p: 'default', seed: 'flag', max_tokens: 'flag', stop: 'default', top_logprobs: 'default' });
+    const { temperature, top_k, top_p, min_p, seed, max_tokens, stop, n, chain } = run.settings;
+    assert.deepEqual({ temperature, top_k, top_p, min_p, seed, max_tokens, stop, n, chain }, { temperature: 0, top_k: 0, top_p: 1, min_p: 0, seed: 7, max_tokens: 32, stop: [], n: 1, chain: 'hf' });
+    assert.deepEqual(run.settings.stages, []);
+    assert.deepEqual([run.settings.sources.temperature, run.settings.sources.top_k, run.settings.sources.seed, run.settings.sources.max_tokens], ['flag', 'default', 'flag', 'flag']);
+    assert.deepEqual(run.summary, { samples: 1, distinct_texts: 1, finish_reasons: { eos: 0, max_tokens: 1, stop_sequence: 0, context_full: 0, error: 0 } });
     assert.deepEqual(Object.keys(run.model).slice(0, 5), ['path', 'architecture', 'family', 'format', 'parameters']);
     assert.equal(run.model.parameters, 292800);
     assert.equal(run.model.context_length, 2048);
@@ -145,11 +148,18 @@ describe('settings', () => {
       [{ top_p: 0 }, '--top-p must be in (0, 1] (1 = off), got 0'],
       [{ top_p: 1.5 }, '--top-p must be in (0, 1] (1 = off), got 1.5'],
       [{ top_k: -2 }, '--top-k must be an integer ≥ 0 (0 = off), got -2'],
-      [{ max_tokens: 0 }, '--max-tokens must be an integer ≥ 1, got 0'],
-      [{ max_tokens: 2.5 }, '--max-tokens must be an integer ≥ 1, got 2.5'],
-      [{ temperature: 'hot' }, '--temperature must be a number ≥ 0, got "hot"'],
+      [{ max_tokens: 0 }, '--max-tokens must be an integer from 1 to 1000000, got 0'],
+      [{ max_tokens: 2.5 }, '--max-tokens must be an integer from 1 to 1000000, got 2.5'],
+      [{ temperature: 'hot' }, '--temperature must be a number ≥ 0 (0 = greedy), got "hot"'],
       [{ seed: -1 }, '--seed must be an integer from 0 to 2^53 − 1, got -1'],
-      [{ colour: 1 }, 'unknown setting --colour (allowed: --temperature, --top-k, --top-p, --seed, --max-tokens, --stop, --top-logprobs)'],
+      [{ min_p: 2 }, '--min-p must be in [0, 1] (0 = off), got 2'],
+      [{ typical_p: 0 }, '--typical-p must be in (0, 1] (1 = off), got 0'],
+      [{ n: 0 }, '--n must be an integer from 1 to 100000, got 0'],
+      [{ max_batch_size: 0 }, '--max-batch-size must be an integer from 1 to 64, got 0'],
+      [{ repetition_penalty: 0 }, '--repetition-penalty must be a number > 0 (1 = off), got 0'],
+      [{ epsilon_cutoff: 1 }, '--epsilon must be in [0, 1) (0 = off), got 1'],
+      [{ min_new_tokens: 5, max_tokens: 3 }, '--min-new-tokens (5) must not exceed --max-tokens (3)'],
+      [{ colour: 1 }, `unknown setting --colour (allowed: ${['--temperature', '--top-k', '--top-p', '--min-p', '--typical-p', '--epsilon', '--eta', '--top-n-sigma', '--repetition-penalty', '--frequency-penalty', '--presence-penalty', '--penalty-window', '--no-repeat-ngram', '--bias', '--ban', '--min-new-tokens', '--min-keep', '--chain', '--seed', '--max-tokens', '--stop', '--top-logprobs', '--n', '--max-batch-size', '--trace'].join(', ')})`],
     ];
     for (const [input, message] of cases) assert.throws(() => parseSettings(input, cliNaming), userError(message), message);
     assert.throws(() => parseSettings({ top_p: 0 }), userError('top_p must be in (0, 1] (1 = off), got 0', 'top_p'));

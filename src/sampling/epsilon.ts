@@ -1,0 +1,14 @@
+import type { Candidates } from './candidates.js';
+import type { Sampler } from './sampler.js';
+
+/** Truncation sampling (Hewitt et al.): drops tokens with probability below a fixed ε. */
+export class Epsilon implements Sampler {
+  readonly name = 'epsilon';
+  readonly kind = 'warper';
+  constructor(readonly epsilon: number, readonly minKeep = 1) {}
+  apply(c: Candidates): void {
+    if (this.epsilon <= 0) return;
+    const p = c.probs();
+    c.keepAtLeast(this.minKeep, (i) => p[i]! >= this.epsilon);
+  }
+}

@@ -1,0 +1,20 @@
+import type { Candidates } from './candidates.js';
+import type { Sampler } from './sampler.js';
+
+/**
+ * η-sampling (Hewitt et al.): an entropy-dependent cut, η = min(ε, √ε · e^(−H)), so flat distributions
+ * keep more of their tail than peaked ones (Hugging Face's EtaLogitsWarper).
+ */
+export class Eta implements Sampler {
+  readonly name = 'eta';
+  readonly kind = 'warper';
+  constructor(readonly epsilon: number, readonly minKeep = 1) {}
+  apply(c: Candidates): void {
+    if (this.epsilon <= 0) return;
+    const p = c.probs();
+    let h = 0;
+    for (let i = 0; i < c.size; i++) if (p[i]! > 0) h -= p[i]! * Math.log(p[i]!);
+    const eta = Math.min(this.epsilon, Math.sqrt(this.epsilon) * Math.exp(-h));
+    c.keepAtLeast(this.minKeep, (i) => p[i]! >= eta);
+  }
+}
