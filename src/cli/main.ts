@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import { generateCommand } from './generate.js';
+import { nextCommand } from './next.js';
 
 /** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
 export async function main(argv: string[]): Promise<number> {
@@ -13,6 +14,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `wander: ${s.slice(7).trimEnd()} (see wander --help)\n` : s) })
     .showHelpAfterError(false);
   generateCommand(program);
+  nextCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

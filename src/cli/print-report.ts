@@ -1,36 +1,74 @@
 import { basename } from 'node:path';
-import type { Run } from '../generate/report.js';
+import type { Run, Sample } from '../generate/report.js';
+import type { Settings } from '../generate/settings.js';
+import type { StepTrace } from '../sampling/trace.js';
+import { fmtParams, pad, prob, showToken } from './format.js';
 
-function fmtParams(n: number): string {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
-  return String(n);
+type Sources = Run['settings']['sources'];
+
+/** The settings that shape decoding, each with where it came from when that was not a flag. */
+export function describeSettings(s: Settings, sources: Sources, stages: string[]): string {
+  const src = (k: keyof Settings) => (sources[k] === 'flag' ? '' : ` (${sources[k]})`);
+  const parts: string[] = [s.temperature === 0 ? 'greedy (temperature 0)' : `temperature ${s.temperature}${src('temperature')}`];
+  const shown: [keyof Settings, boolean][] = [
+    ['top_k', s.top_k > 0], ['top_p', s.top_p < 1], ['min_p', s.min_p > 0], ['typical_p', s.typical_p < 1], ['epsilon_cutoff', s.epsilon_cutoff > 0],
+    ['eta_cutoff', s.eta_cutoff > 0], ['top_n_sigma', s.top_n_sigma > 0], ['repetition_penalty', s.repetition_penalty !== 1],
+    ['frequency_penalty', s.frequency_penalty !== 0], ['presence_penalty', s.presence_penalty !== 0], ['penalty_window', s.penalty_window > 0],
+    ['no_repeat_ngram_size', s.no_repeat_ngram_size > 0], ['min_new_tokens', s.min_new_tokens > 0], ['min_tokens_to_keep', s.min_tokens_to_keep > 1],
+  ];
+  for (const [k, on] of shown) if (on) parts.push(`${k} ${String(s[k])}${src(k)}`);
+  if (s.logit_bias.length) parts.push(`bias ${s.logit_bias.map((b) => `${b.text !== undefined ? showToken(b.text) : `#${b.token_id}`}=${b.bias}`).join(', ')}`);
+  if (s.banned_strings.length) parts.push(`ban ${s.banned_strings.map(showToken).join(', ')}`);
+  parts.push(`seed ${s.seed}${src('seed')}`, `max_tokens ${s.max_tokens}${src('max_tokens')}`);
+  if (s.stop.length) parts.push(`stop ${s.stop.map(showToken).join(', ')}`);
+  if (s.n > 1) parts.push(`n ${s.n} (batches of ${Math.min(s.n, s.max_batch_size)})`);
+  const off = 'nothing truncated: the model\'s own distribution';
+  return `${parts.join(' · ')}\nchain     ${typeof s.chain === 'string' ? s.chain : 'custom'}: ${stages.length ? stages.join(' → ') : s.temperature === 0 ? 'argmax' : off}`;
 }
 
-const show = (s: string) => JSON.stringify(s);
+/** One sample, printed whole (used when several samples run). */
+export function printSample(s: Sample, prompt: string, out: NodeJS.WritableStream): void {
+  const why = s.finish_reason === 'stop_sequence' ? `stop_sequence ${showToken(s.stop_sequence ?? '')}` : s.finish_reason === 'error' ? `error: ${s.error}` : s.finish_reason;
+  out.write(`── sample ${s.index} · ${s.token_ids.length} tokens · ${why}\n${prompt}${s.text}\n`);
+}
 
-/** The human-readable run report printed after the streamed text. */
+/** The human-readable run report printed after the text. */
 export function printReport(run: Run, out: NodeJS.WritableStream): void {
   const m = run.model, s = run.settings, u = run.usage, t = run.timings;
-  const src = (k: keyof typeof s.sources) => (s.sources[k] === 'flag' ? '' : ` (${s.sources[k]})`);
   const lines: string[] = ['', '── run report ' + '─'.repeat(50)];
   lines.push(`model     ${basename(m.path)}: ${m.architecture} (${m.format}), ${fmtParams(m.parameters)} parameters, context ${m.context_length}, vocab ${m.vocab_size}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
-  const decoding = s.temperature === 0 ? 'greedy (temperature 0)' : `temperature ${s.temperature}${src('temperature')} · top_k ${s.top_k}${src('top_k')} · top_p ${s.top_p}${src('top_p')}`;
-  lines.push(`settings  ${decoding} · seed ${s.seed}${src('seed')} · max_tokens ${s.max_tokens}${src('max_tokens')}${s.stop.length ? ` · stop ${s.stop.map(show).join(', ')}` : ''}`);
+  lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);
+  if (s.resolved_bias) lines.push(`bias      ${s.resolved_bias.map((b) => `${showToken(b.token)} (#${b.token_id}) ${b.bias}`).join(', ')}`);
   lines.push(`tokens    prompt ${u.prompt_tokens} · generated ${u.completion_tokens} · total ${u.total_tokens}`);
-  for (const sample of run.samples) {
-    const why = sample.finish_reason === 'error' ? `error: ${sample.error}` : sample.finish_reason === 'stop_sequence' ? `stop_sequence ${show(sample.stop_sequence ?? '')}` : sample.finish_reason;
+  if (run.samples.length === 1) {
+    const sample = run.samples[0]!;
+    const why = sample.finish_reason === 'error' ? `error: ${sample.error}` : sample.finish_reason === 'stop_sequence' ? `stop_sequence ${showToken(sample.stop_sequence ?? '')}` : sample.finish_reason;
     lines.push(`finish    ${why}`);
+  } else {
+    const reasons = Object.entries(run.summary.finish_reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(' · ');
+    lines.push(`samples   ${run.summary.samples} samples, ${run.summary.distinct_texts} distinct · finish: ${reasons}`);
   }
   lines.push(`timings   load ${t.load_ms.toFixed(0)} ms · prompt ${t.prompt_ms.toFixed(1)} ms (${u.prompt_tokens} tokens) · generate ${t.generate_ms.toFixed(1)} ms (${t.tokens_per_second.toFixed(1)} tokens/s)`);
   for (const sample of run.samples) {
+    if (sample.trace) lines.push('', ...traceTable(sample, run.samples.length > 1));
     if (!sample.logprobs) continue;
-    lines.push('', 'step  token                 logprob   prob     top alternatives');
+    lines.push('', `${run.samples.length > 1 ? `sample ${sample.index}: ` : ''}step  token                 logprob   prob     top alternatives`);
     sample.logprobs.forEach((lp, i) => {
-      const alts = lp.top_logprobs.map((a) => `${show(a.token)} ${Math.exp(a.logprob).toFixed(3)}`).join('  ');
-      lines.push(`${String(i).padStart(4)}  ${show(lp.token).padEnd(20)}  ${lp.logprob.toFixed(4).padStart(8)}  ${Math.exp(lp.logprob).toFixed(4)}   ${alts}`);
+      const alts = lp.top_logprobs.map((a) => `${showToken(a.token)} ${Math.exp(a.logprob).toFixed(3)}`).join('  ');
+      lines.push(`${String(i).padStart(4)}  ${pad(showToken(lp.token), 20)}  ${lp.logprob.toFixed(4).padStart(8)}  ${Math.exp(lp.logprob).toFixed(4)}   ${alts}`);
     });
   }
   out.write(lines.join('\n') + '\n');
+}
+
+/** The compact per-token trace: what was chosen, from how much, and what the chain did to the leaders. */
+function traceTable(sample: Sample, label: boolean): string[] {
+  const trace = sample.trace!;
+  const rows = [`${label ? `sample ${sample.index} ` : ''}trace: ${trace[0]?.stages.join(' → ') || 'no stages'}`,
+    'step  chosen               rank  p raw   p final  H bits raw→final  kept   mass    leaders: p raw → final (✗ removed by)'];
+  trace.forEach((st: StepTrace, i) => {
+    const leaders = st.candidates.slice(0, 4).map((c) => `${showToken(c.token)} ${c.prob.toFixed(2)}→${c.removed_by ? `✗${c.removed_by}` : c.final_prob.toFixed(2)}`).join('  ');
+    rows.push(`${String(i).padStart(4)}  ${pad(showToken(st.chosen.token), 20)} ${String(st.chosen.rank).padStart(4)}  ${prob(st.chosen.prob)}  ${prob(st.chosen.final_prob)}   ${st.entropy_bits.toFixed(2).padStart(5)} → ${st.final_entropy_bits.toFixed(2).padEnd(5)}    ${String(st.kept_count).padStart(5)}  ${st.kept_mass.toFixed(3)}   ${leaders}`);
+  });
+  return rows;
 }

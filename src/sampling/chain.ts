@@ -147,13 +147,17 @@ export class SamplingChain {
     return this.choose(this.run(logits, ctx), rng);
   }
 
+  /** The distribution the chain draws from: surviving tokens (ascending id) and their probabilities. */
+  distribution(logits: Float32Array, ctx: SamplingContext): { ids: number[]; probs: number[] } {
+    const c = this.run(logits, ctx);
+    if (this.greedy) return { ids: [argmaxOf(c)], probs: [1] };
+    const p = c.probs();
+    const order = Array.from({ length: c.size }, (_, i) => i).sort((a, b) => c.ids[a]! - c.ids[b]!);
+    return { ids: order.map((i) => c.ids[i]!), probs: order.map((i) => p[i]!) };
+  }
+
   private choose(c: Candidates, rng: Rng): number {
-    if (this.greedy) {
-      let best = 0;
-      for (let i = 1; i < c.size; i++) if (c.logits[i]! > c.logits[best]! || (c.logits[i] === c.logits[best] && c.ids[i]! < c.ids[best]!)) best = i;
-      return c.ids[best]!;
-    }
-    return drawByIdOrder(c, rng.uniform());
+    return this.greedy ? argmaxOf(c) : drawByIdOrder(c, rng.uniform());
   }
 
   /** As sample(), and explains the step for the `top` most likely tokens. */
@@ -196,6 +200,23 @@ export class SamplingChain {
       },
     };
   }
+}
+
+/** The best candidate: largest logit, lowest id on ties. */
+function argmaxOf(c: Candidates): number {
+  let best = 0;
+  for (let i = 1; i < c.size; i++) if (c.logits[i]! > c.logits[best]! || (c.logits[i] === c.logits[best] && c.ids[i]! < c.ids[best]!)) best = i;
+  return c.ids[best]!;
+}
+
+/** Draws from a distribution given as ascending ids with probabilities (inverse CDF, as the chain draws). */
+export function drawFrom(dist: { ids: number[]; probs: number[] }, u: number): number {
+  let cum = 0;
+  for (let i = 0; i < dist.ids.length; i++) {
+    cum += dist.probs[i]!;
+    if (u < cum) return dist.ids[i]!;
+  }
+  return dist.ids[dist.ids.length - 1]!;
 }
 
 /**

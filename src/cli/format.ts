@@ -1,0 +1,31 @@
+/** Small text-formatting helpers for the terminal reports. */
+
+export function fmtParams(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+/** A token as it should be shown: quoted, with control characters escaped, so spaces and newlines are visible. */
+export function showToken(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** A horizontal bar of `width` cells for a fraction in [0, 1], in eighths of a cell. */
+export function bar(fraction: number, width: number): string {
+  const eighths = Math.round(Math.max(0, Math.min(1, fraction)) * width * 8);
+  const full = Math.floor(eighths / 8), rest = eighths % 8;
+  return ('█'.repeat(full) + (rest ? '▏▎▍▌▋▊▉'[rest - 1]! : '')).padEnd(width);
+}
+
+/** Pads a string to a display width, counting each code point once (good enough for token text). */
+export function pad(s: string, width: number, right = false): string {
+  const len = Array.from(s).length;
+  if (len >= width) return s;
+  return right ? ' '.repeat(width - len) + s : s + ' '.repeat(width - len);
+}
+
+export function prob(p: number): string {
+  return p.toFixed(4);
+}

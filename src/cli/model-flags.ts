@@ -1,0 +1,42 @@
+import { availableParallelism } from 'node:os';
+import type { Command } from 'commander';
+import { UserError } from '../errors.js';
+import { loadModel, type Model } from '../model/load.js';
+import { resolveModelSpec } from '../resolve/resolve.js';
+import { numeric } from './sampler-flags.js';
+
+export const MODEL_HELP = 'a .gguf file, a Hugging Face model folder, hf:<owner>/<repo>[/<file>], or ollama:<name>';
+
+/** Both cores (or more) where it pays: small matrices stay on one thread anyway (see MatmulPool.worthIt). */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <spec>', `model: ${MODEL_HELP}`)
+    .option('-p, --prompt <text>', 'the text to continue')
+    .option('--threads <N>', `threads for matrix products (default ${defaultThreads()}: this machine's cores, at most 8)`)
+    .option('--kernels <impl>', 'wasm (default) or typescript')
+    .option('--json', 'print one JSON object instead of text')
+    .option('--verbose', 'show stack traces for errors');
+}
+
+export interface ModelFlags { model?: string; prompt?: string; threads?: string; kernels?: string; json?: boolean }
+
+/** Checks the model flags, resolves the spec (downloading if needed) and loads the model. */
+export async function openModel(f: ModelFlags): Promise<{ model: Model; prompt: string; loadMs: number }> {
+  if (!f.model) throw new UserError(`--model is required: pass ${MODEL_HELP} (e.g. --model ./stories260K.gguf)`, 'model');
+  if (f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const threads = numeric(f.threads) ?? defaultThreads();
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(f.threads)}`, 'threads');
+  }
+  if (f.kernels !== undefined && f.kernels !== 'wasm' && f.kernels !== 'typescript') {
+    throw new UserError(`--kernels must be wasm or typescript, got ${JSON.stringify(f.kernels)}`, 'kernels');
+  }
+  const path = await resolveModelSpec(f.model, { progress: !f.json });
+  const t0 = performance.now();
+  const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined });
+  return { model, prompt: f.prompt, loadMs: performance.now() - t0 };
+}

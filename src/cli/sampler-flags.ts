@@ -1,0 +1,59 @@
+import type { Command } from 'commander';
+import { parseBiasFlag } from '../generate/bias.js';
+import { cliNaming, parseSettings, type SettingsInput } from '../generate/settings.js';
+
+/** CLI strings → numbers where they look like numbers; anything else is passed on for the schema to reject by name. */
+export function numeric(s: string | undefined): number | string | undefined {
+  if (s === undefined) return undefined;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s.trim()) ? Number(s) : s;
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** The decoding flags shared by `generate` and `next`. */
+export function addSamplerFlags(cmd: Command): Command {
+  return cmd
+    .option('--temperature <T>', 'T ≥ 0; 0 = greedy (default 1, or the model\'s generation_config)')
+    .option('--top-k <K>', 'keep the K most likely tokens; 0 = off (default)')
+    .option('--top-p <P>', 'keep the smallest set with probability ≥ P, in (0, 1]; 1 = off (default)')
+    .option('--min-p <P>', 'keep tokens with p ≥ P × the top token\'s p, in [0, 1]; 0 = off (default)')
+    .option('--typical-p <P>', 'locally typical sampling mass, in (0, 1]; 1 = off (default)')
+    .option('--epsilon <E>', 'drop tokens with p < E, in [0, 1); 0 = off (default)')
+    .option('--eta <E>', 'η-sampling: drop p < min(E, √E·e^−H), in [0, 1); 0 = off (default)')
+    .option('--top-n-sigma <N>', 'keep logits within N standard deviations of the max; 0 = off (default)')
+    .option('--repetition-penalty <R>', 'divide repeated tokens\' positive logits by R (Hugging Face); 1 = off (default)')
+    .option('--frequency-penalty <F>', 'logit −= F × count in the generated text, in [-2, 2] (OpenAI)')
+    .option('--presence-penalty <P>', 'logit −= P if the token was generated, in [-2, 2] (OpenAI)')
+    .option('--penalty-window <N>', 'penalties look at the last N tokens only; 0 = all (default)')
+    .option('--no-repeat-ngram <N>', 'never repeat an N-gram; 0 = off (default)')
+    .option('--bias <TOKEN=VALUE>', 'add VALUE to the logits of every token spelling TOKEN (or #id); -inf bans (repeatable)', collect, [] as string[])
+    .option('--ban <STR>', 'never generate text containing STR (repeatable)', collect, [] as string[])
+    .option('--min-new-tokens <N>', 'suppress end-of-sequence until N tokens are generated')
+    .option('--min-keep <N>', 'truncation samplers keep at least N tokens (default 1)')
+    .option('--chain <ORDER>', 'stage order: hf (default), llama.cpp, or a comma-separated list of stages')
+    .option('--seed <S>', 'integer seed; same seed ⇒ same output (default: random, reported)');
+}
+
+export interface SamplerFlags {
+  temperature?: string; topK?: string; topP?: string; minP?: string; typicalP?: string; epsilon?: string; eta?: string;
+  topNSigma?: string; repetitionPenalty?: string; frequencyPenalty?: string; presencePenalty?: string; penaltyWindow?: string;
+  repeatNgram?: string | boolean; bias: string[]; ban: string[]; minNewTokens?: string; minKeep?: string; chain?: string; seed?: string;
+}
+
+/** The sampler flags as settings (validated by the one schema), plus any extra fields the command adds. */
+export function samplerSettings(f: SamplerFlags, extra: Record<string, unknown> = {}): SettingsInput {
+  // commander reads --no-repeat-ngram as the negation of --repeat-ngram; take its value back.
+  const ngram = typeof f.repeatNgram === 'string' ? f.repeatNgram : undefined;
+  const raw: Record<string, unknown> = {
+    temperature: numeric(f.temperature), top_k: numeric(f.topK), top_p: numeric(f.topP), min_p: numeric(f.minP),
+    typical_p: numeric(f.typicalP), epsilon_cutoff: numeric(f.epsilon), eta_cutoff: numeric(f.eta), top_n_sigma: numeric(f.topNSigma),
+    repetition_penalty: numeric(f.repetitionPenalty), frequency_penalty: numeric(f.frequencyPenalty), presence_penalty: numeric(f.presencePenalty),
+    penalty_window: numeric(f.penaltyWindow), no_repeat_ngram_size: numeric(ngram), min_new_tokens: numeric(f.minNewTokens),
+    min_tokens_to_keep: numeric(f.minKeep), seed: numeric(f.seed),
+    logit_bias: f.bias.length ? f.bias.map(parseBiasFlag) : undefined,
+    banned_strings: f.ban.length ? f.ban : undefined,
+    chain: f.chain === undefined || f.chain === 'hf' || f.chain === 'llama.cpp' ? f.chain : f.chain.split(',').map((x) => x.trim()),
+    ...extra,
+  };
+  return parseSettings(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)), cliNaming);
+}

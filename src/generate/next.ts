@@ -1,0 +1,83 @@
+import { UserError } from '../errors.js';
+import type { Model } from '../model/load.js';
+import { drawFrom, SamplingChain } from '../sampling/chain.js';
+import { rngFor } from '../sampling/rng.js';
+import { vocabTexts } from '../tokenizer/vocab-texts.js';
+import { resolveLogitBias } from './bias.js';
+import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
+
+export interface NextCandidate {
+  token_id: number;
+  token: string;
+  /** Raw probability (temperature 1, nothing removed). */
+  prob: number;
+  /** Running sum of raw probability down the ranking. */
+  cumulative_prob: number;
+  /** Probability after each stage, in `stages` order (0 once removed). */
+  stage_probs: number[];
+  /** Probability in the distribution a sample is drawn from (0 when removed). */
+  final_prob: number;
+  /** The first stage that removed the token, or null when it survived. */
+  removed_by: string | null;
+}
+
+export interface NextTokenDistribution {
+  prompt: { text: string; token_ids: number[] };
+  settings: Settings & { sources: Record<keyof Settings, SettingSource> };
+  stages: string[];
+  entropy_bits: number;
+  final_entropy_bits: number;
+  kept_count: number;
+  kept_mass: number;
+  candidates: NextCandidate[];
+  draws?: { token_id: number; token: string; count: number }[];
+}
+
+/**
+ * The next-token distribution after `prompt`: the `top` most likely tokens with their raw probability,
+ * what each stage of the chain did to them, and (with `draws` > 0) that many tokens drawn from the
+ * final distribution with the run's seed, counted.
+ */
+export function nextTokenDistribution(model: Model, prompt: string, input: SettingsInput, opts: { top?: number; draws?: number } = {}): NextTokenDistribution {
+  const top = opts.top ?? 20, draws = opts.draws ?? 0;
+  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new UserError(`--top must be an integer from 1 to 1000, got ${top}`, 'top');
+  if (!Number.isInteger(draws) || draws < 0 || draws > 1_000_000) throw new UserError(`--draw must be an integer from 0 to 1000000, got ${draws}`, 'draw');
+  const { settings, sources } = resolveSettings(input, model.generationDefaults);
+  const c = model.config, tok = model.tokenizer;
+  const ids = tok.encode(prompt);
+  if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
+  if (ids.length > c.contextLength) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
+  const chain = new SamplingChain(settings, {
+    logitBias: resolveLogitBias(settings.logit_bias, tok, c.vocabSize), bannedStrings: settings.banned_strings,
+    eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
+  });
+  const logits = model.withScratch(() => model.forward(ids, model.newCache(ids.length)));
+  const ctx = { tokens: ids, promptLength: ids.length, text: '' };
+  const text = (id: number) => tok.tokenText(id);
+  const rng = rngFor(settings.seed, 0);
+  const { trace } = chain.sampleWithTrace(logits, rng, ctx, Math.min(top, c.vocabSize), text);
+  let cum = 0;
+  const out: NextTokenDistribution = {
+    prompt: { text: prompt, token_ids: ids },
+    settings: { ...settings, sources },
+    stages: trace.stages,
+    entropy_bits: trace.entropy_bits,
+    final_entropy_bits: trace.final_entropy_bits,
+    kept_count: trace.kept_count,
+    kept_mass: trace.kept_mass,
+    candidates: trace.candidates.map((t) => ({
+      token_id: t.token_id, token: t.token, prob: t.prob, cumulative_prob: (cum += t.prob), stage_probs: t.stage_probs,
+      final_prob: t.final_prob, removed_by: t.removed_by,
+    })),
+  };
+  if (draws > 0) {
+    const dist = chain.distribution(logits, ctx);
+    const counts = new Map<number, number>();
+    for (let i = 0; i < draws; i++) {
+      const id = chain.greedy ? dist.ids[0]! : drawFrom(dist, rng.uniform());
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    out.draws = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id, count]) => ({ token_id: id, token: text(id), count }));
+  }
+  return out;
+}
