@@ -1,37 +1,71 @@
+import { expShift } from './exp.js';
+
 /**
- * The tokens still in the running at one decoding step, with their current logits. Stages shrink or
- * reshape it in place. The canonical order, wherever order matters, is logit descending, ties by lower
- * token id. Work is proportional to what a stage needs: thresholds are one pass, and ranked stages sort
- * only the prefix they look at (partial selection), never the whole vocabulary unless they must.
+ * The tokens still in the running at one decoding step, with their current logits (f32, as the model
+ * and Hugging Face keep them). Stages shrink or reshape it in place. The canonical order, wherever
+ * order matters, is logit descending, ties by lower token id. Work is proportional to what a stage
+ * needs: thresholds are one pass, and ranked stages sort only the prefix they look at (partial
+ * selection), never the whole vocabulary unless they must.
  */
 export class Candidates {
   ids: Int32Array;
-  logits: Float64Array;
+  logits: Float32Array;
   size: number;
   /** Entries [0, sortedPrefix) are the best ones in canonical order; everything after ranks below them. */
   sortedPrefix = 0;
+  /** True while entries are in ascending token-id order (filtering keeps it; ranking breaks it). */
+  idOrder = true;
+  /** Scratch for exponentials, reused across calls. */
+  private exps: Float32Array;
 
   constructor(logits: ArrayLike<number>) {
     const n = logits.length;
     this.ids = new Int32Array(n);
-    this.logits = new Float64Array(n);
-    for (let i = 0; i < n; i++) { this.ids[i] = i; this.logits[i] = logits[i]!; }
+    this.logits = new Float32Array(n);
+    this.exps = new Float32Array(n);
     this.size = n;
+    this.reset(logits);
+  }
+
+  /** Starts over from a full vocabulary of logits (same length), reusing the buffers. */
+  reset(logits: ArrayLike<number>): void {
+    const n = logits.length;
+    if (n !== this.ids.length) throw new Error(`Candidates.reset: ${n} logits for ${this.ids.length} slots`);
+    if (logits instanceof Float32Array) this.logits.set(logits);
+    else for (let i = 0; i < n; i++) this.logits[i] = logits[i]!;
+    for (let i = 0; i < n; i++) this.ids[i] = i;
+    this.size = n;
+    this.sortedPrefix = 0;
+    this.idOrder = true;
+  }
+
+  /** True while entry i is token i (nothing removed or reordered yet). */
+  get identity(): boolean {
+    return this.idOrder && this.size === this.ids.length;
   }
 
   maxLogit(): number {
     let m = -Infinity;
-    for (let i = 0; i < this.size; i++) if (this.logits[i]! > m) m = this.logits[i]!;
+    const l = this.logits;
+    for (let i = 0; i < this.size; i++) if (l[i]! > m) m = l[i]!;
     return m;
+  }
+
+  /**
+   * exp(logit − max) of every entry (a view valid until the next call) and their sum: the
+   * unnormalized distribution, for stages that need probabilities.
+   */
+  expSum(): { exps: Float32Array; sum: number; max: number } {
+    const max = this.maxLogit();
+    const sum = expShift(this.logits, this.size, max, this.exps);
+    return { exps: this.exps, sum, max };
   }
 
   /** Probabilities (softmax over what is left), in the current order. */
   probs(): Float64Array {
-    const max = this.maxLogit();
+    const { exps, sum } = this.expSum();
     const p = new Float64Array(this.size);
-    let sum = 0;
-    for (let i = 0; i < this.size; i++) { p[i] = Math.exp(this.logits[i]! - max); sum += p[i]!; }
-    for (let i = 0; i < this.size; i++) p[i]! /= sum;
+    for (let i = 0; i < this.size; i++) p[i] = exps[i]! / sum;
     return p;
   }
 
@@ -63,37 +97,84 @@ export class Candidates {
     this.sortedPrefix = Math.min(this.sortedPrefix, this.size);
   }
 
-  /** Ensures the best m entries come first, in canonical order (quickselect, then sort that prefix). */
+  /**
+   * Ensures the best m entries come first, in canonical order. Small m (the usual top-k / top-p
+   * nucleus) keeps a heap of the best m in one pass over the rest; large m uses quickselect. Then
+   * the prefix is sorted.
+   */
   sortTop(m: number): void {
     m = Math.min(m, this.size);
     if (m <= this.sortedPrefix) return;
+    this.idOrder = false;
+    if (m - this.sortedPrefix <= 1024 && m < this.size) this.heapSelect(m);
+    else if (m < this.size) this.quickSelect(m);
+    const from = this.sortedPrefix, ids = this.ids, l = this.logits;
+    const order = Array.from({ length: m - from }, (_, i) => i + from);
+    order.sort((a, b) => l[b]! - l[a]! || ids[a]! - ids[b]!);
+    const sid = order.map((i) => ids[i]!), slg = order.map((i) => l[i]!);
+    for (let i = 0; i < order.length; i++) { ids[from + i] = sid[i]!; l[from + i] = slg[i]!; }
+    this.sortedPrefix = m;
+  }
+
+  /** Moves the best (m − sortedPrefix) entries of [sortedPrefix, size) to the front of that range. */
+  private heapSelect(m: number): void {
+    const from = this.sortedPrefix, k = m - from, ids = this.ids, l = this.logits;
+    // Min-heap (worst of the kept at the root) of entry indices.
+    const heap = new Int32Array(k);
+    const worse = (a: number, b: number) => l[a]! < l[b]! || (l[a] === l[b] && ids[a]! > ids[b]!);
+    const down = (i: number) => {
+      for (;;) {
+        const lc = 2 * i + 1, rc = lc + 1;
+        let w = i;
+        if (lc < k && worse(heap[lc]!, heap[w]!)) w = lc;
+        if (rc < k && worse(heap[rc]!, heap[w]!)) w = rc;
+        if (w === i) return;
+        const t = heap[i]!; heap[i] = heap[w]!; heap[w] = t;
+        i = w;
+      }
+    };
+    for (let i = 0; i < k; i++) heap[i] = from + i;
+    for (let i = (k >> 1) - 1; i >= 0; i--) down(i);
+    for (let i = from + k; i < this.size; i++) {
+      const root = heap[0]!;
+      if (l[i]! < l[root]! || (l[i] === l[root] && ids[i]! > ids[root]!)) continue;
+      heap[0] = i;
+      down(0);
+    }
+    // Rebuild [from, size): the selected entries first, then the others in their old order.
+    const chosen = new Uint8Array(this.size - from);
+    for (let j = 0; j < k; j++) chosen[heap[j]! - from] = 1;
+    const restIds = new Int32Array(this.size - from - k), restL = new Float32Array(this.size - from - k);
+    const selIds = new Int32Array(k), selL = new Float32Array(k);
+    for (let i = from, r = 0, q = 0; i < this.size; i++) {
+      if (chosen[i - from]) { selIds[q] = ids[i]!; selL[q++] = l[i]!; }
+      else { restIds[r] = ids[i]!; restL[r++] = l[i]!; }
+    }
+    ids.set(selIds, from); l.set(selL, from);
+    ids.set(restIds, from + k); l.set(restL, from + k);
+  }
+
+  /** Quickselect so that [sortedPrefix, m) holds the best entries (median-of-three pivots). */
+  private quickSelect(m: number): void {
     const ids = this.ids, l = this.logits;
     const better = (a: number, b: number) => l[a]! > l[b]! || (l[a] === l[b] && ids[a]! < ids[b]!);
     const swap = (a: number, b: number) => {
       const ti = ids[a]!; ids[a] = ids[b]!; ids[b] = ti;
       const tl = l[a]!; l[a] = l[b]!; l[b] = tl;
     };
-    // Quickselect so that [0, m) holds the m best (median-of-three pivots keep it linear in practice).
     let lo = this.sortedPrefix, hi = this.size - 1;
-    while (hi > lo && m < this.size) {
+    while (hi > lo) {
       const mid = (lo + hi) >> 1;
       if (better(mid, lo)) swap(mid, lo);
       if (better(hi, lo)) swap(hi, lo);
       if (better(mid, hi)) swap(mid, hi);
-      // Pivot (median) now at hi.
       let store = lo;
       for (let i = lo; i < hi; i++) if (better(i, hi)) swap(i, store++);
       swap(store, hi);
-      if (store === m - 1 || store === m) break;
+      if (store === m - 1 || store === m) return;
       if (store < m) lo = store + 1;
       else hi = store - 1;
     }
-    // Sort the prefix (a few hundred entries at most, in the common case).
-    const order = Array.from({ length: m - this.sortedPrefix }, (_, i) => i + this.sortedPrefix);
-    order.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : 0));
-    const sid = order.map((i) => ids[i]!), slg = order.map((i) => l[i]!);
-    for (let i = 0; i < order.length; i++) { ids[this.sortedPrefix + i] = sid[i]!; l[this.sortedPrefix + i] = slg[i]!; }
-    this.sortedPrefix = m;
   }
 
   /** Keeps at least `min` entries: the best ones (used by stages honouring min_tokens_to_keep). */

@@ -131,9 +131,15 @@ export class SamplingChain {
     this.samplers = order.filter((n) => active.has(n)).map((n) => make[n]()).filter((s) => !this.greedy || s.kind === 'processor');
   }
 
-  /** Runs the stages over a copy of the logits. */
+  /** Candidates buffers, reused from step to step (a step allocates nothing proportional to the vocabulary). */
+  private work?: Candidates;
+  private scatter?: Float32Array;
+
+  /** Runs the stages over a copy of the logits. The result is valid until the next call. */
   private run(logits: Float32Array, ctx: SamplingContext, onStage?: (name: string, c: Candidates) => void): Candidates {
-    const c = new Candidates(logits);
+    let c = this.work;
+    if (!c || c.ids.length !== logits.length) c = this.work = new Candidates(logits);
+    else c.reset(logits);
     for (const s of this.samplers) {
       s.apply(c, ctx);
       onStage?.(s.name, c);
@@ -144,6 +150,7 @@ export class SamplingChain {
 
   /** Chooses the next token: the argmax (greedy) or a draw with this sample's rng. */
   sample(logits: Float32Array, rng: Rng, ctx: SamplingContext): number {
+    if (this.greedy && this.samplers.length === 0) return argmax(logits); // plain greedy: no copy needed
     return this.choose(this.run(logits, ctx), rng);
   }
 
@@ -157,7 +164,43 @@ export class SamplingChain {
   }
 
   private choose(c: Candidates, rng: Rng): number {
-    return this.greedy ? argmaxOf(c) : drawByIdOrder(c, rng.uniform());
+    return this.greedy ? argmaxOf(c) : this.drawByIdOrder(c, rng.uniform());
+  }
+
+  /**
+   * Inverse-CDF draw over the surviving tokens in ascending token-id order: a canonical order that
+   * does not depend on how stages happened to arrange the candidates.
+   */
+  private drawByIdOrder(c: Candidates, u: number): number {
+    const { exps, sum } = c.expSum();
+    const target = u * sum;
+    let cum = 0;
+    if (c.idOrder) {
+      for (let i = 0; i < c.size; i++) {
+        cum += exps[i]!;
+        if (target < cum) return c.ids[i]!;
+      }
+      return c.ids[c.size - 1]!; // u landed in the rounding gap above the final cumulative sum
+    }
+    if (c.size <= 4096) {
+      const order = Array.from({ length: c.size }, (_, i) => i).sort((a, b) => c.ids[a]! - c.ids[b]!);
+      for (const i of order) {
+        cum += exps[i]!;
+        if (target < cum) return c.ids[i]!;
+      }
+      return c.ids[order[order.length - 1]!]!;
+    }
+    // Many survivors in ranked order: scatter them by id and walk the vocabulary once.
+    const V = c.ids.length;
+    const byId = this.scatter && this.scatter.length === V ? this.scatter.fill(0) : (this.scatter = new Float32Array(V));
+    let last = 0;
+    for (let i = 0; i < c.size; i++) { byId[c.ids[i]!] = exps[i]!; last = Math.max(last, c.ids[i]!); }
+    for (let id = 0; id < V; id++) {
+      if (byId[id] === 0) continue;
+      cum += byId[id]!;
+      if (target < cum) return id;
+    }
+    return last;
   }
 
   /** As sample(), and explains the step for the `top` most likely tokens. */
@@ -217,29 +260,6 @@ export function drawFrom(dist: { ids: number[]; probs: number[] }, u: number): n
     if (u < cum) return dist.ids[i]!;
   }
   return dist.ids[dist.ids.length - 1]!;
-}
-
-/**
- * Inverse-CDF draw over the surviving tokens in ascending token-id order: a canonical order that does
- * not depend on how stages happened to arrange the candidates.
- */
-function drawByIdOrder(c: Candidates, u: number): number {
-  const V = c.ids.length;
-  const byId = new Float64Array(V).fill(-Infinity);
-  for (let i = 0; i < c.size; i++) byId[c.ids[i]!] = c.logits[i]!;
-  const max = c.maxLogit();
-  const e = new Float64Array(V);
-  let z = 0;
-  for (let id = 0; id < V; id++) if (byId[id] !== -Infinity) { e[id] = Math.exp(byId[id]! - max); z += e[id]!; }
-  const target = u * z;
-  let cum = 0, last = -1;
-  for (let id = 0; id < V; id++) {
-    if (byId[id] === -Infinity) continue;
-    cum += e[id]!;
-    last = id;
-    if (target < cum) return id;
-  }
-  return last; // u landed in the rounding gap above the final cumulative sum
 }
 
 function probsById(c: Candidates, V: number): Float64Array {

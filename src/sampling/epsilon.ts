@@ -8,7 +8,9 @@ export class Epsilon implements Sampler {
   constructor(readonly epsilon: number, readonly minKeep = 1) {}
   apply(c: Candidates): void {
     if (this.epsilon <= 0) return;
-    const p = c.probs();
-    c.keepAtLeast(this.minKeep, (i) => p[i]! >= this.epsilon);
+    // p_i ≥ ε  ⇔  logit_i ≥ max + ln(ε · Σ exp(logit − max))
+    const { sum, max } = c.expSum();
+    const cut = max + Math.log(this.epsilon * sum);
+    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
   }
 }

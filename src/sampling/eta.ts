@@ -11,10 +11,13 @@ export class Eta implements Sampler {
   constructor(readonly epsilon: number, readonly minKeep = 1) {}
   apply(c: Candidates): void {
     if (this.epsilon <= 0) return;
-    const p = c.probs();
+    const { exps, sum, max } = c.expSum();
+    // H = −Σ p ln p with p = e/Σ, ln p = (logit − max) − ln Σ.
+    const lnSum = Math.log(sum);
     let h = 0;
-    for (let i = 0; i < c.size; i++) if (p[i]! > 0) h -= p[i]! * Math.log(p[i]!);
+    for (let i = 0; i < c.size; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (c.logits[i]! - max - lnSum);
     const eta = Math.min(this.epsilon, Math.sqrt(this.epsilon) * Math.exp(-h));
-    c.keepAtLeast(this.minKeep, (i) => p[i]! >= eta);
+    const cut = max + Math.log(eta * sum);
+    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
   }
 }

@@ -8,11 +8,8 @@ export class MinP implements Sampler {
   constructor(readonly minP: number, readonly minKeep = 1) {}
   apply(c: Candidates): void {
     if (this.minP <= 0) return;
-    // Compared in probability space, as Hugging Face's MinPLogitsWarper does.
-    const p = c.probs();
-    let max = 0;
-    for (let i = 0; i < c.size; i++) max = Math.max(max, p[i]!);
-    const cut = this.minP * max;
-    c.keepAtLeast(this.minKeep, (i) => p[i]! >= cut);
+    // p_i ≥ min_p · p_max  ⇔  logit_i ≥ logit_max + ln(min_p): no exponentials needed.
+    const cut = c.maxLogit() + Math.log(this.minP);
+    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
   }
 }

@@ -6,7 +6,7 @@ import type { Candidates } from './candidates.js';
  */
 export function updateLogits(c: Candidates, changes: Map<number, (logit: number) => number>): void {
   if (changes.size === 0) return;
-  if (c.size === c.ids.length && c.ids[c.size - 1] === c.size - 1 && c.ids[0] === 0) {
+  if (c.identity) {
     // Still the untouched vocabulary, in id order: index = token id.
     for (const [id, f] of changes) if (id < c.size) c.logits[id] = f(c.logits[id]!);
   } else {
