@@ -1,0 +1,45 @@
+/**
+ * Wander's library API: everything the CLI does, from TypeScript. The CLI itself only parses flags,
+ * calls these, and prints.
+ */
+export { UserError } from './errors.js';
+
+// Models: open a file or folder, run the forward pass, hook into it.
+export { loadModel, openModelSource, Model, type LoadOptions } from './model/load.js';
+export type { ModelConfig, Family } from './model/config.js';
+export { hookNames, type Hooks, type HookFn, type HookContext } from './model/hooks.js';
+export type { KvCache } from './model/kv-cache.js';
+export type { ForwardOptions } from './model/transformer.js';
+export { resolveModelSpec } from './resolve/resolve.js';
+
+// Tokenizers.
+export type { Tokenizer } from './tokenizer/tokenizer.js';
+
+// Generation and the next-token distribution.
+export { generate, type GenerateOptions } from './generate/generate.js';
+export { nextTokenDistribution, type NextTokenDistribution, type NextCandidate } from './generate/next.js';
+export type { Run, Sample, FinishReason } from './generate/report.js';
+export { parseSettings, resolveSettings, DEFAULTS, SettingsSchema, type Settings, type SettingsInput } from './generate/settings.js';
+export { parseBiasFlag, resolveLogitBias } from './generate/bias.js';
+
+// Sampling: the chain, its presets, and one class per sampler.
+export { SamplingChain, PRESETS, STAGES, stageOrder, argmax, type ChainSettings, type StageName } from './sampling/chain.js';
+export { Candidates, entropyBits } from './sampling/candidates.js';
+export type { Sampler, SamplingContext } from './sampling/sampler.js';
+export type { StepTrace, TraceCandidate } from './sampling/trace.js';
+export { Rng, rngFor } from './sampling/rng.js';
+export { stepLogprobs, type StepLogprobs } from './sampling/logprobs.js';
+export { Temperature } from './sampling/temperature.js';
+export { TopK } from './sampling/top-k.js';
+export { TopP } from './sampling/top-p.js';
+export { MinP } from './sampling/min-p.js';
+export { TypicalP } from './sampling/typical-p.js';
+export { Epsilon } from './sampling/epsilon.js';
+export { Eta } from './sampling/eta.js';
+export { TopNSigma } from './sampling/top-n-sigma.js';
+export { RepetitionPenalty } from './sampling/repetition-penalty.js';
+export { FrequencyPresencePenalty } from './sampling/frequency-presence.js';
+export { NoRepeatNgram } from './sampling/no-repeat-ngram.js';
+export { LogitBias } from './sampling/logit-bias.js';
+export { BannedStrings } from './sampling/banned-strings.js';
+export { MinNewTokens } from './sampling/min-new-tokens.js';
