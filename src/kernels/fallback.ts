@@ -1,7 +1,7 @@
 import { f16ToF32, f32ToF16 } from '../formats/quant/f16.js';
 import { dequantize } from '../formats/quant/index.js';
 import { byteSize, DType } from '../formats/tensor-types.js';
-import type { Kernels } from './kernels.js';
+import { Q8_ACT_BLOCK, type Kernels } from './kernels.js';
 
 /**
  * Plain TypeScript kernels over the same shared memory, for runtimes without WebAssembly SIMD, and as
@@ -27,31 +27,31 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       }
     },
     quantizeRowsQ8_0(x, out, n, nt) {
-      const X = f32(x, n * nt), O = new DataView(memory.buffer, out, (n / 32) * nt * 34);
+      const X = f32(x, n * nt), O = new DataView(memory.buffer, out, (n / 32) * nt * Q8_ACT_BLOCK);
       for (let b = 0; b < (n / 32) * nt; b++) {
         let m = 0;
         for (let j = 0; j < 32; j++) m = Math.max(m, Math.abs(X[b * 32 + j]!));
-        O.setUint16(b * 34, f32ToF16(Math.fround(m / 127)), true);
+        O.setFloat32(b * Q8_ACT_BLOCK, f16ToF32(f32ToF16(Math.fround(m / 127))), true);
         const id = m !== 0 ? Math.fround(127 / m) : 0;
-        for (let j = 0; j < 32; j++) O.setInt8(b * 34 + 2 + j, roundHalfEven(Math.fround(X[b * 32 + j]! * id)));
+        for (let j = 0; j < 32; j++) O.setInt16(b * Q8_ACT_BLOCK + 4 + 2 * j, roundHalfEven(Math.fround(X[b * 32 + j]! * id)), true);
       }
     },
     matmulQ8Act(type, w, xq, y, rows, cols, nt, r0, r1) {
       const nb = cols / 32, wBlock = type === DType.Q8_0 ? 34 : 18;
-      const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * 34), Y = f32(y, nt * rows);
+      const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * Q8_ACT_BLOCK), Y = f32(y, nt * rows);
       for (let r = r0; r < r1; r++) {
         for (let t = 0; t < nt; t++) {
-          // Four lanes like the WebAssembly kernel: lane k sums products j ≡ k (mod 4) of each half-block.
+          // Four lanes like the WebAssembly kernel: lane k sums elements j with ⌊(j mod 8)/2⌋ = k.
           const lanes = [0, 0, 0, 0];
           for (let b = 0; b < nb; b++) {
-            const wo = (r * nb + b) * wBlock, xo = (t * nb + b) * 34;
-            const scale = Math.fround(f16ToF32(W.getUint16(wo, true)) * f16ToF32(XQ.getUint16(xo, true)));
+            const wo = (r * nb + b) * wBlock, xo = (t * nb + b) * Q8_ACT_BLOCK;
+            const scale = Math.fround(f16ToF32(W.getUint16(wo, true)) * XQ.getFloat32(xo, true));
             for (let k = 0; k < 4; k++) {
               let sum = 0;
               for (let j = 0; j < 32; j++) {
-                if (Math.floor(j / 2) % 4 !== k) continue;
+                if (Math.floor((j % 8) / 2) !== k) continue;
                 const qw = type === DType.Q8_0 ? W.getInt8(wo + 2 + j) : j < 16 ? (W.getUint8(wo + 2 + j) & 0xf) - 8 : (W.getUint8(wo + 2 + j - 16) >> 4) - 8;
-                sum += qw * XQ.getInt8(xo + 2 + j);
+                sum += qw * XQ.getInt16(xo + 4 + 2 * j, true);
               }
               lanes[k] = Math.fround(lanes[k]! + Math.fround(sum * scale));
             }

@@ -3,10 +3,13 @@
  * element counts. Implemented by WebAssembly SIMD (wasm.ts) and, where that is unavailable, by plain
  * TypeScript (fallback.ts) over the same memory.
  */
+/** Bytes per 32-value block of quantized activations: an f32 scale and 32 int16 (see quantizeRowsQ8_0). */
+export const Q8_ACT_BLOCK = 68;
+
 export interface Kernels {
   readonly name: string;
   matmul(type: number, w: number, x: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number, scratch: number): void;
-  /** Q8_0 copies of nt activation rows (n a multiple of 32), for matmulQ8Act. */
+  /** Q8_0-quantized copies of nt activation rows (n a multiple of 32), Q8_ACT_BLOCK bytes per block, for matmulQ8Act. */
   quantizeRowsQ8_0(x: number, out: number, n: number, nt: number): void;
   /** matmul for Q8_0 / Q4_0 weights on Q8_0-quantized activations (llama.cpp's integer dot products). */
   matmulQ8Act(type: number, w: number, xq: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number): void;

@@ -1,5 +1,5 @@
 import type { Heap } from '../kernels/heap.js';
-import type { Kernels } from '../kernels/kernels.js';
+import { Q8_ACT_BLOCK, type Kernels } from '../kernels/kernels.js';
 import type { MatmulPool } from '../kernels/pool.js';
 import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
@@ -77,7 +77,7 @@ export class Transformer {
     this.invFreq = f(Math.max(1, c.ropeDim / 2), 'rope');
     if (c.family === 'llama') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
     this.scratch = f(Math.max(this.d, this.qDim, c.nFf), 'dequant scratch');
-    this.xq = heap.alloc(CHUNK * Math.ceil(Math.max(this.d, this.qDim, c.nFf) / 32) * 34, 'quantized activations');
+    this.xq = heap.alloc(CHUNK * Math.ceil(Math.max(this.d, this.qDim, c.nFf) / 32) * Q8_ACT_BLOCK, 'quantized activations');
     this.logits = f(CHUNK * c.vocabSize, 'logits');
   }
 

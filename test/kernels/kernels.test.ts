@@ -4,6 +4,7 @@ import { quantize } from '../../src/formats/quant/index.js';
 import { DType, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
 import { fallbackKernels } from '../../src/kernels/fallback.js';
 import { Heap } from '../../src/kernels/heap.js';
+import { Q8_ACT_BLOCK } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
 import { maxAbsDiff } from '../helpers.js';
@@ -24,7 +25,7 @@ function put(data: Float32Array | Uint8Array | Int32Array): number {
 const read = (p: number, n: number) => heap.f32(p, n).slice();
 
 describe('WebAssembly kernels match the TypeScript kernels', () => {
-  const rows = 48, cols = 512, nt = 3;
+  const rows = 48, cols = 512, nt = 7; // 7 tokens: one group of four and a partial group
   const wf = rand(rows * cols), x = rand(nt * cols);
   for (const t of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
     test(`matmul ${dtypeName(t)}`, () => {
@@ -48,10 +49,11 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
   for (const t of [DType.Q8_0, DType.Q4_0]) {
     test(`Q8_0-activation matmul on ${dtypeName(t)} weights is bit-identical`, () => {
       const w = put(quantize(t, wf)), xp = put(x);
-      const q1 = heap.alloc(nt * (cols / 32) * 34, 'q'), q2 = heap.alloc(nt * (cols / 32) * 34, 'q');
+      const qBytes = nt * (cols / 32) * Q8_ACT_BLOCK;
+      const q1 = heap.alloc(qBytes, 'q'), q2 = heap.alloc(qBytes, 'q');
       wasm.quantizeRowsQ8_0(xp, q1, cols, nt);
       ts.quantizeRowsQ8_0(xp, q2, cols, nt);
-      assert.deepEqual(heap.u8(q1, nt * (cols / 32) * 34), heap.u8(q2, nt * (cols / 32) * 34));
+      assert.deepEqual(heap.u8(q1, qBytes), heap.u8(q2, qBytes));
       const y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y');
       wasm.matmulQ8Act(t, w, q1, y1, rows, cols, nt, 0, rows);
       ts.matmulQ8Act(t, w, q1, y2, rows, cols, nt, 0, rows);

@@ -451,8 +451,12 @@ export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i3
 
 // ---------------------------------------------------------------- Q8_0 activations (llama.cpp's integer path)
 
-// Quantizes nt rows of n f32 (n a multiple of 32) to Q8_0 blocks, as llama.cpp does before a Q8_0 or
-// Q4_0 matmul: per block, d = amax/127 stored as f16, q = round-half-even(x · 127/amax).
+// Quantizes nt rows of n f32 (n a multiple of 32) as llama.cpp does before a Q8_0 or Q4_0 matmul:
+// per block of 32, d = amax/127 rounded to f16, q = round-half-even(x · 127/amax). The block is stored
+// ready for integer dot products: d as f32 (the f16 value), then the 32 q widened to i16 (68 bytes),
+// so the kernels never widen an activation twice.
+export const Q8_ACT_BLOCK: i32 = 68;
+
 export function quantizeRowsQ8_0(x: usize, out: usize, n: i32, nt: i32): void {
   const nb = (n >> 5) * nt;
   for (let b = 0; b < nb; b++) {
@@ -460,15 +464,13 @@ export function quantizeRowsQ8_0(x: usize, out: usize, n: i32, nt: i32): void {
     let amax = f32x4.splat(0);
     for (let j = 0; j < 32; j += 4) amax = f32x4.max(amax, f32x4.abs(v128.load(xb + (<usize>j << 2))));
     const m = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
-    const blk = out + <usize>b * 34;
-    store<u16>(blk, f32ToF16(m / 127));
+    const blk = out + <usize>b * Q8_ACT_BLOCK;
+    store<f32>(blk, f16ToF32(f32ToF16(m / 127)));
     const id = f32x4.splat(m != 0 ? <f32>127 / m : 0);
-    for (let j = 0; j < 32; j += 16) {
+    for (let j = 0; j < 32; j += 8) {
       const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>j << 2)), id)));
-      const b2 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 4) << 2)), id)));
-      const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 8) << 2)), id)));
-      const d = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 12) << 2)), id)));
-      v128.store(blk + 2 + j, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(a, b2), i16x8.narrow_i32x4_s(c, d)));
+      const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 4) << 2)), id)));
+      v128.store(blk + 4 + (<usize>j << 1), i16x8.narrow_i32x4_s(a, c));
     }
   }
 }
@@ -495,85 +497,64 @@ function f32ToF16(v: f32): u16 {
   return <u16>(sign | half);
 }
 
-// Σ over 16 int8 lanes of a·b, as i32x4 partial sums.
-@inline function dotI8x16(a: v128, b: v128): v128 {
-  const lo = i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_s(b));
-  const hi = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_s(b));
-  return i32x4.add(lo, hi);
+// A Q8_0 or Q4_0 weight block widened to four i16x8 vectors (elements 0–7, 8–15, 16–23, 24–31).
+@inline function widenQ8_0(wb: usize, k: i32): v128 {
+  // k selects which 8 of the 32 int8 weights (after the 2-byte scale).
+  return v128.load8x8_s(wb + 2 + (<usize>k << 3));
 }
 
-// One weight row (Q8_0 or Q4_0) · one Q8_0 activation row: exact integer sums per block, scaled by
-// d_w·d_x and accumulated in four f32 lanes (as llama.cpp's AVX code accumulates), summed at the end.
-@inline function dotQ8Act(type: i32, w: usize, xq: usize, n: i32): f32 {
-  let acc = f32x4.splat(0);
-  const nb = n >> 5;
-  if (type == T_Q8_0) {
-    for (let b = 0; b < nb; b++) {
-      const wb = w + <usize>b * 34, xb = xq + <usize>b * 34;
-      const sum = i32x4.add(dotI8x16(v128.load(wb + 2), v128.load(xb + 2)), dotI8x16(v128.load(wb + 18), v128.load(xb + 18)));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)))));
-    }
-  } else {
-    const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
-    for (let b = 0; b < nb; b++) {
-      const wb = w + <usize>b * 18, xb = xq + <usize>b * 34;
-      const bytes = v128.load(wb + 2);
-      const lo = i8x16.sub(v128.and(bytes, mask), eight), hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
-      const sum = i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18)));
-      acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(f16ToF32(load<u16>(wb)) * f16ToF32(load<u16>(xb)))));
-    }
-  }
-  return hsum(acc);
+@inline function widenQ4_0(bytes: v128, k: i32): v128 {
+  // Elements 0–15 are the low nibbles of the 16 bytes, 16–31 the high nibbles; all minus 8.
+  const nib = k < 2 ? v128.and(bytes, i8x16.splat(0x0f)) : i8x16.shr_u(bytes, 4);
+  const q = i8x16.sub(nib, i8x16.splat(8));
+  return (k & 1) == 0 ? i16x8.extend_low_i8x16_s(q) : i16x8.extend_high_i8x16_s(q);
 }
 
-// Integer block sums of one Q8_0 / Q4_0 weight block (as int8 lanes lo = elements 0..15, hi = 16..31)
-// against one Q8_0 activation block, scaled and added to acc.
-@inline function accBlock(acc: v128, lo: v128, hi: v128, dw: f32, xb: usize): v128 {
-  const sum = i32x4.add(dotI8x16(lo, v128.load(xb + 2)), dotI8x16(hi, v128.load(xb + 18)));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(sum), f32x4.splat(dw * f16ToF32(load<u16>(xb)))));
+// acc += (Σ w·x over one block, as four i32 partial sums) · d_w · d_x.
+@inline function accBlock(acc: v128, w0: v128, w1: v128, w2: v128, w3: v128, dw: f32, xb: usize): v128 {
+  const s01 = i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(xb + 4)), i32x4.dot_i16x8_s(w1, v128.load(xb + 20)));
+  const s23 = i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(xb + 36)), i32x4.dot_i16x8_s(w3, v128.load(xb + 52)));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(s01, s23)), f32x4.splat(dw * load<f32>(xb))));
 }
 
-// matmul for Q8_0 / Q4_0 weights against activations already quantized by quantizeRowsQ8_0. Several
-// tokens: each weight block is unpacked once for four tokens, with the same arithmetic per token as
-// dotQ8Act, so results do not depend on grouping.
+// matmul for Q8_0 / Q4_0 weights against activations quantized by quantizeRowsQ8_0: exact integer sums
+// per block, scaled by d_w·d_x and accumulated in four f32 lanes (as llama.cpp's AVX code accumulates).
+// Each weight block is widened once and used for up to four tokens; every token gets the same
+// arithmetic whatever its group, so results do not depend on batching.
 export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
   const rb = rowBytes(type, cols);
-  const xStride = <usize>(cols >> 5) * 34, yStride = <usize>rows << 2;
+  const xStride = <usize>(cols >> 5) * Q8_ACT_BLOCK, yStride = <usize>rows << 2;
   const nb = cols >> 5;
-  const mask = i8x16.splat(0x0f), eight = i8x16.splat(8);
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
     const yr = y + (<usize>r << 2);
-    let t = 0;
-    for (; t + 4 <= nt; t += 4) {
+    for (let t = 0; t < nt; t += 4) {
+      const n = min(4, nt - t);
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       const x0 = xq + <usize>t * xStride;
       for (let b = 0; b < nb; b++) {
-        let lo: v128, hi: v128, dw: f32;
+        let w0: v128, w1: v128, w2: v128, w3: v128, dw: f32;
         if (type == T_Q8_0) {
           const wb = wr + <usize>b * 34;
-          lo = v128.load(wb + 2);
-          hi = v128.load(wb + 18);
+          w0 = widenQ8_0(wb, 0); w1 = widenQ8_0(wb, 1); w2 = widenQ8_0(wb, 2); w3 = widenQ8_0(wb, 3);
           dw = f16ToF32(load<u16>(wb));
         } else {
           const wb = wr + <usize>b * 18;
           const bytes = v128.load(wb + 2);
-          lo = i8x16.sub(v128.and(bytes, mask), eight);
-          hi = i8x16.sub(i8x16.shr_u(bytes, 4), eight);
+          w0 = widenQ4_0(bytes, 0); w1 = widenQ4_0(bytes, 1); w2 = widenQ4_0(bytes, 2); w3 = widenQ4_0(bytes, 3);
           dw = f16ToF32(load<u16>(wb));
         }
-        const xb = x0 + <usize>b * 34;
-        a0 = accBlock(a0, lo, hi, dw, xb);
-        a1 = accBlock(a1, lo, hi, dw, xb + xStride);
-        a2 = accBlock(a2, lo, hi, dw, xb + 2 * xStride);
-        a3 = accBlock(a3, lo, hi, dw, xb + 3 * xStride);
+        const xb = x0 + <usize>b * Q8_ACT_BLOCK;
+        a0 = accBlock(a0, w0, w1, w2, w3, dw, xb);
+        if (n > 1) a1 = accBlock(a1, w0, w1, w2, w3, dw, xb + xStride);
+        if (n > 2) a2 = accBlock(a2, w0, w1, w2, w3, dw, xb + 2 * xStride);
+        if (n > 3) a3 = accBlock(a3, w0, w1, w2, w3, dw, xb + 3 * xStride);
       }
       store<f32>(yr + <usize>t * yStride, hsum(a0));
-      store<f32>(yr + <usize>(t + 1) * yStride, hsum(a1));
-      store<f32>(yr + <usize>(t + 2) * yStride, hsum(a2));
-      store<f32>(yr + <usize>(t + 3) * yStride, hsum(a3));
+      if (n > 1) store<f32>(yr + <usize>(t + 1) * yStride, hsum(a1));
+      if (n > 2) store<f32>(yr + <usize>(t + 2) * yStride, hsum(a2));
+      if (n > 3) store<f32>(yr + <usize>(t + 3) * yStride, hsum(a3));
     }
-    for (; t < nt; t++) store<f32>(yr + <usize>t * yStride, dotQ8Act(type, wr, xq + <usize>t * xStride, cols));
   }
 }
 
