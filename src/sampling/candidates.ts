@@ -1,4 +1,4 @@
-import { expShift } from './exp.js';
+import { vectorMath } from './vector-math.js';
 
 /**
  * The tokens still in the running at one decoding step, with their current logits (f32, as the model
@@ -21,8 +21,8 @@ export class Candidates {
   constructor(logits: ArrayLike<number>) {
     const n = logits.length;
     this.ids = new Int32Array(n);
-    this.logits = new Float32Array(n);
-    this.exps = new Float32Array(n);
+    this.logits = vectorMath.alloc(n);
+    this.exps = vectorMath.alloc(n);
     this.size = n;
     this.reset(logits);
   }
@@ -33,7 +33,7 @@ export class Candidates {
     if (n !== this.ids.length) throw new Error(`Candidates.reset: ${n} logits for ${this.ids.length} slots`);
     if (logits instanceof Float32Array) this.logits.set(logits);
     else for (let i = 0; i < n; i++) this.logits[i] = logits[i]!;
-    for (let i = 0; i < n; i++) this.ids[i] = i;
+    this.ids.set(identityIds(n));
     this.size = n;
     this.sortedPrefix = 0;
     this.idOrder = true;
@@ -45,10 +45,12 @@ export class Candidates {
   }
 
   maxLogit(): number {
-    let m = -Infinity;
-    const l = this.logits;
-    for (let i = 0; i < this.size; i++) if (l[i]! > m) m = l[i]!;
-    return m;
+    return vectorMath.max(this.logits, this.size);
+  }
+
+  /** Divides every logit by t (temperature). */
+  divideLogits(t: number): void {
+    vectorMath.divide(this.logits, this.size, t);
   }
 
   /**
@@ -57,7 +59,7 @@ export class Candidates {
    */
   expSum(): { exps: Float32Array; sum: number; max: number } {
     const max = this.maxLogit();
-    const sum = expShift(this.logits, this.size, max, this.exps);
+    const sum = vectorMath.expShift(this.logits, this.size, max, this.exps);
     return { exps: this.exps, sum, max };
   }
 
@@ -83,6 +85,20 @@ export class Candidates {
     }
     this.size = w;
     this.sortedPrefix = Math.min(sortedAfter, w);
+  }
+
+  /** Keeps the entries whose mask byte is 1, preserving order (a filter without a callback). */
+  keepMasked(mask: Uint8Array): void {
+    const l = this.logits, ids = this.ids, n = this.size;
+    let w = 0, sorted = 0;
+    for (let i = 0; i < n; i++) {
+      if (mask[i] !== 1) continue;
+      if (i < this.sortedPrefix) sorted++;
+      ids[w] = ids[i]!;
+      l[w++] = l[i]!;
+    }
+    this.size = w;
+    this.sortedPrefix = Math.min(sorted, w);
   }
 
   /** Removes −∞ entries (what logit-changing stages use to ban tokens). */
@@ -116,8 +132,29 @@ export class Candidates {
     this.sortedPrefix = m;
   }
 
-  /** Moves the best (m − sortedPrefix) entries of [sortedPrefix, size) to the front of that range. */
-  private heapSelect(m: number): void {
+  /**
+   * Keeps only the best m entries, in canonical order (top-k). Cheaper than sortTop + truncate: the
+   * entries that drop out are never moved.
+   */
+  keepTop(m: number): void {
+    m = Math.min(m, this.size);
+    if (m <= this.sortedPrefix || m - this.sortedPrefix > 1024 || m === this.size) {
+      this.sortTop(m);
+      this.truncate(m);
+      return;
+    }
+    this.idOrder = false;
+    const heap = this.selectHeap(m);
+    const from = this.sortedPrefix, ids = this.ids, l = this.logits;
+    const chosen = Array.from(heap).sort((a, b) => l[b]! - l[a]! || ids[a]! - ids[b]!);
+    const cid = chosen.map((i) => ids[i]!), cl = chosen.map((i) => l[i]!);
+    for (let j = 0; j < chosen.length; j++) { ids[from + j] = cid[j]!; l[from + j] = cl[j]!; }
+    this.size = m;
+    this.sortedPrefix = m;
+  }
+
+  /** Indices of the best (m − sortedPrefix) entries of [sortedPrefix, size), as a heap. */
+  private selectHeap(m: number): Int32Array {
     const from = this.sortedPrefix, k = m - from, ids = this.ids, l = this.logits;
     // Min-heap (worst of the kept at the root) of entry indices.
     const heap = new Int32Array(k);
@@ -141,6 +178,13 @@ export class Candidates {
       heap[0] = i;
       down(0);
     }
+    return heap;
+  }
+
+  /** Moves the best (m − sortedPrefix) entries of [sortedPrefix, size) to the front of that range. */
+  private heapSelect(m: number): void {
+    const from = this.sortedPrefix, k = m - from, ids = this.ids, l = this.logits;
+    const heap = this.selectHeap(m);
     // Rebuild [from, size): the selected entries first, then the others in their old order.
     const chosen = new Uint8Array(this.size - from);
     for (let j = 0; j < k; j++) chosen[heap[j]! - from] = 1;
@@ -177,6 +221,31 @@ export class Candidates {
     }
   }
 
+  /**
+   * Keeps entries whose logit is at least `cut` (order preserved), or the best `min` when fewer pass:
+   * the one-pass filter behind min-p, ε, η and top-nσ.
+   */
+  keepLogitsAtLeast(cut: number, min: number): void {
+    const l = this.logits, ids = this.ids, n = this.size;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (l[i]! >= cut) count++;
+    if (count < min) {
+      this.keepTop(min);
+      return;
+    }
+    if (count === n) return;
+    let w = 0, sorted = 0;
+    for (let i = 0; i < n; i++) {
+      const v = l[i]!;
+      if (v < cut) continue;
+      if (i < this.sortedPrefix) sorted++;
+      ids[w] = ids[i]!;
+      l[w++] = v;
+    }
+    this.size = w;
+    this.sortedPrefix = Math.min(sorted, w);
+  }
+
   /** Keeps at least `min` entries: the best ones (used by stages honouring min_tokens_to_keep). */
   keepAtLeast(min: number, keep: (i: number) => boolean): void {
     let count = 0;
@@ -185,9 +254,19 @@ export class Candidates {
       this.filter(keep);
       return;
     }
-    this.sortTop(min);
-    this.truncate(min);
+    this.keepTop(min);
   }
+}
+
+const identities = new Map<number, Int32Array>();
+/** 0, 1, …, n − 1, kept per length so resetting the ids is a memory copy. */
+function identityIds(n: number): Int32Array {
+  let ids = identities.get(n);
+  if (!ids) {
+    ids = Int32Array.from({ length: n }, (_, i) => i);
+    identities.set(n, ids);
+  }
+  return ids;
 }
 
 /** Shannon entropy in bits of a probability vector. */

@@ -16,6 +16,7 @@ import { TopK } from './top-k.js';
 import { TopNSigma } from './top-n-sigma.js';
 import { TopP } from './top-p.js';
 import type { StepTrace, TraceCandidate } from './trace.js';
+import { vectorMath } from './vector-math.js';
 import { TypicalP } from './typical-p.js';
 
 /** The settings the chain is built from (a subset of the generation settings). */
@@ -175,13 +176,7 @@ export class SamplingChain {
     const { exps, sum } = c.expSum();
     const target = u * sum;
     let cum = 0;
-    if (c.idOrder) {
-      for (let i = 0; i < c.size; i++) {
-        cum += exps[i]!;
-        if (target < cum) return c.ids[i]!;
-      }
-      return c.ids[c.size - 1]!; // u landed in the rounding gap above the final cumulative sum
-    }
+    if (c.idOrder) return c.ids[vectorMath.cumulativeFind(exps, c.size, target)]!;
     if (c.size <= 4096) {
       const order = Array.from({ length: c.size }, (_, i) => i).sort((a, b) => c.ids[a]! - c.ids[b]!);
       for (const i of order) {

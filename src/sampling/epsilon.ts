@@ -11,6 +11,6 @@ export class Epsilon implements Sampler {
     // p_i ≥ ε  ⇔  logit_i ≥ max + ln(ε · Σ exp(logit − max))
     const { sum, max } = c.expSum();
     const cut = max + Math.log(this.epsilon * sum);
-    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
+    c.keepLogitsAtLeast(cut, this.minKeep);
   }
 }

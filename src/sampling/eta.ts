@@ -18,6 +18,6 @@ export class Eta implements Sampler {
     for (let i = 0; i < c.size; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (c.logits[i]! - max - lnSum);
     const eta = Math.min(this.epsilon, Math.sqrt(this.epsilon) * Math.exp(-h));
     const cut = max + Math.log(eta * sum);
-    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
+    c.keepLogitsAtLeast(cut, this.minKeep);
   }
 }

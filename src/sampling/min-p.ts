@@ -10,6 +10,6 @@ export class MinP implements Sampler {
     if (this.minP <= 0) return;
     // p_i ≥ min_p · p_max  ⇔  logit_i ≥ logit_max + ln(min_p): no exponentials needed.
     const cut = c.maxLogit() + Math.log(this.minP);
-    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
+    c.keepLogitsAtLeast(cut, this.minKeep);
   }
 }

@@ -8,6 +8,6 @@ export class Temperature implements Sampler {
   constructor(readonly t: number) {}
   apply(c: Candidates): void {
     if (this.t === 1 || this.t === 0) return;
-    for (let i = 0; i < c.size; i++) c.logits[i]! /= this.t;
+    c.divideLogits(this.t);
   }
 }

@@ -13,7 +13,6 @@ export class TopK implements Sampler {
     if (this.k <= 0) return;
     const k = Math.max(this.k, this.minKeep);
     if (k >= c.size) return;
-    c.sortTop(k);
-    c.truncate(k);
+    c.keepTop(k);
   }
 }

@@ -16,6 +16,6 @@ export class TopNSigma implements Sampler {
     let v = 0;
     for (let i = 0; i < c.size; i++) if (Number.isFinite(c.logits[i]!)) v += (c.logits[i]! - mean) ** 2;
     const cut = c.maxLogit() - this.n * Math.sqrt(v / count);
-    c.keepAtLeast(this.minKeep, (i) => c.logits[i]! >= cut);
+    c.keepLogitsAtLeast(cut, this.minKeep);
   }
 }

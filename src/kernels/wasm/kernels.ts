@@ -605,3 +605,31 @@ export function expShift(x: usize, out: usize, n: i32, shift: f32): f64 {
   }
   return sum;
 }
+
+// Largest of n f32 (−∞ for n = 0).
+export function maxF32(x: usize, n: i32): f32 {
+  let m = f32x4.splat(-Infinity);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
+  let r = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+  for (; i < n; i++) r = max(r, load<f32>(x + (<usize>i << 2)));
+  return r;
+}
+
+// x[i] /= d for n f32 (temperature).
+export function divideF32(x: usize, n: i32, d: f32): void {
+  const dv = f32x4.splat(d);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), f32x4.div(v128.load(x + (<usize>i << 2)), dv));
+  for (; i < n; i++) store<f32>(x + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) / d);
+}
+
+// The first i whose running sum (f64) of x[0..i] exceeds target; n − 1 when none does (rounding).
+export function cumulativeFind(x: usize, n: i32, target: f64): i32 {
+  let cum: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    cum += <f64>load<f32>(x + (<usize>i << 2));
+    if (target < cum) return i;
+  }
+  return n - 1;
+}
