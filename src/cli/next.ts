@@ -37,7 +37,7 @@ export function nextCommand(program: Command): void {
 export function renderNext(d: NextTokenDistribution): string {
   const lines: string[] = [];
   lines.push(`prompt    ${showToken(d.prompt.text)} (${d.prompt.token_ids.length} tokens)`);
-  lines.push(`settings  ${describeSettings(d.settings, d.settings.sources, d.stages)}`);
+  lines.push(`settings  ${describeSettings(d.settings, d.settings.sources, d.stages, false)}`);
   const shape = d.entropy_bits < 1 ? 'peaked: the model is confident' : d.entropy_bits > 4 ? 'flat: many continuations are plausible' : 'in between';
   lines.push(`entropy   ${d.entropy_bits.toFixed(2)} bits raw (${shape}) → ${d.final_entropy_bits.toFixed(2)} bits after the chain`);
   lines.push(`kept      ${d.kept_count} token${d.kept_count === 1 ? '' : 's'}, holding ${(d.kept_mass * 100).toFixed(1)}% of the raw probability`, '');

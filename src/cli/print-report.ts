@@ -7,7 +7,7 @@ import { fmtParams, pad, prob, showToken } from './format.js';
 type Sources = Run['settings']['sources'];
 
 /** The settings that shape decoding, each with where it came from when that was not a flag. */
-export function describeSettings(s: Settings, sources: Sources, stages: string[]): string {
+export function describeSettings(s: Settings, sources: Sources, stages: string[], generation = true): string {
   const src = (k: keyof Settings) => (sources[k] === 'flag' ? '' : ` (${sources[k]})`);
   const parts: string[] = [s.temperature === 0 ? 'greedy (temperature 0)' : `temperature ${s.temperature}${src('temperature')}`];
   const shown: [keyof Settings, boolean][] = [
@@ -19,9 +19,12 @@ export function describeSettings(s: Settings, sources: Sources, stages: string[]
   for (const [k, on] of shown) if (on) parts.push(`${k} ${String(s[k])}${src(k)}`);
   if (s.logit_bias.length) parts.push(`bias ${s.logit_bias.map((b) => `${b.text !== undefined ? showToken(b.text) : `#${b.token_id}`}=${b.bias}`).join(', ')}`);
   if (s.banned_strings.length) parts.push(`ban ${s.banned_strings.map(showToken).join(', ')}`);
-  parts.push(`seed ${s.seed}${src('seed')}`, `max_tokens ${s.max_tokens}${src('max_tokens')}`);
-  if (s.stop.length) parts.push(`stop ${s.stop.map(showToken).join(', ')}`);
-  if (s.n > 1) parts.push(`n ${s.n} (batches of ${Math.min(s.n, s.max_batch_size)})`);
+  parts.push(`seed ${s.seed}${src('seed')}`);
+  if (generation) {
+    parts.push(`max_tokens ${s.max_tokens}${src('max_tokens')}`);
+    if (s.stop.length) parts.push(`stop ${s.stop.map(showToken).join(', ')}`);
+    if (s.n > 1) parts.push(`n ${s.n} (batches of ${Math.min(s.n, s.max_batch_size)})`);
+  }
   const off = 'nothing truncated: the model\'s own distribution';
   return `${parts.join(' · ')}\nchain     ${typeof s.chain === 'string' ? s.chain : 'custom'}: ${stages.length ? stages.join(' → ') : s.temperature === 0 ? 'argmax' : off}`;
 }
