@@ -1,11 +1,15 @@
 import type { Candidates } from './candidates.js';
 import type { Sampler } from './sampler.js';
-import { selectSmallest } from './select.js';
+
+const BUCKETS = 2048;
+/** Shifted scores beyond this (nats) share the last bin. */
+const RANGE = 40;
 
 /**
- * Locally typical sampling (Meister et al.): ranks tokens by how close their surprisal −log p is to
- * the distribution's entropy and keeps the closest ones until their mass reaches typical_p
- * (Hugging Face's TypicalLogitsWarper, including its inclusive cut). Ranks only as far as needed.
+ * Locally typical sampling (Meister et al.): ranks tokens by how close their surprisal −ln p is to
+ * the distribution's entropy and keeps the closest ones until their mass reaches typical_p, plus every
+ * token tied with the last one kept (Hugging Face's TypicalLogitsWarper). The ranking is binned like
+ * top-p's: one pass bins the mass by score, and only the boundary bin is sorted.
  */
 export class TypicalP implements Sampler {
   readonly name = 'typical_p';
@@ -14,32 +18,37 @@ export class TypicalP implements Sampler {
   apply(c: Candidates): void {
     if (this.mass >= 1) return;
     const { exps, sum, max } = c.expSum();
-    const n = c.size, lnSum = Math.log(sum);
-    const p = new Float64Array(n), shift = new Float64Array(n);
+    const n = c.size, l = c.logits, ids = c.ids, lnSum = Math.log(sum);
     let h = 0;
+    for (let i = 0; i < n; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (l[i]! - max - lnSum);
+    const shift = new Float64Array(n), bin = new Uint16Array(n), binMass = new Float64Array(BUCKETS);
+    const scale = BUCKETS / RANGE;
     for (let i = 0; i < n; i++) {
-      p[i] = exps[i]! / sum;
-      const lnp = c.logits[i]! - max - lnSum;
-      if (p[i]! > 0) h -= p[i]! * lnp;
+      const s = Math.abs(lnSum - (l[i]! - max) - h); // |−ln p − H|
+      shift[i] = s;
+      const b = Math.min(BUCKETS - 1, (s * scale) | 0);
+      bin[i] = b;
+      binMass[b]! += exps[i]!;
     }
-    for (let i = 0; i < n; i++) shift[i] = Math.abs(-(c.logits[i]! - max - lnSum) - h);
-    const order = Int32Array.from({ length: n }, (_, i) => i);
-    let last = n - 1;
-    search: for (let m = Math.min(64, n), done = 0, cum = 0; ; m = Math.min(m * 4, n)) {
-      selectSmallest(order, shift, c.ids, m, done);
-      for (let r = done; r < m; r++) {
-        cum += p[order[r]!]!;
-        if (cum >= this.mass) { last = r; break search; }
-      }
-      done = m;
-      if (m === n) break;
+    const target = this.mass * sum;
+    let cum = 0, cutBin = 0;
+    for (; cutBin < BUCKETS - 1 && cum + binMass[cutBin]! < target; cutBin++) cum += binMass[cutBin]!;
+    const inBin: number[] = [];
+    for (let i = 0; i < n; i++) if (bin[i] === cutBin) inBin.push(i);
+    inBin.sort((x, y) => shift[x]! - shift[y]! || ids[x]! - ids[y]!);
+    let limit = shift[inBin[inBin.length - 1]!]!;
+    for (const i of inBin) {
+      cum += exps[i]!;
+      if (cum >= target) { limit = shift[i]!; break; }
     }
-    // Keep every token whose shifted score does not exceed the one at the cut, and at least minKeep.
-    const limit = shift[order[last]!]!;
-    if (this.minKeep > last + 1) selectSmallest(order, shift, c.ids, this.minKeep, last + 1);
     const keep = new Uint8Array(n);
-    for (let i = 0; i < n; i++) if (shift[i]! <= limit) keep[i] = 1;
-    for (let r = 0; r < Math.min(this.minKeep, n); r++) keep[order[r]!] = 1;
-    c.filter((i) => keep[i] === 1);
+    let kept = 0;
+    for (let i = 0; i < n; i++) if (shift[i]! <= limit) { keep[i] = 1; kept++; }
+    if (kept < this.minKeep) {
+      // Too few: add the next most typical tokens.
+      const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => shift[x]! - shift[y]! || ids[x]! - ids[y]!);
+      for (let r = 0; r < this.minKeep; r++) keep[order[r]!] = 1;
+    }
+    c.keepMasked(keep);
   }
 }
