@@ -245,17 +245,6 @@ export class Candidates {
     this.size = w;
     this.sortedPrefix = Math.min(sorted, w);
   }
-
-  /** Keeps at least `min` entries: the best ones (used by stages honouring min_tokens_to_keep). */
-  keepAtLeast(min: number, keep: (i: number) => boolean): void {
-    let count = 0;
-    for (let i = 0; i < this.size; i++) if (keep(i)) count++;
-    if (count >= min) {
-      this.filter(keep);
-      return;
-    }
-    this.keepTop(min);
-  }
 }
 
 const identities = new Map<number, Int32Array>();
