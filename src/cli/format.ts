@@ -7,9 +7,12 @@ export function fmtParams(n: number): string {
   return String(n);
 }
 
-/** A token as it should be shown: quoted, with control characters escaped, so spaces and newlines are visible. */
+/**
+ * A token as it should be shown: quoted, with control and invisible characters escaped, so spaces,
+ * newlines and stray bytes are visible.
+ */
 export function showToken(s: string): string {
-  return JSON.stringify(s);
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A horizontal bar of `width` cells for a fraction in [0, 1], in eighths of a cell. */
