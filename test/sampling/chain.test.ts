@@ -88,6 +88,7 @@ describe('warpers, on a distribution computed by hand', () => {
     assert.deepEqual(apply(new TypicalP(0.7)).ids, [1, 2]);
     assert.deepEqual(apply(new TypicalP(0.2)).ids, [1]); // the most likely token is not "typical"
     assert.deepEqual(apply(new TypicalP(0.8)).ids, [1, 2, 4]);
+    assert.deepEqual(apply(new TypicalP(0.2, 3)).ids, [1, 2, 4]); // min_keep adds the next most typical
   });
 
   test('epsilon drops p < ε', () => {
