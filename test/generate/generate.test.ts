@@ -7,6 +7,7 @@ import { TextStream } from '../../src/generate/text-stream.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL } from '../fixtures/models.js';
 import { needsShared, sharedModel, softmax, userError } from '../helpers.js';
+import { Rng } from '../../src/sampling/rng.js';
 
 const STORIES = 'stories260K.gguf';
 const REFERENCE = ', there was a little girl named Lily. She loved to play outside in the park. One day, she saw';
@@ -201,4 +202,27 @@ describe('TextStream', () => {
     assert.equal(s.push(0), 'a');
     assert.equal(s.push(1), 'é');
   });
+});
+
+describe('incremental decoding matches decoding everything at once', () => {
+  const check = (name: string, path: () => string | undefined) => {
+    test(name, { skip: path() ? false : 'model not available' }, () => {
+      const tok = loadModel(path()!).tokenizer;
+      const rng = new Rng(3);
+      for (let trial = 0; trial < 5; trial++) {
+        // Real text (with multi-byte characters) plus random tokens, 80 tokens long.
+        const ids = tok.encode('Once upon a time — naïve 日本 🦙 story\nThe end. ').filter((id) => id !== tok.bosId);
+        while (ids.length < 80) ids.push(rng.nextU32() % tok.vocabSize);
+        const stream = new TextStream((x) => tok.decode(x), []);
+        let shown = '';
+        for (const id of ids) shown += stream.push(id);
+        shown += stream.flush();
+        assert.equal(stream.text, tok.decode(ids));
+        assert.equal(shown, stream.text);
+      }
+    });
+  };
+  check('GGUF byte-level BPE (GPT-2 vocabulary)', () => sharedModel('llamacpp-tiny-gpt2.gguf'));
+  check('GGUF SentencePiece (stories260K)', () => sharedModel(STORIES));
+  check('tokenizer.json with a Strip decoder (Llama-style fixture)', () => fixture('hf', SMALL.llama));
 });
