@@ -41,7 +41,7 @@ async function llamaCpp(path: string, threads: number): Promise<Speed> {
   const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
   const model = await llama.loadModel({ modelPath: path });
   const ctx = await model.createContext({ contextSize: PROMPT + GEN + 16, batchSize: PROMPT, threads, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' } as never);
-  const prompt = promptTokens(model.tokens.bos === null ? 500 : 500);
+  const prompt = promptTokens(500);
   const once = async (): Promise<Speed> => {
     const seq = ctx.getSequence();
     const t0 = performance.now();

@@ -30,7 +30,8 @@ interface Active {
   index: number;
   cache: KvCache;
   rng: Rng;
-  ids: number[];
+  /** Prompt tokens, then this sample's generated tokens. */
+  tokens: number[];
   stream: TextStream;
   logits: Float32Array;
   logprobs: StepLogprobs[];
@@ -86,7 +87,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
     const finish = (a: Active, slot: number, reason: FinishReason, error?: string) => {
       const tail = a.stream.flush();
       if (tail) opts.onText?.(tail, a.index);
-      const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.ids, finish_reason: reason };
+      const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.tokens.slice(promptIds.length), finish_reason: reason };
       if (a.stream.stopped !== undefined) s.stop_sequence = a.stream.stopped;
       if (error !== undefined) s.error = error;
       if (settings.top_logprobs > 0) s.logprobs = a.logprobs;
@@ -103,8 +104,9 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
         const cache = caches[s]!;
         cache.copyFrom(prefix, model.heap);
         slots[s] = {
-          index: nextIndex, cache, rng: rngFor(settings.seed, nextIndex), ids: [], logits: promptLogits,
-          stream: new TextStream((x) => tok.decode(x.filter((id) => !eos.has(id))), settings.stop), logprobs: [], trace: [],
+          index: nextIndex, cache, rng: rngFor(settings.seed, nextIndex), tokens: [...promptIds], logits: promptLogits,
+          // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
+          stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [],
         };
         nextIndex++;
       }
@@ -116,7 +118,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       for (const s of live) {
         const a = slots[s]!;
         try {
-          const ctx = { tokens: promptIds.concat(a.ids), promptLength: promptIds.length, text: a.stream.text };
+          const ctx = { tokens: a.tokens, promptLength: promptIds.length, text: a.stream.text };
           let next: number;
           if (settings.trace > 0) {
             const r = chain.sampleWithTrace(a.logits, a.rng, ctx, settings.trace, text);
@@ -126,12 +128,12 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
             next = chain.sample(a.logits, a.rng, ctx);
           }
           if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(a.logits, next, settings.top_logprobs, text));
-          a.ids.push(next);
+          a.tokens.push(next);
           if (eos.has(next)) { finish(a, s, 'eos'); continue; }
           const delta = a.stream.push(next);
           if (delta) opts.onText?.(delta, a.index);
           if (a.stream.stopped !== undefined) finish(a, s, 'stop_sequence');
-          else if (a.ids.length >= settings.max_tokens) finish(a, s, 'max_tokens');
+          else if (a.tokens.length - promptIds.length >= settings.max_tokens) finish(a, s, 'max_tokens');
           else if (a.cache.length >= c.contextLength) finish(a, s, 'context_full');
           else going.push(s);
         } catch (e) {
@@ -141,7 +143,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       if (going.length === 0) continue;
       try {
         const actives = going.map((s) => slots[s]!);
-        const tokens = actives.map((a) => a.ids[a.ids.length - 1]!);
+        const tokens = actives.map((a) => a.tokens[a.tokens.length - 1]!);
         const logits = actives.length === 1
           ? model.forward(tokens, actives[0]!.cache, forwardOpts)
           : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts);

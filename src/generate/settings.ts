@@ -84,11 +84,15 @@ export function parseSettings(input: Record<string, unknown>, naming: FieldNamin
     const message = issue.path.length > 1 ? `entry ${JSON.stringify(got instanceof Array ? got[Number(issue.path[1])] : got)}: ${issue.message}` : `${issue.message}, got ${JSON.stringify(got)}`;
     throw new UserError(`${naming(field)} ${message}`, field);
   }
-  const s = result.data;
+  checkConsistent(result.data, naming);
+  return result.data;
+}
+
+/** Settings that are each valid but contradict each other (checked where both are known). */
+function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
   if (s.min_new_tokens !== undefined && s.max_tokens !== undefined && s.min_new_tokens > s.max_tokens) {
     throw new UserError(`${naming('min_new_tokens')} (${s.min_new_tokens}) must not exceed ${naming('max_tokens')} (${s.max_tokens})`, 'min_new_tokens');
   }
-  return s;
 }
 
 export interface ResolvedSettings {
@@ -104,14 +108,12 @@ export function resolveSettings(user: SettingsInput, model: GenerationDefaults):
   for (const key of Object.keys(SettingsSchema.shape) as (keyof Settings)[]) {
     if (user[key] !== undefined) { settings[key] = user[key]; sources[key] = 'flag'; continue; }
     const fromModel = (model as Record<string, unknown>)[key];
-    if (fromModel !== undefined) { settings[key] = fromModel; sources[key] = 'generation_config.json'; continue; }
+    // A model's generation_config may hold values Wander would reject from a user: those are skipped.
+    if (fromModel !== undefined && SettingsSchema.shape[key].safeParse(fromModel).success) { settings[key] = fromModel; sources[key] = 'generation_config.json'; continue; }
     if (key === 'seed') { settings[key] = randomSeed(); sources[key] = 'random'; continue; }
     settings[key] = DEFAULTS[key];
     sources[key] = 'default';
   }
-  const s = settings as Settings;
-  if (s.min_new_tokens > s.max_tokens) {
-    throw new UserError(`--min-new-tokens (${s.min_new_tokens}) must not exceed --max-tokens (${s.max_tokens})`, 'min_new_tokens');
-  }
-  return { settings: s, sources: sources as ResolvedSettings['sources'] };
+  checkConsistent(settings as Settings, cliNaming);
+  return { settings: settings as Settings, sources: sources as ResolvedSettings['sources'] };
 }

@@ -36,9 +36,4 @@ export class KvCache {
     }
     this.length = other.length;
   }
-
-  /** Forgets everything after the first n positions (to re-run a different continuation). */
-  truncate(n: number): void {
-    this.length = Math.min(this.length, n);
-  }
 }

@@ -87,21 +87,28 @@ export class Transformer {
   }
 
   /**
-   * y = x · mᵀ for nt rows. Q8_0 and Q4_0 weights multiply activations quantized to Q8_0, with integer
-   * dot products, exactly as llama.cpp computes them (and several times faster than dequantizing).
+   * y = x · mᵀ (+ bias) for several matrices that read the same input x (nt rows). Q8_0 and Q4_0
+   * weights multiply activations quantized to Q8_0, with integer dot products, exactly as llama.cpp
+   * computes them (and several times faster than dequantizing); the input is quantized once per group.
    */
-  private mm(m: Matrix, x: number, y: number, nt: number): void {
-    const q8 = m.type === DType.Q8_0 || m.type === DType.Q4_0;
-    if (q8) this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
-    const input = q8 ? this.xq : x;
-    if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, input, y, nt, q8);
-    else if (q8) this.kernels.matmulQ8Act(m.type, m.ptr, input, y, m.rows, m.cols, nt, 0, m.rows);
-    else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
+  private linears(x: number, nt: number, outputs: [Matrix, Vec, number][]): void {
+    let quantized = false;
+    for (const [m, bias, y] of outputs) {
+      const q8 = m.type === DType.Q8_0 || m.type === DType.Q4_0;
+      if (q8 && !quantized) {
+        this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
+        quantized = true;
+      }
+      const input = q8 ? this.xq : x;
+      if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, input, y, nt, q8);
+      else if (q8) this.kernels.matmulQ8Act(m.type, m.ptr, input, y, m.rows, m.cols, nt, 0, m.rows);
+      else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
+      if (bias) this.kernels.addBias(y, bias, m.rows, nt);
+    }
   }
 
   private linear(m: Matrix, bias: Vec, x: number, y: number, nt: number): void {
-    this.mm(m, x, y, nt);
-    if (bias) this.kernels.addBias(y, bias, m.rows, nt);
+    this.linears(x, nt, [[m, bias, y]]);
   }
 
   private norm(x: number, out: number, w: Vec, b: Vec, nt: number): void {
@@ -199,9 +206,7 @@ export class Transformer {
           v.set(all3.subarray(t * 3 * d + 2 * d, t * 3 * d + 3 * d), t * d);
         }
       } else {
-        this.linear(L.q!, L.qBias, this.h, this.q, nt);
-        this.linear(L.k!, L.kBias, this.h, this.k, nt);
-        this.linear(L.v!, L.vBias, this.h, this.v, nt);
+        this.linears(this.h, nt, [[L.q!, L.qBias, this.q], [L.k!, L.kBias, this.k], [L.v!, L.vBias, this.v]]);
         if (L.qNorm) K.rmsNorm(this.q, this.q, L.qNorm, hd, nt * c.nHead, c.normEps);
         if (L.kNorm) K.rmsNorm(this.k, this.k, L.kNorm, hd, nt * c.nHeadKv, c.normEps);
       }
@@ -238,8 +243,7 @@ export class Transformer {
       this.norm(this.x, this.h, L.ffnNorm, L.ffnNormBias, nt);
       let act: number;
       if (L.gate) {
-        this.mm(L.gate, this.h, this.gate, nt);
-        this.linear(L.up, L.upBias, this.h, this.up, nt);
+        this.linears(this.h, nt, [[L.gate, 0, this.gate], [L.up, L.upBias, this.up]]);
         K.siluMul(this.gate, this.up, nt * c.nFf);
         act = this.gate;
       } else {
@@ -262,10 +266,10 @@ export class Transformer {
     if (hooks) {
       const pos = positions.slice(logitsFrom);
       this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos);
-      this.mm(W.output, this.h, this.logits, rows);
+      this.linear(W.output, 0, this.h, this.logits, rows);
       this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos);
     } else {
-      this.mm(W.output, this.h, this.logits, rows);
+      this.linear(W.output, 0, this.h, this.logits, rows);
     }
   }
 

@@ -226,3 +226,10 @@ describe('incremental decoding matches decoding everything at once', () => {
   check('GGUF SentencePiece (stories260K)', () => sharedModel(STORIES));
   check('tokenizer.json with a Strip decoder (Llama-style fixture)', () => fixture('hf', SMALL.llama));
 });
+
+test('generation_config values outside the allowed ranges are ignored, not used', () => {
+  const r = resolveSettings({}, { top_p: 0, temperature: 0.7 });
+  assert.equal(r.settings.top_p, 1);
+  assert.equal(r.sources.top_p, 'default');
+  assert.equal(r.settings.temperature, 0.7);
+});
