@@ -43,3 +43,18 @@ export { NoRepeatNgram } from './sampling/no-repeat-ngram.js';
 export { LogitBias } from './sampling/logit-bias.js';
 export { BannedStrings } from './sampling/banned-strings.js';
 export { MinNewTokens } from './sampling/min-new-tokens.js';
+
+// Chat templates and per-token statistics.
+export { chatPrompt } from './generate/chat.js';
+export { tokenStats, type TokenStats } from './sampling/token-stats.js';
+
+// Experiments: files, sweeps into a results database, diversity metrics, reports.
+export { loadExperiment, parseExperiment, applyOverrides, type ExperimentSpec, type SpecOverrides } from './experiments/spec.js';
+export { planCells } from './experiments/plan.js';
+export { ResultsStore, type StoredCell, type StoredSample, type StoreOptions } from './experiments/store.js';
+export { runSweep, type SweepOptions, type SweepProgress, type SweepResult } from './experiments/sweep.js';
+export * from './experiments/metrics/index.js';
+export { collectReports, type ExperimentReport, type CellReport } from './experiments/report/collect.js';
+export { jsonReport, csvReport, markdownReport, metricRow, type MetricRow } from './experiments/report/tables.js';
+export { htmlReport } from './experiments/report/html.js';
+export { writeReports } from './experiments/report/write.js';

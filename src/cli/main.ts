@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import { generateCommand } from './generate.js';
 import { nextCommand } from './next.js';
+import { reportCommand } from './report.js';
+import { sweepCommand } from './sweep.js';
 
 /** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
 export async function main(argv: string[]): Promise<number> {
@@ -15,6 +17,8 @@ export async function main(argv: string[]): Promise<number> {
     .showHelpAfterError(false);
   generateCommand(program);
   nextCommand(program);
+  sweepCommand(program);
+  reportCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

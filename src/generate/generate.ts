@@ -5,6 +5,7 @@ import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
 import { rngFor, type Rng } from '../sampling/rng.js';
+import { tokenStats, type TokenStats } from '../sampling/token-stats.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
@@ -17,12 +18,21 @@ export interface GenerateOptions {
   onStart?: (promptIds: number[]) => void;
   /** Called with each newly visible piece of a sample's text as it is generated. */
   onText?: (delta: string, sampleIndex: number) => void;
+  /** Called once the prompt has run, with its token count and how long it took. */
+  onPrompt?: (promptTokens: number, ms: number) => void;
   /** Called when a sample ends. */
   onSample?: (sample: Sample) => void;
   /** Milliseconds spent loading the model, for the report. */
   loadMs?: number;
   /** Hooks run in every forward pass of the generation (interventions such as ablation or noise). */
   hooks?: Hooks;
+  /**
+   * Which samples to run (default 0 … n − 1). Sample i always draws from stream (seed, i), so a
+   * resumed sweep can run just the missing indices and get what an uninterrupted run would have.
+   */
+  indices?: number[];
+  /** Record each token's logprob and the entropy of its distribution, and each sample's wall time. */
+  tokenStats?: boolean;
 }
 
 /** One sample being decoded in a batch slot. */
@@ -36,6 +46,8 @@ interface Active {
   logits: Float32Array;
   logprobs: StepLogprobs[];
   trace: StepTrace[];
+  stats: TokenStats[];
+  started: number;
 }
 
 /**
@@ -60,6 +72,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   const chain = new SamplingChain(settings, {
     logitBias: bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
   });
+  const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
   opts.onStart?.(promptIds);
 
   const samples: Sample[] = [];
@@ -68,47 +81,59 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   const t0 = performance.now();
   let t1 = t0;
 
-  model.withScratch(() => {
+  try {
+    model.withScratch(() => decode());
+  } catch (e) {
+    throw e instanceof CallbackFailure ? e.error : e;
+  }
+  /** The prompt once, then every sample, decoded in batches; runs inside the model's scratch arena. */
+  function decode(): void {
     const prefix = model.newCache(promptIds.length);
     let promptLogits: Float32Array;
     try {
       promptLogits = model.forward(promptIds, prefix, forwardOpts);
     } catch (e) {
       if (e instanceof UserError) throw e;
-      for (let i = 0; i < settings.n; i++) samples.push({ index: i, text: '', token_ids: [], finish_reason: 'error', error: (e as Error).message });
+      for (const i of indices) samples.push({ index: i, text: '', token_ids: [], finish_reason: 'error', error: (e as Error).message });
       return;
     }
     t1 = performance.now();
+    callback(() => opts.onPrompt?.(promptIds.length, t1 - t0));
     const capacity = Math.min(c.contextLength, promptIds.length + settings.max_tokens);
-    const slots: (Active | undefined)[] = Array.from({ length: Math.min(settings.max_batch_size, settings.n) });
+    const slots: (Active | undefined)[] = Array.from({ length: Math.min(settings.max_batch_size, indices.length) });
     const caches = slots.map(() => model.newCache(capacity));
-    let nextIndex = 0;
+    let queued = 0; // how many of `indices` have been given a slot
 
     const finish = (a: Active, slot: number, reason: FinishReason, error?: string) => {
       const tail = a.stream.flush();
-      if (tail) opts.onText?.(tail, a.index);
+      if (tail) callback(() => opts.onText?.(tail, a.index));
       const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.tokens.slice(promptIds.length), finish_reason: reason };
       if (a.stream.stopped !== undefined) s.stop_sequence = a.stream.stopped;
       if (error !== undefined) s.error = error;
       if (settings.top_logprobs > 0) s.logprobs = a.logprobs;
       if (settings.trace > 0) s.trace = a.trace;
+      if (opts.tokenStats) {
+        s.token_logprobs = a.stats.map((t) => t.logprob);
+        s.token_entropy_bits = a.stats.map((t) => t.entropy_bits);
+        s.elapsed_ms = round(performance.now() - a.started);
+      }
       samples.push(s);
-      opts.onSample?.(s);
+      callback(() => opts.onSample?.(s));
       slots[slot] = undefined;
     };
 
     for (;;) {
       // Fill free slots with the next samples; each starts from the shared prompt.
-      for (let s = 0; s < slots.length && nextIndex < settings.n; s++) {
+      for (let s = 0; s < slots.length && queued < indices.length; s++) {
         if (slots[s]) continue;
         const cache = caches[s]!;
         cache.copyFrom(prefix, model.heap);
+        const index = indices[queued++]!;
         slots[s] = {
-          index: nextIndex, cache, rng: rngFor(settings.seed, nextIndex), tokens: [...promptIds], logits: promptLogits,
+          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits: promptLogits,
           // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
-          stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [],
+          stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
         };
-        nextIndex++;
       }
       const live = slots.flatMap((a, s) => (a ? [s] : []));
       if (live.length === 0) break;
@@ -128,15 +153,17 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
             next = chain.sample(a.logits, a.rng, ctx);
           }
           if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(a.logits, next, settings.top_logprobs, text));
+          if (opts.tokenStats) a.stats.push(tokenStats(a.logits, next));
           a.tokens.push(next);
           if (eos.has(next)) { finish(a, s, 'eos'); continue; }
           const delta = a.stream.push(next);
-          if (delta) opts.onText?.(delta, a.index);
+          if (delta) callback(() => opts.onText?.(delta, a.index));
           if (a.stream.stopped !== undefined) finish(a, s, 'stop_sequence');
           else if (a.tokens.length - promptIds.length >= settings.max_tokens) finish(a, s, 'max_tokens');
           else if (a.cache.length >= c.contextLength) finish(a, s, 'context_full');
           else going.push(s);
         } catch (e) {
+          if (e instanceof CallbackFailure) throw e;
           finish(a, s, 'error', (e as Error).message);
         }
       }
@@ -149,10 +176,11 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
           : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts);
         actives.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
       } catch (e) {
+        if (e instanceof CallbackFailure) throw e;
         for (const s of going) finish(slots[s]!, s, 'error', (e as Error).message);
       }
     }
-  });
+  }
   const t2 = performance.now();
   samples.sort((a, b) => a.index - b.index);
 
@@ -175,6 +203,22 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
     },
   };
+}
+
+/**
+ * An exception thrown by the caller's callback (say, a full disk while storing a sample): it ends the
+ * whole generation, rather than being recorded as that sample's error.
+ */
+class CallbackFailure {
+  constructor(readonly error: unknown) {}
+}
+
+function callback(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    throw new CallbackFailure(e);
+  }
 }
 
 function resolvedBias(settings: Settings, bias: Map<number, number>, text: (id: number) => string): { resolved_bias?: NonNullable<Run['settings']['resolved_bias']> } {

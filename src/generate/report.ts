@@ -18,6 +18,12 @@ export interface Sample {
   logprobs?: StepLogprobs[];
   /** With --trace: what the sampling chain did at every step. */
   trace?: StepTrace[];
+  /** With token stats: each token's natural-log probability under the model (temperature 1, no filtering). */
+  token_logprobs?: number[];
+  /** With token stats: the entropy (bits) of the model's distribution each token was drawn at. */
+  token_entropy_bits?: number[];
+  /** With token stats: wall time from the sample's first step to its end (batched samples overlap). */
+  elapsed_ms?: number;
 }
 
 /**

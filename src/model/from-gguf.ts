@@ -51,7 +51,11 @@ export function openGguf(path: string): ModelSource {
     if (tokenizer.vocabSize > config.vocabSize) {
       throw new UserError(`${label}: the tokenizer has ${tokenizer.vocabSize} tokens but token_embd.weight only ${config.vocabSize} rows`, 'model');
     }
-    return { path, format: 'gguf', config, tensors: file.tensors, tokenizer, generationDefaults: {}, close: () => file.close() };
+    const chatTemplate = meta.str('tokenizer.chat_template');
+    return {
+      path, format: 'gguf', config, tensors: file.tensors, tokenizer, generationDefaults: {},
+      ...(chatTemplate ? { chatTemplate } : {}), close: () => file.close(),
+    };
   } catch (e) {
     file.close();
     throw e;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { readJsonFile } from '../formats/json-file.js';
@@ -151,8 +151,9 @@ export function openHfFolder(dir: string): ModelSource {
     const eosIds = [...new Set([...ids(genConfig?.['eos_token_id']), ...ids(cfg['eos_token_id'])])];
     const bos = ids(genConfig?.['bos_token_id'] ?? cfg['bos_token_id'])[0];
     const tokenizer = new HfTokenizer(tokJson, tokConfig, { bosId: bos, eosIds });
+    const chatTemplate = hfChatTemplate(dir, tokConfig);
     return {
-      path: dir, format: 'safetensors', config, tensors, tokenizer,
+      path: dir, format: 'safetensors', config, tensors, tokenizer, ...(chatTemplate ? { chatTemplate } : {}),
       generationDefaults: generationDefaults(genConfig), generationConfig: genConfig,
       close: () => files.forEach((f) => f.close()),
     };
@@ -160,4 +161,18 @@ export function openHfFolder(dir: string): ModelSource {
     files.forEach((f) => f.close());
     throw e;
   }
+}
+
+/** chat_template.jinja, else tokenizer_config.json's chat_template (a string, or named templates: "default"). */
+function hfChatTemplate(dir: string, tokConfig: Record<string, unknown>): string | undefined {
+  const file = join(dir, 'chat_template.jinja');
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  const t = tokConfig['chat_template'];
+  if (typeof t === 'string') return t;
+  if (Array.isArray(t)) {
+    const named = t.find((x) => (x as { name?: unknown })?.name === 'default') ?? t[0];
+    const template = (named as { template?: unknown } | undefined)?.template;
+    if (typeof template === 'string') return template;
+  }
+  return undefined;
 }

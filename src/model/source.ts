@@ -26,6 +26,8 @@ export interface ModelSource {
   tokenizer: Tokenizer;
   /** Defaults from generation_config.json, applied under the user's flags. */
   generationDefaults: GenerationDefaults;
+  /** The model's chat template (Jinja), when its files ship one. */
+  chatTemplate?: string;
   /** The raw generation_config.json, for the report. */
   generationConfig?: Record<string, unknown>;
   close(): void;

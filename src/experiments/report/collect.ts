@@ -1,0 +1,81 @@
+import { UserError } from '../../errors.js';
+import { cellMetrics, type CellMetrics } from '../metrics/index.js';
+import type { ExperimentRow, ResultsStore, StoredCell, StoredSample } from '../store.js';
+
+/** One distinct output of a cell, with how many samples produced it. */
+export interface GroupedOutput {
+  text: string;
+  count: number;
+  /** The first sample that produced it ("seed/index"). */
+  first: string;
+  finish_reason: string;
+}
+
+export interface CellReport {
+  experiment: string;
+  model: string;
+  model_path: string | null;
+  parameters: number | null;
+  architecture: string | null;
+  prompt: string;
+  prompt_label: string;
+  chat: boolean;
+  preset: string;
+  /** The settings actually used (the preset resolved against the model's defaults), else as the file gave them. */
+  settings: Record<string, unknown>;
+  seeds: number[];
+  /** Samples the file asks for (seeds × samples); metrics.samples says how many are stored. */
+  planned: number;
+  metrics: CellMetrics;
+  outputs: GroupedOutput[];
+}
+
+export interface ExperimentReport {
+  name: string;
+  description?: string;
+  file: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  models: { label: string; parameters: number | null }[];
+  prompts: string[];
+  presets: string[];
+  cells: CellReport[];
+}
+
+/** Reads an experiment (or all of them) from the database and computes every cell's metrics afresh. */
+export function collectReports(store: ResultsStore, experiment?: string): ExperimentReport[] {
+  const rows = store.experiments();
+  if (rows.length === 0) throw new UserError(`${store.path}: holds no experiments yet (run wander sweep first)`, 'db');
+  const chosen = experiment === undefined ? rows : rows.filter((r) => r.name === experiment);
+  if (chosen.length === 0) throw new UserError(`--experiment ${experiment}: not in ${store.path} (it has: ${rows.map((r) => r.name).join(', ')})`, 'experiment');
+  return chosen.map((r) => collectOne(store, r));
+}
+
+function collectOne(store: ResultsStore, row: ExperimentRow): ExperimentReport {
+  const spec = JSON.parse(row.spec) as { description?: string };
+  const cells = store.cells(row.name).map((c) => cellReport(store, c, store.samples(c)));
+  const uniq = <T>(xs: T[]) => [...new Set(xs)];
+  const models = uniq(cells.map((c) => c.model)).map((label) => ({ label, parameters: cells.find((c) => c.model === label)!.parameters }));
+  return {
+    name: row.name, ...(spec.description ? { description: spec.description } : {}), file: row.file,
+    created_at: row.created_at, updated_at: row.updated_at, finished_at: row.finished_at,
+    models, prompts: uniq(cells.map((c) => c.prompt_label)), presets: uniq(cells.map((c) => c.preset)), cells,
+  };
+}
+
+function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample[]): CellReport {
+  const model = cell.model_id === null ? undefined : store.model(cell.model_id);
+  const groups = new Map<string, GroupedOutput>();
+  for (const s of samples) {
+    const g = groups.get(s.text);
+    if (g) g.count++;
+    else groups.set(s.text, { text: s.text, count: 1, first: `${s.seed}/${s.sample_index}`, finish_reason: s.finish_reason });
+  }
+  return {
+    experiment: cell.experiment, model: cell.model_label, model_path: model?.path ?? null, parameters: model?.parameters ?? null,
+    architecture: model?.architecture ?? null, prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
+    settings: cell.resolved ?? cell.settings, seeds: cell.seeds, planned: cell.seeds.length * cell.samples,
+    metrics: cellMetrics(samples), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
+  };
+}

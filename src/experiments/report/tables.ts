@@ -1,0 +1,126 @@
+import type { CellReport, ExperimentReport } from './collect.js';
+
+/**
+ * The per-cell metrics as flat rows — the one shape behind `report --json`, the CSV and the Markdown
+ * table. The first fields are the documented JSON contract; later ones are additions.
+ */
+export interface MetricRow {
+  model: string;
+  prompt: string;
+  preset: string;
+  samples: number;
+  distinct: number;
+  distinct_1: number | null;
+  distinct_2: number | null;
+  distinct_3: number | null;
+  self_bleu4: number | null;
+  mean_entropy_bits: number | null;
+  mean_logprob: number | null;
+  perplexity: number | null;
+  repetition_rate: number | null;
+  zipf: number | null;
+  finish_reasons: Record<string, number>;
+  experiment: string;
+  prompt_label: string;
+  parameters: number | null;
+  temperature: number | null;
+  top_p: number | null;
+  top_k: number | null;
+  distinct_share: number;
+  distinct_normalized: number;
+  edit_distance: number | null;
+  first_divergence: number | null;
+  degenerate: number;
+  mean_completion_tokens: number;
+  planned: number;
+}
+
+export function metricRow(c: CellReport): MetricRow {
+  const m = c.metrics;
+  const num = (k: string) => (typeof c.settings[k] === 'number' ? c.settings[k] as number : null);
+  return {
+    model: c.model, prompt: c.prompt, preset: c.preset, samples: m.samples, distinct: m.distinct,
+    distinct_1: m.distinct_1, distinct_2: m.distinct_2, distinct_3: m.distinct_3, self_bleu4: m.self_bleu4,
+    mean_entropy_bits: m.mean_entropy_bits, mean_logprob: m.mean_logprob, perplexity: m.perplexity,
+    repetition_rate: m.repetition_rate, zipf: m.zipf, finish_reasons: m.finish_reasons,
+    experiment: c.experiment, prompt_label: c.prompt_label, parameters: c.parameters,
+    temperature: num('temperature'), top_p: num('top_p'), top_k: num('top_k'),
+    distinct_share: m.distinct_share, distinct_normalized: m.distinct_normalized, edit_distance: m.edit_distance,
+    first_divergence: m.first_divergence, degenerate: m.degenerate, mean_completion_tokens: m.mean_completion_tokens, planned: c.planned,
+  };
+}
+
+export function jsonReport(reports: ExperimentReport[]): { cells: MetricRow[] } {
+  return { cells: reports.flatMap((r) => r.cells.map(metricRow)) };
+}
+
+const CSV_COLUMNS: (keyof MetricRow)[] = [
+  'experiment', 'model', 'parameters', 'prompt_label', 'prompt', 'preset', 'temperature', 'top_p', 'top_k', 'samples', 'planned',
+  'distinct', 'distinct_share', 'distinct_normalized', 'distinct_1', 'distinct_2', 'distinct_3', 'self_bleu4', 'edit_distance',
+  'first_divergence', 'mean_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'degenerate', 'zipf', 'mean_completion_tokens',
+];
+
+/** RFC 4180 CSV: one row per cell, finish reasons as one column each. */
+export function csvReport(report: ExperimentReport): string {
+  const reasons = finishColumns(report);
+  const quote = (v: unknown) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+  };
+  const lines = [[...CSV_COLUMNS, ...reasons.map((r) => `finish_${r}`)].join(',')];
+  for (const c of report.cells) {
+    const row = metricRow(c);
+    lines.push([...CSV_COLUMNS.map((k) => quote(row[k])), ...reasons.map((r) => String(row.finish_reasons[r] ?? 0))].join(','));
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+function finishColumns(report: ExperimentReport): string[] {
+  return [...new Set(report.cells.flatMap((c) => Object.keys(c.metrics.finish_reasons)))];
+}
+
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export const fmt = (v: number | null, digits = 3): string => (v === null ? '—' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+
+/** The Markdown summary: what ran, the per-cell metrics, and the model-size comparison. */
+export function markdownReport(report: ExperimentReport): string {
+  const out: string[] = [`# ${report.name}`, ''];
+  if (report.description) out.push(report.description.trim(), '');
+  const stored = report.cells.reduce((n, c) => n + c.metrics.samples, 0);
+  const planned = report.cells.reduce((n, c) => n + c.planned, 0);
+  out.push(`${report.cells.length} cells (${plural(report.models.length, 'model')} × ${plural(report.prompts.length, 'prompt')} × ${plural(report.presets.length, 'preset')}), ${stored} of ${planned} samples stored${report.finished_at ? `, finished ${report.finished_at}` : ' (not finished: run the sweep again to complete it)'}.`, '');
+  const cell = (s: string) => s.replaceAll('|', '\\|').replace(/\s+/g, ' ');
+  out.push('## Cells', '');
+  out.push('| model | prompt | preset | samples | distinct | distinct-1 | distinct-2 | self-BLEU-4 | entropy (bits) | perplexity | repetition | loops | finish |');
+  out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const c of report.cells) {
+    const m = c.metrics;
+    const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
+    out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmt(m.mean_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
+  }
+  if (report.models.length > 1) {
+    out.push('', '## Across models', '', 'Same prompt and preset, one column group per model (smallest first): distinct outputs / mean entropy (bits) / self-BLEU-4.', '');
+    const models = modelsBySize(report);
+    out.push(`| prompt | preset | ${models.map((m) => cell(m.label)).join(' | ')} |`, `| --- | --- | ${models.map(() => '---').join(' | ')} |`);
+    for (const p of report.prompts) {
+      for (const preset of report.presets) {
+        const row = models.map((m) => {
+          const c = report.cells.find((x) => x.model === m.label && x.prompt_label === p && x.preset === preset);
+          return c ? `${c.metrics.distinct}/${c.metrics.samples} · ${fmt(c.metrics.mean_entropy_bits, 2)} · ${fmt(c.metrics.self_bleu4, 2)}` : '';
+        });
+        out.push(`| ${cell(p)} | ${cell(preset)} | ${row.join(' | ')} |`);
+      }
+    }
+  }
+  out.push('', '## Prompts', '');
+  for (const p of report.prompts) out.push(`- **${cell(p)}**: ${cell(report.cells.find((c) => c.prompt_label === p)!.prompt)}`);
+  out.push('');
+  return out.join('\n');
+}
+
+/** Models ordered by parameter count (unknown sizes last, in file order). */
+export function modelsBySize(report: ExperimentReport): { label: string; parameters: number | null }[] {
+  const size = (p: number | null) => p ?? Number.MAX_SAFE_INTEGER;
+  return [...report.models].sort((a, b) => size(a.parameters) - size(b.parameters));
+}

@@ -1,0 +1,25 @@
+import { Template } from '@huggingface/jinja';
+import { UserError } from '../errors.js';
+import type { Model } from '../model/load.js';
+
+/**
+ * Wraps a user message in the model's own chat template (with the assistant turn opened), as the
+ * model was trained to see it. The template's leading BOS text is dropped when the tokenizer adds
+ * BOS itself, so the prompt never starts with two.
+ */
+export function chatPrompt(model: Model, message: string): string {
+  const source = model.source.chatTemplate;
+  if (!source) throw new UserError(`${model.path}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`, 'chat');
+  const tok = model.tokenizer;
+  const bos = tok.bosId !== undefined ? tok.tokenText(tok.bosId) : '';
+  const eos = tok.eosIds.length ? tok.tokenText(tok.eosIds[0]!) : '';
+  let text: string;
+  try {
+    text = new Template(source).render({
+      messages: [{ role: 'user', content: message }], add_generation_prompt: true, bos_token: bos, eos_token: eos,
+    });
+  } catch (e) {
+    throw new UserError(`${model.path}: the model's chat template failed: ${(e as Error).message}`, 'chat');
+  }
+  return tok.addBos && bos && text.startsWith(bos) ? text.slice(bos.length) : text;
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+import { DType } from '../../src/formats/tensor-types.js';
+import { collectReports } from '../../src/experiments/report/collect.js';
+import { htmlReport } from '../../src/experiments/report/html.js';
+import { parseExperiment } from '../../src/experiments/spec.js';
+import { ResultsStore } from '../../src/experiments/store.js';
+import { runSweep } from '../../src/experiments/sweep.js';
+import { fixture, SMALL } from '../fixtures/models.js';
+import { ROOT, tempDir } from '../helpers.js';
+
+/** Debian's Chromium (apt-get install chromium; .ci/run installs it), or WANDER_CHROMIUM. */
+const CHROMIUM = [process.env['WANDER_CHROMIUM'], '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => p && existsSync(p));
+// In CI the browser must be there: a missing one is a failure, not a skip.
+const skip = CHROMIUM || process.env['CI'] ? false : 'Chromium not found (apt-get install chromium, or set WANDER_CHROMIUM)';
+const ARTIFACTS = join(ROOT, 'build', 'test-artifacts');
+
+describe('the HTML report in a real browser', { skip }, () => {
+  it('opens offline, draws every plot without an error, and shows the sample tables', async () => {
+    assert.ok(CHROMIUM, 'Chromium is required in CI: .ci/run installs it with apt-get install chromium');
+    const llama = fixture('gguf', SMALL.llama, DType.F32), gpt2 = fixture('gguf', SMALL.gpt2, DType.F32);
+    const spec = parseExperiment(`name: browser
+description: two fixture models, a temperature ladder
+models: [{ model: ${JSON.stringify(gpt2)}, label: gpt2-fixture }, { model: ${JSON.stringify(llama)}, label: llama-fixture }]
+prompts: [{ label: cat, text: "The cat" }, { label: dog, text: "A dog <b>barks</b>" }]
+presets:
+  greedy: { temperature: 0 }
+  t0.7: { temperature: 0.7 }
+  t1.5: { temperature: 1.5, top_p: 0.9 }
+samples: 6
+seed: 3
+max_tokens: 10
+stop: ["zz"]
+`);
+    const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+    await runSweep(spec, store);
+    const [report] = collectReports(store, 'browser');
+    store.close();
+    const html = htmlReport(report!);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, 'report.html');
+    writeFileSync(file, html);
+
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
+      page.on('request', (r) => { if (!r.url().startsWith('file:')) problems.push(`network request: ${r.url()}`); });
+      await page.goto(`file://${file}`);
+      await page.waitForFunction(() => (window as unknown as { wanderReport?: unknown }).wanderReport !== undefined, null, { timeout: 20_000 });
+      const state = await page.evaluate(() => (window as unknown as { wanderReport: { drawn: number; failed: number } }).wanderReport);
+      // 4 metrics by preset, 4 vs temperature (at top_p 1: two temperatures), none vs top_p (one value at
+      // the common temperature), termination, 2 models × 2 prompts by position, 3 by model size.
+      assert.deepEqual(state, { drawn: 4 + 4 + 1 + 4 + 3, failed: 0 });
+      assert.equal(await page.locator('#plots svg, #finish svg, #positions svg, #model-size svg').count() > 0, true);
+      assert.equal(await page.locator('.plot-error').count(), 0);
+      assert.equal(await page.locator('h1').textContent(), 'browser');
+      // One sample table per model × prompt, a column per preset; markup in prompts is shown as text.
+      assert.equal(await page.locator('table.samples').count(), 4);
+      assert.deepEqual(await page.locator('table.samples').first().locator('thead th').evaluateAll((ths) => ths.map((th) => th.firstChild?.textContent)), ['greedy', 't0.7', 't1.5']);
+      assert.equal(await page.locator('p.prompt', { hasText: 'A dog <b>barks</b>' }).count(), 2);
+      // Greedy: six identical samples grouped into one entry counted ×6.
+      assert.equal(await page.locator('table.samples').first().locator('tbody tr').first().locator('td').first().locator('.count').textContent(), '×6');
+      assert.equal(await page.locator('#model-size table.models tbody tr').count(), 2 * 3);
+      await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+    }
+  });
+});

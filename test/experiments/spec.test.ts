@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { planCells } from '../../src/experiments/plan.js';
+import { applyOverrides, loadExperiment, parseExperiment } from '../../src/experiments/spec.js';
+import { ROOT, userError } from '../helpers.js';
+
+const ISSUE_FORM = `name: eclipse
+models: [path/to/model.gguf]        # any --model spec
+prompts: ["Why do eclipses happen?"]
+presets:
+  greedy: { temperature: 0 }
+  low:    { temperature: 0.2, top_p: 0.9, top_k: 50 }
+  high:   { temperature: 0.9, top_p: 0.95, top_k: 100 }
+samples: 16        # per cell (model × prompt × preset)
+seed: 1            # sample i of a cell uses the sampling issue's (seed, i) stream
+max_tokens: 64
+`;
+
+describe('experiment files', () => {
+  it('reads the documented form', () => {
+    const spec = parseExperiment(ISSUE_FORM, 'eclipse.yaml');
+    assert.deepEqual(spec, {
+      name: 'eclipse',
+      models: [{ spec: 'path/to/model.gguf', label: 'path/to/model.gguf' }],
+      prompts: [{ text: 'Why do eclipses happen?', label: 'prompt 1', chat: false }],
+      presets: [
+        { name: 'greedy', settings: { temperature: 0 } },
+        { name: 'low', settings: { temperature: 0.2, top_p: 0.9, top_k: 50 } },
+        { name: 'high', settings: { temperature: 0.9, top_p: 0.95, top_k: 100 } },
+      ],
+      samples: 16, seeds: [1], max_tokens: 64, stop: [],
+    });
+  });
+
+  it('plans one cell per model × prompt × preset, keyed by what decides the samples', () => {
+    const spec = parseExperiment(ISSUE_FORM);
+    const cells = planCells(spec);
+    assert.deepEqual(cells.map((c) => c.preset), ['greedy', 'low', 'high']);
+    assert.deepEqual(cells[1]!.settings, { max_tokens: 64, temperature: 0.2, top_p: 0.9, top_k: 50 });
+    // More samples or seeds extend a cell; a changed preset is a new one; key order in the file does not matter.
+    const more = planCells({ ...spec, samples: 32, seeds: [1, 2] });
+    assert.deepEqual(more.map((c) => c.key), cells.map((c) => c.key));
+    const reordered = planCells(parseExperiment(ISSUE_FORM.replace('{ temperature: 0.2, top_p: 0.9, top_k: 50 }', '{ top_k: 50, top_p: 0.9, temperature: 0.2 }')));
+    assert.equal(reordered[1]!.key, cells[1]!.key);
+    const changed = planCells(parseExperiment(ISSUE_FORM.replace('top_k: 50 }', 'top_k: 40 }')));
+    assert.notEqual(changed[1]!.key, cells[1]!.key);
+    assert.equal(changed[0]!.key, cells[0]!.key);
+  });
+
+  it('names the file, line, path and what is allowed in every error', () => {
+    const bad = (from: string, to: string) => () => parseExperiment(ISSUE_FORM.replace(from, to), 'eclipse.yaml');
+    assert.throws(bad('top_p: 0.95', 'top_p: 1.5'), userError('eclipse.yaml:7: presets.high.top_p must be in (0, 1] (1 = off), got 1.5', 'presets'));
+    assert.throws(bad('top_k: 50', 'top_k: fifty'), userError('eclipse.yaml:6: presets.low.top_k must be an integer ≥ 0 (0 = off), got "fifty"', 'presets'));
+    assert.throws(bad('{ temperature: 0 }', '{ temp: 0 }'), userError('eclipse.yaml:5: presets.greedy.temp is not a setting (allowed: temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_n_sigma, repetition_penalty, frequency_penalty, presence_penalty, penalty_window, no_repeat_ngram_size, logit_bias, banned_strings, min_new_tokens, min_tokens_to_keep, chain, max_tokens, stop)', 'presets'));
+    assert.throws(bad('{ temperature: 0 }', '{ temperature: 0, seed: 3 }'), userError('eclipse.yaml:5: presets.greedy.seed is not a preset setting: set seed or seeds at the top level of the file', 'presets'));
+    assert.throws(bad('samples: 16', 'sample: 16'), userError('eclipse.yaml:8: sample is not a field (allowed: name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'sample'));
+    assert.throws(bad('samples: 16', 'samples: 0'), userError('eclipse.yaml:8: samples must be an integer from 1 to 100000, got 0', 'samples'));
+    assert.throws(bad('models: [path/to/model.gguf]', 'models: []'), userError('eclipse.yaml:2: models must list at least one model, got []', 'models'));
+    assert.throws(bad('models: [path/to/model.gguf]', 'models: [3]'), userError('eclipse.yaml:2: models[0] must be a model spec (a .gguf file, a model folder, hf:<owner>/<repo>, ollama:<name>) or { model, label }, got 3', 'models'));
+    assert.throws(bad('name: eclipse', 'name: "two words"'), userError('eclipse.yaml:1: name must be a name of letters, digits, ".", "_" or "-" (at most 100), got "two words"', 'name'));
+    assert.throws(bad('name: eclipse\n', ''), userError('eclipse.yaml:1: is missing name (the fields are name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'file'));
+    assert.throws(bad('seed: 1 ', 'seeds: [1, 2]\nseed: 1 '), userError('eclipse.yaml:9: seeds and seed are both set: give one (seed: N, or seeds: [N, …])', 'seeds'));
+    assert.throws(bad('presets:', 'presets: ['), userError('eclipse.yaml:6: not valid YAML: Missing , between flow sequence items', 'file'));
+    assert.throws(() => loadExperiment(join(ROOT, 'experiments', 'nope.yaml')), userError(`${join(ROOT, 'experiments', 'nope.yaml')}: no such experiment file`, 'file'));
+  });
+
+  it('applies command-line overrides, validated', () => {
+    const spec = parseExperiment(ISSUE_FORM.replace('prompts: ["Why do eclipses happen?"]', 'prompts: ["Why do eclipses happen?"]\nchat: true'));
+    const o = applyOverrides(spec, { models: ['a.gguf', 'b.gguf'], samples: 2, max_tokens: 8, chat: false });
+    assert.deepEqual(o.models.map((m) => m.spec), ['a.gguf', 'b.gguf']);
+    assert.equal(o.samples, 2);
+    assert.equal(o.max_tokens, 8);
+    assert.deepEqual(o.prompts.map((p) => p.chat), [false]);
+    assert.equal(applyOverrides(spec, {}).prompts[0]!.chat, true);
+    assert.throws(() => applyOverrides(spec, { samples: 0 }), userError('--samples must be an integer from 1 to 100000, got 0', 'samples'));
+  });
+
+  it('ships examples that all validate', () => {
+    const dir = join(ROOT, 'experiments');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+    assert.deepEqual(files, ['eclipse.yaml', 'model-size.yaml', 'random-figure.yaml', 'temperature-ladder.yaml']);
+    const specs = Object.fromEntries(files.map((f) => [f, loadExperiment(join(dir, f))]));
+    assert.deepEqual(specs['eclipse.yaml']!.presets.map((p) => p.settings), [
+      { top_p: 1, top_k: 1, temperature: 0 }, { top_p: 0.9, top_k: 50, temperature: 0.2 }, { top_p: 0.95, top_k: 100, temperature: 0.9 },
+    ]);
+    assert.deepEqual(specs['temperature-ladder.yaml']!.presets.map((p) => p.settings.temperature), [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5]);
+    assert.equal(specs['temperature-ladder.yaml']!.samples, 32);
+    assert.equal(specs['random-figure.yaml']!.prompts.length, 4);
+    assert.ok(specs['model-size.yaml']!.models.length >= 3);
+  });
+});
