@@ -40,7 +40,7 @@ export function sweepCommand(program: Command): void {
       const tty = process.stderr.isTTY && !flags.json;
       const bar = tty ? new SingleBar({
         format: '{bar} {percentage}% | cells {cells} | samples {value}/{total} | {tps} tok/s | ETA {eta_formatted}',
-        stream: process.stderr, hideCursor: true, etaBuffer: 50,
+        stream: process.stderr, etaBuffer: 50, // cursor left visible: Ctrl-C ends the process mid-line
       }) : undefined;
       let barStarted = false;
       const log = (line: string) => {

@@ -53,6 +53,7 @@ export const MIGRATIONS: string[] = [
     token_ids         TEXT NOT NULL,       -- JSON list of generated token ids (EOS included)
     logprobs          TEXT NOT NULL,       -- JSON: natural-log probability of each token under the model
     entropies         TEXT NOT NULL,       -- JSON: entropy (bits) of the model's distribution at each token
+    sampled_entropies TEXT NOT NULL,       -- JSON: entropy (bits) of the distribution each token was drawn from
     finish_reason     TEXT NOT NULL,
     stop_sequence     TEXT,
     error             TEXT,

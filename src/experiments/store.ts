@@ -52,6 +52,7 @@ export interface StoredSample {
   token_ids: number[];
   logprobs: number[];
   entropies: number[];
+  sampled_entropies: number[];
   finish_reason: string;
   stop_sequence: string | null;
   error: string | null;
@@ -211,9 +212,10 @@ export class ResultsStore {
   /** Stores one finished sample (replacing an earlier failed attempt at the same index). One row, one transaction. */
   insertSample(cellId: number, seed: number, s: Sample, prompt: { tokens: number; ms: number }): void {
     this.write('store a sample', () => this.db.prepare(`INSERT OR REPLACE INTO samples (cell_id, seed, sample_index, text, token_ids, logprobs, entropies,
-        finish_reason, stop_sequence, error, prompt_tokens, completion_tokens, prompt_ms, elapsed_ms, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        sampled_entropies, finish_reason, stop_sequence, error, prompt_tokens, completion_tokens, prompt_ms, elapsed_ms, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       cellId, seed, s.index, s.text, JSON.stringify(s.token_ids), JSON.stringify(s.token_logprobs ?? []), JSON.stringify(s.token_entropy_bits ?? []),
+      JSON.stringify(s.token_sampled_entropy_bits ?? []),
       s.finish_reason, s.stop_sequence ?? null, s.error ?? null, prompt.tokens, s.token_ids.length, prompt.ms, s.elapsed_ms ?? 0, new Date().toISOString(),
     ));
   }
@@ -225,7 +227,8 @@ export class ResultsStore {
     return rows.filter((r) => seeds.has(r['seed'] as number)).map((r) => ({
       seed: r['seed'] as number, sample_index: r['sample_index'] as number, text: r['text'] as string,
       token_ids: JSON.parse(r['token_ids'] as string) as number[], logprobs: JSON.parse(r['logprobs'] as string) as number[],
-      entropies: JSON.parse(r['entropies'] as string) as number[], finish_reason: r['finish_reason'] as string,
+      entropies: JSON.parse(r['entropies'] as string) as number[], sampled_entropies: JSON.parse(r['sampled_entropies'] as string) as number[],
+      finish_reason: r['finish_reason'] as string,
       stop_sequence: r['stop_sequence'] as string | null, error: r['error'] as string | null,
       prompt_tokens: r['prompt_tokens'] as number, completion_tokens: r['completion_tokens'] as number,
       prompt_ms: r['prompt_ms'] as number, elapsed_ms: r['elapsed_ms'] as number,

@@ -5,7 +5,7 @@ import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
 import { rngFor, type Rng } from '../sampling/rng.js';
-import { tokenStats, type TokenStats } from '../sampling/token-stats.js';
+import { tokenStats, type StepStats } from '../sampling/token-stats.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
@@ -31,7 +31,7 @@ export interface GenerateOptions {
    * resumed sweep can run just the missing indices and get what an uninterrupted run would have.
    */
   indices?: number[];
-  /** Record each token's logprob and the entropy of its distribution, and each sample's wall time. */
+  /** Record each token's logprob, the entropy of the model's and of the sampled distribution, and each sample's wall time. */
   tokenStats?: boolean;
 }
 
@@ -46,7 +46,7 @@ interface Active {
   logits: Float32Array;
   logprobs: StepLogprobs[];
   trace: StepTrace[];
-  stats: TokenStats[];
+  stats: StepStats[];
   started: number;
 }
 
@@ -115,6 +115,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       if (opts.tokenStats) {
         s.token_logprobs = a.stats.map((t) => t.logprob);
         s.token_entropy_bits = a.stats.map((t) => t.entropy_bits);
+        s.token_sampled_entropy_bits = a.stats.map((t) => t.sampled_entropy_bits);
         s.elapsed_ms = round(performance.now() - a.started);
       }
       samples.push(s);
@@ -145,15 +146,19 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
         try {
           const ctx = { tokens: a.tokens, promptLength: promptIds.length, text: a.stream.text };
           let next: number;
+          let sampledEntropy = 0;
           if (settings.trace > 0) {
             const r = chain.sampleWithTrace(a.logits, a.rng, ctx, settings.trace, text);
             next = r.token;
+            sampledEntropy = r.trace.final_entropy_bits;
             a.trace.push(r.trace);
+          } else if (opts.tokenStats) {
+            ({ token: next, entropy_bits: sampledEntropy } = chain.sampleWithEntropy(a.logits, a.rng, ctx));
           } else {
             next = chain.sample(a.logits, a.rng, ctx);
           }
           if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(a.logits, next, settings.top_logprobs, text));
-          if (opts.tokenStats) a.stats.push(tokenStats(a.logits, next));
+          if (opts.tokenStats) a.stats.push({ ...tokenStats(a.logits, next), sampled_entropy_bits: sampledEntropy });
           a.tokens.push(next);
           if (eos.has(next)) { finish(a, s, 'eos'); continue; }
           const delta = a.stream.push(next);

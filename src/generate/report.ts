@@ -22,6 +22,8 @@ export interface Sample {
   token_logprobs?: number[];
   /** With token stats: the entropy (bits) of the model's distribution each token was drawn at. */
   token_entropy_bits?: number[];
+  /** With token stats: the entropy (bits) of the distribution the sampling chain drew each token from (0 when greedy). */
+  token_sampled_entropy_bits?: number[];
   /** With token stats: wall time from the sample's first step to its end (batched samples overlap). */
   elapsed_ms?: number;
 }

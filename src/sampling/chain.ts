@@ -155,6 +155,21 @@ export class SamplingChain {
     return this.choose(this.run(logits, ctx), rng);
   }
 
+  /**
+   * As sample(), and also the entropy (bits) of the distribution the token was drawn from — after
+   * every stage, so it shows what temperature and truncation did (0 for greedy).
+   */
+  sampleWithEntropy(logits: Float32Array, rng: Rng, ctx: SamplingContext): { token: number; entropy_bits: number } {
+    if (this.greedy) return { token: this.sample(logits, rng, ctx), entropy_bits: 0 };
+    const c = this.run(logits, ctx);
+    // H = ln Z − Σ e·(l − max) / Z with e = exp(l − max), Z = Σ e; computed before the draw reuses the buffers.
+    const { exps, sum, max } = c.expSum();
+    let weighted = 0;
+    for (let i = 0; i < c.size; i++) if (exps[i]! > 0) weighted += exps[i]! * (c.logits[i]! - max);
+    const entropy_bits = Math.max(0, Math.log(sum) - weighted / sum) / Math.LN2;
+    return { token: this.choose(c, rng), entropy_bits };
+  }
+
   /** The distribution the chain draws from: surviving tokens (ascending id) and their probabilities. */
   distribution(logits: Float32Array, ctx: SamplingContext): { ids: number[]; probs: number[] } {
     const c = this.run(logits, ctx);

@@ -1,3 +1,5 @@
+import { vectorMath } from './vector-math.js';
+
 /** What the model thought of one generated token, under its unmodified distribution (temperature 1). */
 export interface TokenStats {
   /** Natural-log probability of the chosen token. */
@@ -6,21 +8,29 @@ export interface TokenStats {
   entropy_bits: number;
 }
 
+/** As TokenStats, plus the entropy (bits) of the distribution the sampling chain actually drew from. */
+export interface StepStats extends TokenStats {
+  sampled_entropy_bits: number;
+}
+
+/** Scratch arrays in the kernels' memory, reused from step to step (one vocabulary's worth each). */
+let shifted: Float32Array | undefined;
+let exps: Float32Array | undefined;
+
 /**
- * One pass for the normaliser and the entropy: with e_i = exp(x_i − max) and Z = Σ e_i,
- * H = log Z − Σ e_i (x_i − max) / Z (nats), so no probability array is materialised.
+ * With e_i = exp(x_i − max) and Z = Σ e_i: log p(chosen) = x_chosen − max − log Z, and the entropy is
+ * H = log Z − Σ e_i (x_i − max) / Z (nats). The max and the exponentials run in the SIMD kernels
+ * (this runs at every generated token of a sweep, over the whole vocabulary).
  */
 export function tokenStats(logits: Float32Array, chosen: number): TokenStats {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let z = 0, weighted = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const d = logits[i]! - max;
-    if (d === -Infinity) continue;
-    const e = Math.exp(d);
-    z += e;
-    weighted += e * d;
-  }
+  const n = logits.length;
+  if (!shifted || shifted.length !== n) { shifted = vectorMath.alloc(n); exps = vectorMath.alloc(n); }
+  const x = shifted, e = exps!;
+  x.set(logits);
+  const max = vectorMath.max(x, n);
+  const z = vectorMath.expShift(x, n, max, e);
+  let weighted = 0;
+  for (let i = 0; i < n; i++) if (e[i]! > 0) weighted += e[i]! * (x[i]! - max);
   const logZ = Math.log(z);
   return { logprob: logits[chosen]! - max - logZ, entropy_bits: Math.max(0, logZ - weighted / z) / Math.LN2 };
 }

@@ -57,9 +57,9 @@ stop: ["zz"]
       await page.goto(`file://${file}`);
       await page.waitForFunction(() => (window as unknown as { wanderReport?: unknown }).wanderReport !== undefined, null, { timeout: 20_000 });
       const state = await page.evaluate(() => (window as unknown as { wanderReport: { drawn: number; failed: number } }).wanderReport);
-      // 4 metrics by preset, 4 vs temperature (at top_p 1: two temperatures), none vs top_p (one value at
-      // the common temperature), termination, 2 models × 2 prompts by position, 3 by model size.
-      assert.deepEqual(state, { drawn: 4 + 4 + 1 + 4 + 3, failed: 0 });
+      // 5 metrics by preset, 5 vs temperature (at top_p 1: two temperatures), none vs top_p (one value at
+      // the common temperature), termination, 2 models × 2 prompts by position, 4 by model size.
+      assert.deepEqual(state, { drawn: 5 + 5 + 1 + 4 + 4, failed: 0 });
       assert.equal(await page.locator('#plots svg, #finish svg, #positions svg, #model-size svg').count() > 0, true);
       assert.equal(await page.locator('.plot-error').count(), 0);
       assert.equal(await page.locator('h1').textContent(), 'browser');

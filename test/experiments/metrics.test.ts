@@ -83,11 +83,12 @@ describe('first divergence', () => {
 
 describe('entropy, logprob, perplexity', () => {
   it('pools over tokens', () => {
-    const s = tokenStatsSummary([[1, 2], [3]], [[-1, -2], [-3]]);
+    const s = tokenStatsSummary([[1, 2], [3]], [[-1, -2], [-3]], [[0, 1], [0.5]]);
     assert.equal(s.mean_entropy_bits, 2);
+    assert.equal(s.mean_sampled_entropy_bits, 0.5);
     assert.equal(s.mean_logprob, -2);
     close(s.perplexity, Math.exp(2));
-    assert.deepEqual(tokenStatsSummary([[]], [[]]), { mean_entropy_bits: null, mean_logprob: null, perplexity: null });
+    assert.deepEqual(tokenStatsSummary([[]], [[]]), { mean_entropy_bits: null, mean_sampled_entropy_bits: null, mean_logprob: null, perplexity: null });
   });
   it('averages entropy per position over the samples that reach it', () => {
     assert.deepEqual(entropyByPosition([[1, 2], [3]]), [2, 2]);

@@ -8,6 +8,7 @@ import { Eta } from '../../src/sampling/eta.js';
 import { FrequencyPresencePenalty } from '../../src/sampling/frequency-presence.js';
 import { LogitBias } from '../../src/sampling/logit-bias.js';
 import { stepLogprobs } from '../../src/sampling/logprobs.js';
+import { tokenStats } from '../../src/sampling/token-stats.js';
 import { MinNewTokens } from '../../src/sampling/min-new-tokens.js';
 import { MinP } from '../../src/sampling/min-p.js';
 import { NoRepeatNgram } from '../../src/sampling/no-repeat-ngram.js';
@@ -228,6 +229,26 @@ describe('the chain', () => {
     assert.equal(trace.chosen.token_id, token);
     assert.equal(trace.chosen.rank, token === 2 ? 1 : 2);
   });
+});
+
+test('sampleWithEntropy: the same draw as sample(), and the entropy of the distribution drawn from', () => {
+  const chain = new SamplingChain(settings({ temperature: 0.5, top_k: 3, min_p: 0.2 }));
+  const a = new Rng(11), b = new Rng(11);
+  for (let i = 0; i < 20; i++) {
+    const { token, entropy_bits } = chain.sampleWithEntropy(LOGITS, a, EMPTY);
+    assert.equal(token, chain.sample(LOGITS, b, EMPTY));
+    close(entropy_bits, entropyBits([0.8, 0.2])); // the step traced above: {0.8, 0.2} is left
+  }
+  const greedy = new SamplingChain(settings({ temperature: 0 }));
+  assert.deepEqual(greedy.sampleWithEntropy(LOGITS, new Rng(1), EMPTY), { token: 2, entropy_bits: 0 });
+  close(new SamplingChain(settings({})).sampleWithEntropy(LOGITS, new Rng(1), EMPTY).entropy_bits, 1.875);
+});
+
+test('tokenStats: logprob of the chosen token and entropy of the raw distribution', () => {
+  const t = tokenStats(LOGITS, 4);
+  close(t.logprob, Math.log(0.125));
+  close(t.entropy_bits, 1.875); // 1/16·4 + 1/4·2 + 1/2·1 + 1/16·4 + 1/8·3
+  assert.deepEqual(tokenStats(Float32Array.of(0, -Infinity), 0), { logprob: 0, entropy_bits: 0 });
 });
 
 test('logprobs: chosen token and top-N from the unmodified distribution, ties by lower id', () => {

@@ -35,7 +35,8 @@
   const METRICS = [
     ['distinct_share', 'distinct outputs (share of samples)', [0, 1]],
     ['distinct_2', 'distinct-2', [0, 1]],
-    ['mean_entropy_bits', 'mean entropy (bits)', undefined],
+    ['mean_entropy_bits', 'model entropy (bits)', undefined],
+    ['mean_sampled_entropy_bits', 'entropy drawn from (bits)', undefined],
     ['self_bleu4', 'self-BLEU-4 (higher = more alike)', [0, 1]],
   ];
   const multiPrompt = data.prompts.length > 1;

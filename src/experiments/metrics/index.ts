@@ -25,6 +25,8 @@ export interface MetricSample {
   token_ids: readonly number[];
   logprobs: readonly number[];
   entropies: readonly number[];
+  /** Entropy of the distribution each token was drawn from (optional: older callers may lack it). */
+  sampled_entropies?: readonly number[];
   finish_reason: string;
 }
 
@@ -59,7 +61,7 @@ export function cellMetrics(samples: readonly MetricSample[]): CellMetrics {
     self_bleu4: selfBleu(w, 4),
     edit_distance: meanPairwiseEditDistance(w),
     first_divergence: firstDivergence(ids),
-    ...tokenStatsSummary(entropies, samples.map((s) => s.logprobs)),
+    ...tokenStatsSummary(entropies, samples.map((s) => s.logprobs), samples.map((s) => s.sampled_entropies ?? [])),
     repetition_rate: repetitionRate(w, 4),
     degenerate: w.filter((x) => degenerateLoop(x) > 0).length,
     zipf: zipfCoefficient(ids),

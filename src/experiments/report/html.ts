@@ -39,7 +39,7 @@ function plotData(r: ExperimentReport) {
       return {
         model: c.model, parameters: c.parameters, prompt: c.prompt_label, preset: c.preset, temperature: row.temperature, top_p: row.top_p, top_k: row.top_k,
         samples: row.samples, distinct_share: row.distinct_share, distinct_2: row.distinct_2, self_bleu4: row.self_bleu4,
-        mean_entropy_bits: row.mean_entropy_bits, finish_reasons: row.finish_reasons, entropy_by_position: c.metrics.entropy_by_position,
+        mean_entropy_bits: row.mean_entropy_bits, mean_sampled_entropy_bits: row.mean_sampled_entropy_bits, finish_reasons: row.finish_reasons, entropy_by_position: c.metrics.entropy_by_position,
       };
     }),
   };
@@ -87,12 +87,12 @@ ${r.models.length > 1 ? `<section id="model-size"><h2>Across models</h2><p class
 }
 
 function metricsTable(r: ExperimentReport): string {
-  const head = ['model', 'prompt', 'preset', 'samples', 'distinct', 'distinct-1', 'distinct-2', 'distinct-3', 'self-BLEU-4', 'edit dist.', 'diverge at', 'entropy (bits)', 'mean logprob', 'perplexity', 'repetition', 'loops', 'Zipf', 'finish'];
+  const head = ['model', 'prompt', 'preset', 'samples', 'distinct', 'distinct-1', 'distinct-2', 'distinct-3', 'self-BLEU-4', 'edit dist.', 'diverge at', 'entropy (bits)', 'drawn entropy', 'mean logprob', 'perplexity', 'repetition', 'loops', 'Zipf', 'finish'];
   const rows = r.cells.map((c) => {
     const m = c.metrics;
     const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
     const cells = [c.model, c.prompt_label, c.preset].map((s) => `<td>${escapeHtml(s)}</td>`);
-    const nums = [m.samples, m.distinct, m.distinct_1, m.distinct_2, m.distinct_3, m.self_bleu4, m.edit_distance, m.first_divergence, m.mean_entropy_bits, m.mean_logprob, m.perplexity, m.repetition_rate, m.degenerate, m.zipf]
+    const nums = [m.samples, m.distinct, m.distinct_1, m.distinct_2, m.distinct_3, m.self_bleu4, m.edit_distance, m.first_divergence, m.mean_entropy_bits, m.mean_sampled_entropy_bits, m.mean_logprob, m.perplexity, m.repetition_rate, m.degenerate, m.zipf]
       .map((v) => `<td class="num">${fmt(v)}</td>`);
     return `<tr>${cells.join('')}${nums.join('')}<td>${escapeHtml(finish)}</td></tr>`;
   });

@@ -22,6 +22,7 @@ export interface MetricRow {
   finish_reasons: Record<string, number>;
   experiment: string;
   prompt_label: string;
+  mean_sampled_entropy_bits: number | null;
   parameters: number | null;
   temperature: number | null;
   top_p: number | null;
@@ -43,7 +44,7 @@ export function metricRow(c: CellReport): MetricRow {
     distinct_1: m.distinct_1, distinct_2: m.distinct_2, distinct_3: m.distinct_3, self_bleu4: m.self_bleu4,
     mean_entropy_bits: m.mean_entropy_bits, mean_logprob: m.mean_logprob, perplexity: m.perplexity,
     repetition_rate: m.repetition_rate, zipf: m.zipf, finish_reasons: m.finish_reasons,
-    experiment: c.experiment, prompt_label: c.prompt_label, parameters: c.parameters,
+    experiment: c.experiment, prompt_label: c.prompt_label, mean_sampled_entropy_bits: m.mean_sampled_entropy_bits, parameters: c.parameters,
     temperature: num('temperature'), top_p: num('top_p'), top_k: num('top_k'),
     distinct_share: m.distinct_share, distinct_normalized: m.distinct_normalized, edit_distance: m.edit_distance,
     first_divergence: m.first_divergence, degenerate: m.degenerate, mean_completion_tokens: m.mean_completion_tokens, planned: c.planned,
@@ -57,7 +58,7 @@ export function jsonReport(reports: ExperimentReport[]): { cells: MetricRow[] } 
 const CSV_COLUMNS: (keyof MetricRow)[] = [
   'experiment', 'model', 'parameters', 'prompt_label', 'prompt', 'preset', 'temperature', 'top_p', 'top_k', 'samples', 'planned',
   'distinct', 'distinct_share', 'distinct_normalized', 'distinct_1', 'distinct_2', 'distinct_3', 'self_bleu4', 'edit_distance',
-  'first_divergence', 'mean_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'degenerate', 'zipf', 'mean_completion_tokens',
+  'first_divergence', 'mean_entropy_bits', 'mean_sampled_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'degenerate', 'zipf', 'mean_completion_tokens',
 ];
 
 /** RFC 4180 CSV: one row per cell, finish reasons as one column each. */
@@ -92,12 +93,12 @@ export function markdownReport(report: ExperimentReport): string {
   out.push(`${report.cells.length} cells (${plural(report.models.length, 'model')} × ${plural(report.prompts.length, 'prompt')} × ${plural(report.presets.length, 'preset')}), ${stored} of ${planned} samples stored${report.finished_at ? `, finished ${report.finished_at}` : ' (not finished: run the sweep again to complete it)'}.`, '');
   const cell = (s: string) => s.replaceAll('|', '\\|').replace(/\s+/g, ' ');
   out.push('## Cells', '');
-  out.push('| model | prompt | preset | samples | distinct | distinct-1 | distinct-2 | self-BLEU-4 | entropy (bits) | perplexity | repetition | loops | finish |');
-  out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  out.push('| model | prompt | preset | samples | distinct | distinct-1 | distinct-2 | self-BLEU-4 | entropy (bits) | drawn entropy | perplexity | repetition | loops | finish |');
+  out.push('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const c of report.cells) {
     const m = c.metrics;
     const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
-    out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmt(m.mean_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
+    out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmt(m.mean_entropy_bits)} | ${fmt(m.mean_sampled_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
   }
   if (report.models.length > 1) {
     out.push('', '## Across models', '', 'Same prompt and preset, one column group per model (smallest first): distinct outputs / mean entropy (bits) / self-BLEU-4.', '');
