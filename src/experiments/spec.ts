@@ -121,7 +121,9 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
       return named ? fail(['presets', name, field], message.slice(field.length + 1)) : fail(['presets', name], `has ${message}`);
     }
   });
-  const models = f.models.map((m) => (typeof m === 'string' ? { spec: m, label: m } : { spec: m.model, label: m.label ?? m.model }));
+  const specs = f.models.map((m) => (typeof m === 'string' ? m : m.model));
+  const labels = defaultLabels(specs);
+  const models = f.models.map((m, i) => ({ spec: specs[i]!, label: (typeof m === 'string' ? undefined : m.label) ?? labels[i]! }));
   const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : { text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat }));
   for (const [key, list] of [['models', models.map((m) => m.label)], ['prompts', prompts.map((p) => p.label)]] as const) {
     const dup = list.findIndex((x, i) => list.indexOf(x) !== i);
@@ -132,6 +134,15 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
     samples: f.samples, seeds: f.seeds ?? [f.seed ?? 1], max_tokens: f.max_tokens, stop: f.stop,
     ...(f.max_batch_size !== undefined ? { max_batch_size: f.max_batch_size } : {}),
   };
+}
+
+/**
+ * A model's name in reports: a file or folder path by its last part ("stories260K.gguf"), an hf: or
+ * ollama: spec as written; the whole spec where two would share a name.
+ */
+function defaultLabels(specs: string[]): string[] {
+  const short = specs.map((s) => (/^(hf|ollama):/.test(s) ? s : basename(s.replace(/[\\/]+$/, '')) || s));
+  return short.map((l, i) => (short.indexOf(l) !== short.lastIndexOf(l) ? specs[i]! : l));
 }
 
 function formatPath(path: (string | number)[]): string {
@@ -170,7 +181,8 @@ export function applyOverrides(spec: ExperimentSpec, o: SpecOverrides): Experime
   };
   check('--samples', o.samples, 100_000);
   check('--max-tokens', o.max_tokens, 1_000_000);
-  const models = o.models?.length ? o.models.map((m) => ({ spec: m, label: m })) : spec.models;
+  const labels = defaultLabels(o.models ?? []);
+  const models = o.models?.length ? o.models.map((m, i) => ({ spec: m, label: labels[i]! })) : spec.models;
   if (new Set(models.map((m) => m.label)).size !== models.length) throw new UserError('--model: the same model is given twice', 'model');
   const prompts = o.chat === false ? spec.prompts.map((p) => ({ ...p, chat: false })) : spec.prompts;
   return { ...spec, models, prompts, samples: o.samples ?? spec.samples, max_tokens: o.max_tokens ?? spec.max_tokens };

@@ -105,6 +105,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     ['random-figure.yaml', 'random-figure', ['stories260K.gguf']],
     ['temperature-ladder.yaml', 'temperature-ladder', ['stories260K.gguf']],
     ['model-size.yaml', 'model-size', SHARED],
+    ['stories.yaml', 'stories', []], // its own model, a path relative to the file
   ];
   for (const [file, name, models] of examples) {
     it(`${file}: sweep and report`, () => {
@@ -117,7 +118,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
       const report = wander('report', db, '--experiment', name, '--json');
       assert.equal(report.code, 0, report.stderr);
       const cells = (JSON.parse(report.stdout) as { cells: Record<string, unknown>[] }).cells;
-      assert.equal(cells.length, models.length * prompts * presets);
+      assert.equal(cells.length, Math.max(1, models.length) * prompts * presets);
       for (const c of cells) {
         assert.equal(c['samples'], 2);
         for (const k of ['model', 'prompt', 'preset', 'distinct', 'distinct_1', 'distinct_2', 'distinct_3', 'self_bleu4', 'mean_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'zipf', 'finish_reasons']) assert.ok(k in c, k);
@@ -132,7 +133,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     const out = join(dir, 'report');
     const r = wander('report', db, '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size']) {
+    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories']) {
       for (const ext of ['html', 'md', 'csv']) assert.ok(existsSync(join(out, `${name}.${ext}`)), `${name}.${ext}`);
     }
     const md = readFileSync(join(out, 'model-size.md'), 'utf8');

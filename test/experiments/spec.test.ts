@@ -23,7 +23,7 @@ describe('experiment files', () => {
     const spec = parseExperiment(ISSUE_FORM, 'eclipse.yaml');
     assert.deepEqual(spec, {
       name: 'eclipse',
-      models: [{ spec: 'path/to/model.gguf', label: 'path/to/model.gguf' }],
+      models: [{ spec: 'path/to/model.gguf', label: 'model.gguf' }],
       prompts: [{ text: 'Why do eclipses happen?', label: 'prompt 1', chat: false }],
       presets: [
         { name: 'greedy', settings: { temperature: 0 } },
@@ -70,6 +70,8 @@ describe('experiment files', () => {
     const spec = parseExperiment(ISSUE_FORM.replace('prompts: ["Why do eclipses happen?"]', 'prompts: ["Why do eclipses happen?"]\nchat: true'));
     const o = applyOverrides(spec, { models: ['a.gguf', 'b.gguf'], samples: 2, max_tokens: 8, chat: false });
     assert.deepEqual(o.models.map((m) => m.spec), ['a.gguf', 'b.gguf']);
+    // Reports name a model by its file, or by the whole spec where two files share a name.
+    assert.deepEqual(applyOverrides(spec, { models: ['x/m.gguf', 'y/m.gguf', 'z/n.gguf', 'hf:o/r'] }).models.map((m) => m.label), ['x/m.gguf', 'y/m.gguf', 'n.gguf', 'hf:o/r']);
     assert.equal(o.samples, 2);
     assert.equal(o.max_tokens, 8);
     assert.deepEqual(o.prompts.map((p) => p.chat), [false]);
@@ -80,7 +82,7 @@ describe('experiment files', () => {
   it('ships examples that all validate', () => {
     const dir = join(ROOT, 'experiments');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['eclipse.yaml', 'model-size.yaml', 'random-figure.yaml', 'temperature-ladder.yaml']);
+    assert.deepEqual(files, ['eclipse.yaml', 'model-size.yaml', 'random-figure.yaml', 'stories.yaml', 'temperature-ladder.yaml']);
     const specs = Object.fromEntries(files.map((f) => [f, loadExperiment(join(dir, f))]));
     assert.deepEqual(specs['eclipse.yaml']!.presets.map((p) => p.settings), [
       { top_p: 1, top_k: 1, temperature: 0 }, { top_p: 0.9, top_k: 50, temperature: 0.2 }, { top_p: 0.95, top_k: 100, temperature: 0.9 },
