@@ -168,6 +168,7 @@ h3 { margin: 18px 0 6px; font-size: 15px; }
 .meta, .note, .description { color: var(--muted); margin: 4px 0 12px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; }
+table.metrics td, table.models td { white-space: nowrap; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f5f7fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
