@@ -118,7 +118,8 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
       model.close();
     }
   }
-  store.setFinished(spec.name, result.errors === 0);
+  // Finished only when every cell has all its samples (failed ones count as missing, and are retried).
+  store.setFinished(spec.name, cells.every((c) => store.missing(c).size === 0));
   result.elapsedMs = performance.now() - t0;
   return result;
 }

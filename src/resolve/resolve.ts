@@ -12,7 +12,7 @@ export interface ResolveOptions {
 
 /** Files a Hugging Face model folder needs (besides its weights), and those it may have. */
 const HF_REQUIRED = ['config.json', 'tokenizer.json'];
-const HF_OPTIONAL = ['tokenizer_config.json', 'generation_config.json'];
+const HF_OPTIONAL = ['tokenizer_config.json', 'generation_config.json', 'chat_template.jinja'];
 
 /**
  * Turns a --model spec into a local path:

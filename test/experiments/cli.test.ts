@@ -74,6 +74,24 @@ describe('wander sweep (command line)', () => {
     assert.deepEqual(dump(db), dump(whole));
   });
 
+  it('stops at once on Ctrl-C (SIGINT), keeping what was stored', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'long.yaml');
+    writeFileSync(file, `name: long\nmodels: [${JSON.stringify(fixture('gguf', WIDE.llama, DType.F32))}]\nprompts: ["A dog"]\npresets:\n  hot: { temperature: 1.5 }\nsamples: 120\nseed: 6\nmax_tokens: 48\nmax_batch_size: 1\n`);
+    const db = join(dir, 'interrupted.sqlite');
+    const child = spawn(process.execPath, [BIN, 'sweep', file, '--db', db, '--threads', '1'], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 3000 && countSamples(db) < 2 && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(child.exitCode, null, 'the sweep finished before it could be interrupted');
+    child.kill('SIGINT');
+    assert.equal(await exited, 'SIGINT');
+    const stored = countSamples(db);
+    assert.ok(stored >= 2 && stored < 120, `${stored} samples stored`);
+    const resumed = wander('sweep', file, '--db', db, '--threads', '1', '--json');
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual([JSON.parse(resumed.stdout).reused, JSON.parse(resumed.stdout).generated], [stored, 120 - stored]);
+  });
+
   it('gives one clear line and exit code 2 for bad input', () => {
     const dir = tempDir();
     const missing = wander('sweep', join(dir, 'nope.yaml'));

@@ -139,6 +139,13 @@ describe('sweep', () => {
     const model = loadModel(dir);
     assert.equal(chatPrompt(model, 'hi'), model.tokenizer.addBos ? '<user>hi\n<assistant>' : `${model.tokenizer.tokenText(model.tokenizer.bosId!)}<user>hi\n<assistant>`);
     model.close();
+    // A chat_template.jinja file (newer repositories) wins over tokenizer_config.json.
+    const jinja = join(tempDir(), 'jinja-model');
+    cpSync(dir, jinja, { recursive: true });
+    writeFileSync(join(jinja, 'chat_template.jinja'), '{% for m in messages %}[{{ m.content }}]{% endfor %}{% if add_generation_prompt %}>{% endif %}');
+    const j = loadModel(jinja);
+    assert.equal(chatPrompt(j, 'hi'), '[hi]>');
+    j.close();
 
     const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
     const s = parseExperiment(`name: c\nmodels: [${JSON.stringify(dir)}]\nchat: true\nprompts: [hi]\npresets: { p: { temperature: 0 } }\nsamples: 1\nmax_tokens: 3\n`);
