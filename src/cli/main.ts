@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
+import { attributeCommand } from './attribute.js';
 import { generateCommand } from './generate.js';
 import { nextCommand } from './next.js';
 import { reportCommand } from './report.js';
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
   nextCommand(program);
   sweepCommand(program);
   reportCommand(program);
+  attributeCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -1,0 +1,89 @@
+import { UserError } from '../errors.js';
+import type { Model } from '../model/load.js';
+import { Gpt2Graph } from '../train/gpt2.js';
+import { gpt2Parameters } from '../train/from-model.js';
+
+export interface TokenAttribution {
+  position: number;
+  token_id: number;
+  token: string;
+  /** Σ_c embedding[c] · ∂ log p(target) / ∂ embedding[c]: how much this token's embedding pushes toward the target. */
+  input_x_gradient: number;
+  /** ‖∂ log p(target) / ∂ embedding‖₂: how sensitive the target is to this position at all. */
+  gradient_norm: number;
+}
+
+export interface Attribution {
+  model: string;
+  prompt: { text: string; token_ids: number[] };
+  target: { token_id: number; token: string; prob: number; logprob: number; rank: number; chosen_by: 'argmax' | 'flag' };
+  tokens: TokenAttribution[];
+  method: string;
+}
+
+/**
+ * Gradient saliency of each prompt token for one next token: the gradient of log p(target | prompt)
+ * with respect to each position's input embedding (token + position embedding), through the whole
+ * network. `target` is a token id, or text that is exactly one token; by default the most likely
+ * next token.
+ */
+export function attribute(model: Model, prompt: string, target?: string | number): Attribution {
+  const tok = model.tokenizer;
+  const ids = tok.encode(prompt);
+  if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
+  if (ids.length > model.config.contextLength) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${model.config.contextLength}`, 'prompt');
+  const params = gpt2Parameters(model);
+  const graph = new Gpt2Graph(params);
+  const T = ids.length, V = model.config.vocabSize, C = model.config.nEmbd;
+  // First pass: the distribution at the last position, to pick (and rank) the target.
+  graph.forward(ids, ids.map(() => -1), 1, T);
+  const last = graph.logits.subarray((T - 1) * V, T * V);
+  const targetId = target === undefined ? argmax(last) : resolveTarget(model, target);
+  const targets = ids.map((_, i) => (i === T - 1 ? targetId : -1));
+  const loss = graph.forward(ids, targets, 1, T);
+  graph.backward({ parameters: false });
+  const d = graph.dEncoded!;
+  const wte = params.get('token_embd.weight');
+  const tokens = ids.map((id, t): TokenAttribution => {
+    let ixg = 0, norm = 0;
+    for (let c = 0; c < C; c++) {
+      const g = -d[t * C + c]!; // ∂ log p = −∂ loss
+      ixg += wte[id * C + c]! * g;
+      norm += g * g;
+    }
+    return { position: t, token_id: id, token: tok.tokenText(id), input_x_gradient: ixg, gradient_norm: Math.sqrt(norm) };
+  });
+  let rank = 1;
+  for (let i = 0; i < V; i++) if (last[i]! > last[targetId]! || (last[i] === last[targetId] && i < targetId)) rank++;
+  return {
+    model: model.path,
+    prompt: { text: prompt, token_ids: ids },
+    target: { token_id: targetId, token: tok.tokenText(targetId), prob: Math.exp(-loss), logprob: -loss, rank, chosen_by: target === undefined ? 'argmax' : 'flag' },
+    tokens,
+    method: 'gradient of log p(target) with respect to each input embedding (token + position); input × gradient uses the token embedding',
+  };
+}
+
+/** "#123" or a number is a token id; other text must be exactly one token of the vocabulary. */
+function resolveTarget(model: Model, target: string | number): number {
+  const V = model.config.vocabSize, tok = model.tokenizer;
+  const m = typeof target === 'number' ? [String(target), String(target)] : /^#(\d+)$/.exec(target);
+  if (m) {
+    const id = Number(m[1]);
+    if (!Number.isInteger(id) || id < 0 || id >= V) throw new UserError(`--target ${target}: token ids go from 0 to ${V - 1}`, 'target');
+    return id;
+  }
+  const text = target as string;
+  let ids = tok.encode(text);
+  if (tok.addBos && ids[0] === tok.bosId) ids = ids.slice(1);
+  if (ids.length !== 1) {
+    throw new UserError(`--target ${JSON.stringify(text)} is ${ids.length} tokens (${ids.map((i) => JSON.stringify(tok.tokenText(i))).join(' ')}); give exactly one token, or #id`, 'target');
+  }
+  return ids[0]!;
+}
+
+function argmax(x: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < x.length; i++) if (x[i]! > x[b]!) b = i;
+  return b;
+}
