@@ -35,25 +35,31 @@ export interface BpeVocab {
  * @huggingface/tokenizers by rebuilding the tokenizer.json it was converted from.
  */
 export function ggufBpeTokenizer(v: BpeVocab, file: string): HfTokenizer {
-  const pre = PRE_TOKENIZERS[v.pre];
-  if (!pre) throw new UserError(`${file}: unsupported BPE pre-tokenizer "${v.pre}" (supported: ${SUPPORTED_BPE_PRE.join(', ')})`, 'model');
+  if (!PRE_TOKENIZERS[v.pre]) throw new UserError(`${file}: unsupported BPE pre-tokenizer "${v.pre}" (supported: ${SUPPORTED_BPE_PRE.join(', ')})`, 'model');
+  return new HfTokenizer(bpeTokenizerJson(v.tokens, v.merges, v.types, v.pre), {}, { kind: 'gguf-bpe', bosId: v.bosId, eosIds: v.eosIds, prependBos: v.addBos });
+}
+
+/**
+ * The tokenizer.json of a byte-level BPE vocabulary: tokens (byte-level unicode strings, by id),
+ * merges ("a b", by rank), token types (3 = control, 4 = user-defined: added tokens), pre-tokenizer.
+ */
+export function bpeTokenizerJson(tokens: string[], merges: string[], types: number[], pre = 'gpt2'): Record<string, unknown> {
   const vocab: Record<string, number> = {};
-  v.tokens.forEach((t, id) => { if (!(t in vocab)) vocab[t] = id; });
-  const addedTokens = v.tokens.flatMap((t, id) =>
-    v.types[id] === 3 || v.types[id] === 4
-      ? [{ id, content: t, special: v.types[id] === 3, single_word: false, lstrip: false, rstrip: false, normalized: false }]
+  tokens.forEach((t, id) => { if (!(t in vocab)) vocab[t] = id; });
+  const addedTokens = tokens.flatMap((t, id) =>
+    types[id] === 3 || types[id] === 4
+      ? [{ id, content: t, special: types[id] === 3, single_word: false, lstrip: false, rstrip: false, normalized: false }]
       : []);
-  const json = {
+  return {
     version: '1.0',
     added_tokens: addedTokens,
     normalizer: null,
-    pre_tokenizer: pre,
+    pre_tokenizer: PRE_TOKENIZERS[pre],
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: v.merges,
+      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges,
     },
   };
-  return new HfTokenizer(json, {}, { kind: 'gguf-bpe', bosId: v.bosId, eosIds: v.eosIds, prependBos: v.addBos });
 }
