@@ -6,6 +6,7 @@ import { generateCommand } from './generate.js';
 import { nextCommand } from './next.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
+import { trainCommand } from './train.js';
 
 /** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
 export async function main(argv: string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   sweepCommand(program);
   reportCommand(program);
   attributeCommand(program);
+  trainCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

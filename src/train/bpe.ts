@@ -134,3 +134,20 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number, opts: BpeOp
   const types = tokens.map((_, id) => (id >= eosId ? 3 : 1));
   return { tokens, merges, types, eosId, json: bpeTokenizerJson(tokens, merges, types, 'gpt2') };
 }
+
+/** A byte-level BPE tokenizer.json (GPT-2 style, as trainBpe writes) read back for reuse. */
+export function bpeFromTokenizerJson(json: Record<string, unknown>, file: string): TrainedBpe {
+  const model = json['model'] as { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] } | undefined;
+  if (model?.type !== 'BPE' || !model.vocab || !Array.isArray(model.merges)) throw new UserError(`${file}: not a BPE tokenizer.json (model.type BPE with vocab and merges)`, 'tokenizer');
+  const tokens: string[] = [];
+  for (const [t, id] of Object.entries(model.vocab)) tokens[id] = t;
+  const added = (json['added_tokens'] as { id: number; content: string; special?: boolean }[] | undefined) ?? [];
+  for (const a of added) tokens[a.id] = a.content;
+  if (tokens.length === 0 || tokens.some((t) => t === undefined)) throw new UserError(`${file}: token ids are not contiguous from 0`, 'tokenizer');
+  const special = new Set(added.filter((a) => a.special !== false).map((a) => a.id));
+  const eosId = added.find((a) => a.content === '<|endoftext|>')?.id ?? [...special][0];
+  if (eosId === undefined) throw new UserError(`${file}: has no end-of-text token (<|endoftext|>)`, 'tokenizer');
+  const merges = model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const types = tokens.map((_, id) => (special.has(id) ? 3 : 1));
+  return { tokens, merges, types, eosId, json: bpeTokenizerJson(tokens, merges, types, 'gpt2') };
+}

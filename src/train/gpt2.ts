@@ -1,7 +1,8 @@
 import {
-  attentionBackward, attentionForward, crossEntropyBackward, crossEntropyForward, encoderBackward, encoderForward, geluBackward, geluForward,
-  layerNormBackward, layerNormForward, matmulBackward, matmulForward, residualBackward, residualForward, type Arr,
+  crossEntropyBackward, crossEntropyForward, encoderBackward, encoderForward, geluBackward, geluForward,
+  layerNormBackward, layerNormForward, residualBackward, residualForward, type Arr,
 } from './layers.js';
+import { attentionBackward, attentionForward, linearBackward, linearForward } from './simd.js';
 
 /** The shape of a GPT-2-family model, as training and gradients see it. */
 export interface Gpt2Shape {
@@ -120,14 +121,14 @@ export class Gpt2Graph {
         fcProj: this.alloc(N * C), res3: this.alloc(N * C),
       };
       layerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, res, w('attn_norm.weight'), w('attn_norm.bias'), N, C, s.eps);
-      matmulForward(a.qkv, a.ln1, w('attn_qkv.weight'), w('attn_qkv.bias'), N, C, 3 * C);
+      linearForward(a.qkv, a.ln1, w('attn_qkv.weight'), w('attn_qkv.bias'), N, C, 3 * C);
       attentionForward(a.atty, a.att, a.qkv, B, T, C, s.heads);
-      matmulForward(a.attProj, a.atty, w('attn_output.weight'), w('attn_output.bias'), N, C, C);
+      linearForward(a.attProj, a.atty, w('attn_output.weight'), w('attn_output.bias'), N, C, C);
       residualForward(a.res2, res, a.attProj, N * C);
       layerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res2, w('ffn_norm.weight'), w('ffn_norm.bias'), N, C, s.eps);
-      matmulForward(a.fch, a.ln2, w('ffn_up.weight'), w('ffn_up.bias'), N, C, s.ff);
+      linearForward(a.fch, a.ln2, w('ffn_up.weight'), w('ffn_up.bias'), N, C, s.ff);
       geluForward(a.fchGelu, a.fch, N * s.ff);
-      matmulForward(a.fcProj, a.fchGelu, w('ffn_down.weight'), w('ffn_down.bias'), N, s.ff, C);
+      linearForward(a.fcProj, a.fchGelu, w('ffn_down.weight'), w('ffn_down.bias'), N, s.ff, C);
       residualForward(a.res3, a.res2, a.fcProj, N * C);
       layers.push(a);
       res = a.res3;
@@ -135,7 +136,7 @@ export class Gpt2Graph {
     const lnf = this.alloc(N * C), lnfMean = this.alloc(N), lnfRstd = this.alloc(N);
     layerNormForward(lnf, lnfMean, lnfRstd, res, p.get('output_norm.weight'), p.get('output_norm.bias'), N, C, s.eps);
     const logits = this.alloc(N * V), probs = this.alloc(N * V), losses = this.alloc(N);
-    matmulForward(logits, lnf, this.unembedding(p), undefined, N, C, V);
+    linearForward(logits, lnf, this.unembedding(p), undefined, N, C, V);
     crossEntropyForward(losses, probs, logits, targets, N, V);
     let scored = 0, total = 0;
     for (let n = 0; n < N; n++) if (targets[n]! >= 0) { scored++; total += losses[n]!; }
@@ -186,7 +187,7 @@ export class Gpt2Graph {
     const dlogits = this.alloc(N * V);
     crossEntropyBackward(dlogits, dlosses, a.probs, a.targets, N, V);
     const dlnf = this.alloc(N * C);
-    matmulBackward(dlnf, mg(s.tied ? 'token_embd.weight' : 'output.weight'), undefined, dlogits, a.lnf, this.unembedding(p), N, C, V);
+    linearBackward(dlnf, mg(s.tied ? 'token_embd.weight' : 'output.weight'), undefined, dlogits, a.lnf, this.unembedding(p), N, C, V);
     let dres = this.alloc(N * C);
     const last = s.layers > 0 ? a.layers[s.layers - 1]!.res3 : a.encoded;
     layerNormBackward(dres, vg('output_norm.weight'), vg('output_norm.bias'), dlnf, last, p.get('output_norm.weight'), a.lnfMean, a.lnfRstd, N, C);
@@ -198,17 +199,17 @@ export class Gpt2Graph {
       const dres2 = this.alloc(N * C), dfcProj = this.alloc(N * C);
       residualBackward(dres2, dfcProj, dres, N * C);
       const dfchGelu = this.alloc(N * s.ff), dfch = this.alloc(N * s.ff), dln2 = this.alloc(N * C);
-      matmulBackward(dfchGelu, dm('ffn_down.weight'), dv('ffn_down.bias'), dfcProj, L.fchGelu, w('ffn_down.weight'), N, s.ff, C);
+      linearBackward(dfchGelu, dm('ffn_down.weight'), dv('ffn_down.bias'), dfcProj, L.fchGelu, w('ffn_down.weight'), N, s.ff, C);
       geluBackward(dfch, L.fch, dfchGelu, N * s.ff);
-      matmulBackward(dln2, dm('ffn_up.weight'), dv('ffn_up.bias'), dfch, L.ln2, w('ffn_up.weight'), N, C, s.ff);
+      linearBackward(dln2, dm('ffn_up.weight'), dv('ffn_up.bias'), dfch, L.ln2, w('ffn_up.weight'), N, C, s.ff);
       layerNormBackward(dres2, dv('ffn_norm.weight'), dv('ffn_norm.bias'), dln2, L.res2, w('ffn_norm.weight'), L.ln2Mean, L.ln2Rstd, N, C);
       // res2 = resIn + attProj
       const dresIn = this.alloc(N * C), dattProj = this.alloc(N * C);
       residualBackward(dresIn, dattProj, dres2, N * C);
       const datty = this.alloc(N * C), dqkv = this.alloc(N * 3 * C), dln1 = this.alloc(N * C);
-      matmulBackward(datty, dm('attn_output.weight'), dv('attn_output.bias'), dattProj, L.atty, w('attn_output.weight'), N, C, C);
+      linearBackward(datty, dm('attn_output.weight'), dv('attn_output.bias'), dattProj, L.atty, w('attn_output.weight'), N, C, C);
       attentionBackward(dqkv, datty, L.qkv, L.att, a.B, a.T, C, s.heads);
-      matmulBackward(dln1, dm('attn_qkv.weight'), dv('attn_qkv.bias'), dqkv, L.ln1, w('attn_qkv.weight'), N, C, 3 * C);
+      linearBackward(dln1, dm('attn_qkv.weight'), dv('attn_qkv.bias'), dqkv, L.ln1, w('attn_qkv.weight'), N, C, 3 * C);
       layerNormBackward(dresIn, dv('attn_norm.weight'), dv('attn_norm.bias'), dln1, L.resIn, w('attn_norm.weight'), L.ln1Mean, L.ln1Rstd, N, C);
       dres = dresIn;
     }

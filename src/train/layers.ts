@@ -91,35 +91,47 @@ export function matmulBackward(dinp: Arr | undefined, dw: Arr | undefined, dbias
   }
 }
 
+/** Copies head h's q, k and v (T × hs each) of sequence b out of the fused rows, contiguous for the inner loops. */
+function splitHead(qkv: Arr, b: number, h: number, T: number, C: number, hs: number, q: Float64Array, k: Float64Array, v: Float64Array): void {
+  const C3 = 3 * C;
+  for (let t = 0; t < T; t++) {
+    const r = (b * T + t) * C3 + h * hs, o = t * hs;
+    for (let i = 0; i < hs; i++) { q[o + i] = qkv[r + i]!; k[o + i] = qkv[r + C + i]!; v[o + i] = qkv[r + 2 * C + i]!; }
+  }
+}
+
 /**
  * Causal multi-head attention from a fused [q | k | v] row per position (3C wide) to C outputs.
  * `att` keeps the softmaxed pattern [B, NH, T, T] for the backward pass (and for the attention hooks).
  */
 export function attentionForward(out: Arr, att: Arr, qkv: Arr, B: number, T: number, C: number, NH: number): void {
-  const hs = C / NH, scale = 1 / Math.sqrt(hs), C3 = 3 * C;
+  const hs = C / NH, scale = 1 / Math.sqrt(hs);
+  const q = new Float64Array(T * hs), k = new Float64Array(T * hs), v = new Float64Array(T * hs), y = new Float64Array(hs), row = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
+      splitHead(qkv, b, h, T, C, hs, q, k, v);
       for (let t = 0; t < T; t++) {
-        const q = (b * T + t) * C3 + h * hs, a = ((b * NH + h) * T + t) * T;
+        const qo = t * hs, a = ((b * NH + h) * T + t) * T;
         let max = -Infinity;
         for (let u = 0; u <= t; u++) {
-          const k = (b * T + u) * C3 + C + h * hs;
+          const ko = u * hs;
           let s = 0;
-          for (let i = 0; i < hs; i++) s += qkv[q + i]! * qkv[k + i]!;
+          for (let i = 0; i < hs; i++) s += q[qo + i]! * k[ko + i]!;
           s *= scale;
-          att[a + u] = s;
+          row[u] = s;
           if (s > max) max = s;
         }
         let sum = 0;
-        for (let u = 0; u <= t; u++) { const e = Math.exp(att[a + u]! - max); att[a + u] = e; sum += e; }
-        for (let u = 0; u <= t; u++) att[a + u]! /= sum;
+        for (let u = 0; u <= t; u++) { const e = Math.exp(row[u]! - max); row[u] = e; sum += e; }
+        y.fill(0);
+        for (let u = 0; u <= t; u++) {
+          const p = row[u]! / sum, vo = u * hs;
+          att[a + u] = p;
+          for (let i = 0; i < hs; i++) y[i]! += p * v[vo + i]!;
+        }
         for (let u = t + 1; u < T; u++) att[a + u] = 0;
         const o = (b * T + t) * C + h * hs;
-        for (let i = 0; i < hs; i++) out[o + i] = 0;
-        for (let u = 0; u <= t; u++) {
-          const v = (b * T + u) * C3 + 2 * C + h * hs, p = att[a + u]!;
-          for (let i = 0; i < hs; i++) out[o + i]! += p * qkv[v + i]!;
-        }
+        for (let i = 0; i < hs; i++) out[o + i] = y[i]!;
       }
     }
   }
@@ -128,25 +140,33 @@ export function attentionForward(out: Arr, att: Arr, qkv: Arr, B: number, T: num
 /** Backward through value mixing, the causal softmax (dS = P ⊙ (dP − Σ P·dP)) and the scaled q·k. */
 export function attentionBackward(dqkv: Arr, dout: Arr, qkv: Arr, att: Arr, B: number, T: number, C: number, NH: number): void {
   const hs = C / NH, scale = 1 / Math.sqrt(hs), C3 = 3 * C;
-  const dAtt = new Float64Array(T);
+  const q = new Float64Array(T * hs), k = new Float64Array(T * hs), v = new Float64Array(T * hs);
+  const dq = new Float64Array(T * hs), dk = new Float64Array(T * hs), dv = new Float64Array(T * hs), dy = new Float64Array(hs), dAtt = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
+      splitHead(qkv, b, h, T, C, hs, q, k, v);
+      dq.fill(0); dk.fill(0); dv.fill(0);
       for (let t = 0; t < T; t++) {
-        const a = ((b * NH + h) * T + t) * T, o = (b * T + t) * C + h * hs, q = (b * T + t) * C3 + h * hs;
+        const a = ((b * NH + h) * T + t) * T, o = (b * T + t) * C + h * hs, qo = t * hs;
+        for (let i = 0; i < hs; i++) dy[i] = dout[o + i]!;
         // out = Σ_u P[u]·v[u]: dP[u] = dout·v[u], dv[u] += P[u]·dout.
         let dot = 0;
         for (let u = 0; u <= t; u++) {
-          const v = (b * T + u) * C3 + 2 * C + h * hs, p = att[a + u]!;
+          const vo = u * hs, p = att[a + u]!;
           let s = 0;
-          for (let i = 0; i < hs; i++) { s += dout[o + i]! * qkv[v + i]!; dqkv[v + i]! += p * dout[o + i]!; }
+          for (let i = 0; i < hs; i++) { s += dy[i]! * v[vo + i]!; dv[vo + i]! += p * dy[i]!; }
           dAtt[u] = s;
           dot += p * s;
         }
         for (let u = 0; u <= t; u++) {
-          const dS = att[a + u]! * (dAtt[u]! - dot) * scale, k = (b * T + u) * C3 + C + h * hs;
+          const dS = att[a + u]! * (dAtt[u]! - dot) * scale, ko = u * hs;
           if (dS === 0) continue;
-          for (let i = 0; i < hs; i++) { dqkv[q + i]! += dS * qkv[k + i]!; dqkv[k + i]! += dS * qkv[q + i]!; }
+          for (let i = 0; i < hs; i++) { dq[qo + i]! += dS * k[ko + i]!; dk[ko + i]! += dS * q[qo + i]!; }
         }
+      }
+      for (let t = 0; t < T; t++) {
+        const r = (b * T + t) * C3 + h * hs, o = t * hs;
+        for (let i = 0; i < hs; i++) { dqkv[r + i]! += dq[o + i]!; dqkv[r + C + i]! += dk[o + i]!; dqkv[r + 2 * C + i]! += dv[o + i]!; }
       }
     }
   }

@@ -633,3 +633,123 @@ export function cumulativeFind(x: usize, n: i32, target: f64): i32 {
   }
   return n - 1;
 }
+
+// ---------------------------------------------------------------- training (f32)
+
+// y[i] += a·x[i]
+@inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
+  const av = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(av, v128.load(x + o))));
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) + a * load<f32>(x + (<usize>i << 2)));
+}
+
+// y[i] += a0·x0[i] + a1·x1[i] + a2·x2[i] + a3·x3[i]: four rows per pass over y.
+@inline function axpy4(y: usize, x0: usize, x1: usize, x2: usize, x3: usize, a0: f32, a1: f32, a2: f32, a3: f32, n: i32): void {
+  const v0 = f32x4.splat(a0), v1 = f32x4.splat(a1), v2 = f32x4.splat(a2), v3 = f32x4.splat(a3);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const s = f32x4.add(f32x4.add(f32x4.mul(v0, v128.load(x0 + o)), f32x4.mul(v1, v128.load(x1 + o))), f32x4.add(f32x4.mul(v2, v128.load(x2 + o)), f32x4.mul(v3, v128.load(x3 + o))));
+    v128.store(y + o, f32x4.add(v128.load(y + o), s));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(y + o, load<f32>(y + o) + ((a0 * load<f32>(x0 + o) + a1 * load<f32>(x1 + o)) + (a2 * load<f32>(x2 + o) + a3 * load<f32>(x3 + o))));
+  }
+}
+
+// The input gradient of a linear layer out[n][o] = Σ_i x[n][i]·w[o][i]: dx[n][·] += Σ_o dout[n][o]·w[o][·],
+// four weight rows per pass over dx[n].
+export function linearBackInput(dout: usize, w: usize, dx: usize, N: i32, C: i32, OC: i32): void {
+  const rowBytes = <usize>C << 2;
+  for (let n = 0; n < N; n++) {
+    const dxr = dx + <usize>n * rowBytes, dr = dout + (<usize>(n * OC) << 2);
+    let o = 0;
+    for (; o + 4 <= OC; o += 4) {
+      const wr = w + <usize>o * rowBytes;
+      axpy4(dxr, wr, wr + rowBytes, wr + 2 * rowBytes, wr + 3 * rowBytes,
+        load<f32>(dr + (<usize>o << 2)), load<f32>(dr + (<usize>(o + 1) << 2)), load<f32>(dr + (<usize>(o + 2) << 2)), load<f32>(dr + (<usize>(o + 3) << 2)), C);
+    }
+    for (; o < OC; o++) axpy(dxr, w + <usize>o * rowBytes, load<f32>(dr + (<usize>o << 2)), C);
+  }
+}
+
+// Its weight and bias gradients: dw[o][·] += Σ_n dout[n][o]·x[n][·], db[o] += Σ_n dout[n][o] (db may be 0 = none),
+// four input rows per pass over dw[o].
+export function linearBackWeight(dout: usize, x: usize, dw: usize, db: usize, N: i32, C: i32, OC: i32): void {
+  const rowBytes = <usize>C << 2, dStride = <usize>OC << 2;
+  for (let o = 0; o < OC; o++) {
+    const dwr = dw + <usize>o * rowBytes, dcol = dout + (<usize>o << 2);
+    let sum: f32 = 0;
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      const d0 = load<f32>(dcol + <usize>n * dStride), d1 = load<f32>(dcol + <usize>(n + 1) * dStride);
+      const d2 = load<f32>(dcol + <usize>(n + 2) * dStride), d3 = load<f32>(dcol + <usize>(n + 3) * dStride);
+      const xr = x + <usize>n * rowBytes;
+      axpy4(dwr, xr, xr + rowBytes, xr + 2 * rowBytes, xr + 3 * rowBytes, d0, d1, d2, d3, C);
+      sum += (d0 + d1) + (d2 + d3);
+    }
+    for (; n < N; n++) {
+      const d = load<f32>(dcol + <usize>n * dStride);
+      axpy(dwr, x + <usize>n * rowBytes, d, C);
+      sum += d;
+    }
+    if (db) store<f32>(db + (<usize>o << 2), load<f32>(db + (<usize>o << 2)) + sum);
+  }
+}
+
+// Causal attention of one head over T positions, on contiguous q, k, v (T × hs, f32): att (T × T) gets
+// the softmaxed pattern (zeros above the diagonal), y (T × hs) the mixed values.
+export function attnHeadForward(q: usize, k: usize, v: usize, att: usize, y: usize, T: i32, hs: i32, scale: f32): void {
+  const rowBytes = <usize>hs << 2;
+  for (let t = 0; t < T; t++) {
+    const qr = q + <usize>t * rowBytes, ar = att + (<usize>(t * T) << 2), yr = y + <usize>t * rowBytes;
+    let max: f32 = -Infinity;
+    for (let u = 0; u <= t; u++) {
+      const s = dotF32(qr, k + <usize>u * rowBytes, hs) * scale;
+      store<f32>(ar + (<usize>u << 2), s);
+      if (s > max) max = s;
+    }
+    let sum: f64 = 0;
+    for (let u = 0; u <= t; u++) {
+      const e = Mathf.exp(load<f32>(ar + (<usize>u << 2)) - max);
+      store<f32>(ar + (<usize>u << 2), e);
+      sum += e;
+    }
+    const inv = <f32>(1 / sum);
+    for (let i = 0; i < hs; i++) store<f32>(yr + (<usize>i << 2), 0);
+    for (let u = 0; u <= t; u++) {
+      const p = load<f32>(ar + (<usize>u << 2)) * inv;
+      store<f32>(ar + (<usize>u << 2), p);
+      axpy(yr, v + <usize>u * rowBytes, p, hs);
+    }
+    for (let u = t + 1; u < T; u++) store<f32>(ar + (<usize>u << 2), 0);
+  }
+}
+
+// Its backward pass: from dy (T × hs) and the saved pattern, accumulate dq, dk, dv (T × hs each).
+// dP[u] = dy·v[u]; dv[u] += P[u]·dy; dS = P ⊙ (dP − Σ P·dP)·scale; dq += dS·k[u]; dk[u] += dS·q.
+export function attnHeadBackward(q: usize, k: usize, v: usize, att: usize, dy: usize, dq: usize, dk: usize, dv: usize, T: i32, hs: i32, scale: f32, scratch: usize): void {
+  const rowBytes = <usize>hs << 2;
+  for (let t = 0; t < T; t++) {
+    const ar = att + (<usize>(t * T) << 2), dyr = dy + <usize>t * rowBytes, qr = q + <usize>t * rowBytes, dqr = dq + <usize>t * rowBytes;
+    let dot: f32 = 0;
+    for (let u = 0; u <= t; u++) {
+      const p = load<f32>(ar + (<usize>u << 2));
+      const s = dotF32(dyr, v + <usize>u * rowBytes, hs);
+      store<f32>(scratch + (<usize>u << 2), s);
+      axpy(dv + <usize>u * rowBytes, dyr, p, hs);
+      dot += p * s;
+    }
+    for (let u = 0; u <= t; u++) {
+      const dS = load<f32>(ar + (<usize>u << 2)) * (load<f32>(scratch + (<usize>u << 2)) - dot) * scale;
+      if (dS == 0) continue;
+      axpy(dqr, k + <usize>u * rowBytes, dS, hs);
+      axpy(dk + <usize>u * rowBytes, qr, dS, hs);
+    }
+  }
+}
