@@ -58,3 +58,11 @@ export { collectReports, type ExperimentReport, type CellReport } from './experi
 export { jsonReport, csvReport, markdownReport, metricRow, type MetricRow } from './experiments/report/tables.js';
 export { htmlReport } from './experiments/report/html.js';
 export { writeReports } from './experiments/report/write.js';
+
+// Gradients and training (GPT-2 family): the differentiable model, attribution, the trainer.
+export { Gpt2Graph, ParameterSet, parameterLayout, type Gpt2Shape } from './train/gpt2.js';
+export { gpt2Parameters } from './train/from-model.js';
+export { attribute, type Attribution, type TokenAttribution } from './interp/attribute.js';
+export { trainBpe, bpeFromTokenizerJson, type TrainedBpe } from './train/bpe.js';
+export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainProgress, type TrainResult } from './train/trainer.js';
+export { SIZES } from './train/presets.js';

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { loadModel, type Model } from '../model/load.js';
@@ -7,6 +10,9 @@ import { numeric } from './sampler-flags.js';
 
 export const MODEL_HELP = 'a .gguf file, a Hugging Face model folder, hf:<owner>/<repo>[/<file>], or ollama:<name>';
 
+/** The embedded default: the middle model of the ladder trained by `wander train` (models/ladder/). */
+export const DEFAULT_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'ladder', 'medium', 'wander-ladder-medium.gguf');
+
 /** Both cores (or more) where it pays: small matrices stay on one thread anyway (see MatmulPool.worthIt). */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
@@ -14,7 +20,7 @@ export function defaultThreads(): number {
 
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .option('-m, --model <spec>', `model: ${MODEL_HELP}`)
+    .option('-m, --model <spec>', `model: ${MODEL_HELP} (default: the embedded wander-ladder-medium)`)
     .option('-p, --prompt <text>', 'the text to continue')
     .option('--threads <N>', `threads for matrix products (default ${defaultThreads()}: this machine's cores, at most 8)`)
     .option('--kernels <impl>', 'wasm (default) or typescript')
@@ -26,7 +32,7 @@ export interface ModelFlags { model?: string; prompt?: string; threads?: string;
 
 /** Checks the model flags, resolves the spec (downloading if needed) and loads the model. */
 export async function openModel(f: ModelFlags): Promise<{ model: Model; prompt: string; loadMs: number }> {
-  if (!f.model) throw new UserError(`--model is required: pass ${MODEL_HELP} (e.g. --model ./stories260K.gguf)`, 'model');
+  if (!f.model && !existsSync(DEFAULT_MODEL)) throw new UserError(`--model is required (the embedded default model is missing from this copy): pass ${MODEL_HELP}`, 'model');
   if (f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
   const threads = numeric(f.threads) ?? defaultThreads();
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
@@ -35,7 +41,7 @@ export async function openModel(f: ModelFlags): Promise<{ model: Model; prompt: 
   if (f.kernels !== undefined && f.kernels !== 'wasm' && f.kernels !== 'typescript') {
     throw new UserError(`--kernels must be wasm or typescript, got ${JSON.stringify(f.kernels)}`, 'kernels');
   }
-  const path = await resolveModelSpec(f.model, { progress: !f.json });
+  const path = f.model ? await resolveModelSpec(f.model, { progress: !f.json }) : DEFAULT_MODEL;
   const t0 = performance.now();
   const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined });
   return { model, prompt: f.prompt, loadMs: performance.now() - t0 };

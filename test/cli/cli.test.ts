@@ -58,7 +58,7 @@ describe('wander generate', () => {
 describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
   const model = () => fixture('gguf', SMALL.llama, DType.F32);
   const cases: [string, () => string[], string][] = [
-    ['missing --model', () => ['generate', '--prompt', 'x'], 'wander: --model is required: pass a .gguf file, a Hugging Face model folder, hf:<owner>/<repo>[/<file>], or ollama:<name> (e.g. --model ./stories260K.gguf)'],
+    ['missing --prompt', () => ['generate', '-m', model()], 'wander: --prompt is required: the text for the model to continue'],
     ['missing file', () => ['generate', '-m', '/no/such/model.gguf', '-p', 'x'], 'wander: /no/such/model.gguf: no such file or folder (pass a .gguf file, a Hugging Face model folder, or hf:<owner>/<repo>)'],
     ['not a model', () => ['generate', '-m', BIN, '-p', 'x'], 'wander: wander.mjs: not a GGUF file (bad magic) and not a Hugging Face model folder'],
     ['unknown flag', () => ['generate', '-m', model(), '-p', 'x', '--colour'], "wander: unknown option '--colour' (see wander --help)"],
@@ -81,9 +81,9 @@ describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
   }
 
   test('--verbose adds the stack', () => {
-    const r = wander('generate', '-p', 'x', '--verbose');
+    const r = wander('generate', '-m', model(), '--verbose');
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^wander: --model is required/);
+    assert.match(r.stderr, /^wander: --prompt is required/);
     assert.match(r.stderr, /\n {4}at /);
   });
 });
