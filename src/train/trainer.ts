@@ -90,17 +90,7 @@ interface CheckpointMeta {
 export function train(o: TrainOptions): TrainResult {
   const preset = SIZES[o.size];
   if (!preset) throw new UserError(`--size must be one of ${Object.keys(SIZES).join(', ')}, got ${JSON.stringify(o.size)}`, 'size');
-  if (o.corpus.length === 0) throw new UserError('--corpus is required: one or more text files', 'corpus');
-  const texts = o.corpus.map((f) => {
-    try {
-      return readFileSync(f, 'utf8');
-    } catch (e) {
-      throw new UserError(`--corpus ${f}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'corpus');
-    }
-  });
-  const corpusHash = createHash('sha256');
-  texts.forEach((t) => corpusHash.update(t).update('\u0000'));
-  const corpusSha = corpusHash.digest('hex');
+  const { texts, sha: corpusSha } = readCorpus(o.corpus);
   mkdirSync(o.out, { recursive: true });
   const t0 = performance.now();
 
@@ -142,7 +132,7 @@ export function train(o: TrainOptions): TrainResult {
     const diff = Object.keys(identity).filter((k) => JSON.stringify((identity as unknown as Record<string, unknown>)[k]) !== JSON.stringify((meta.identity as unknown as Record<string, unknown>)[k]));
     if (diff.length) throw new UserError(`--resume: the checkpoint in ${o.out} was made with different ${diff.join(', ')}; use the same options, or another --out`, 'resume');
     const bin = readFileSync(join(o.out, meta.file));
-    const all = new Float32Array(bin.buffer, bin.byteOffset, bin.byteLength / 4);
+    const all = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength)); // aligned copy
     if (all.length !== 3 * params.count) throw new UserError(`--resume: ${meta.file} is damaged (${all.length} values, expected ${3 * params.count})`, 'resume');
     params.data.set(all.subarray(0, params.count));
     opt.m.set(all.subarray(params.count, 2 * params.count));
@@ -153,6 +143,7 @@ export function train(o: TrainOptions): TrainResult {
     history = meta.history;
     o.onLog?.(`resuming at step ${step} of ${steps}`);
   } else {
+    if (o.resume) o.onLog?.(`--resume: no checkpoint in ${o.out} yet; starting from step 0`);
     initialize(params, o.seed);
   }
 
@@ -214,6 +205,21 @@ export function train(o: TrainOptions): TrainResult {
   writeFileSync(files[3]!, JSON.stringify({ identity, history }, null, 1) + '\n');
   writeFileSync(files[2]!, modelCard({ name, corpus: o.corpus, corpusSha, corpusTokens: data.length, valTokens: data.length - valStart, identity, result, command: o.command }));
   return result;
+}
+
+/** The corpus files' text, and one hash over all of them (for the card, and to match a checkpoint). */
+function readCorpus(files: string[]): { texts: string[]; sha: string } {
+  if (files.length === 0) throw new UserError('--corpus is required: one or more text files', 'corpus');
+  const texts = files.map((f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (e) {
+      throw new UserError(`--corpus ${f}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'corpus');
+    }
+  });
+  const hash = createHash('sha256');
+  texts.forEach((t) => hash.update(t).update('\u0000'));
+  return { texts, sha: hash.digest('hex') };
 }
 
 /** GPT-2's initialisation: N(0, 0.02) weights, residual projections scaled by 1/√(2·layers), zero biases, unit LayerNorm gains. */

@@ -55,6 +55,20 @@ describe('wander generate', () => {
   });
 });
 
+describe('the embedded default model', () => {
+  test('every command runs without --model on wander-ladder-medium', () => {
+    const r = wander('generate', '--prompt', 'And God said', '--temperature', '0', '--max-tokens', '12', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const run = JSON.parse(r.stdout);
+    assert.match(run.model.path, /models\/ladder\/medium\/wander-ladder-medium\.gguf$/);
+    assert.equal(run.model.architecture, 'gpt2');
+    assert.equal(run.samples[0].token_ids.length, 12);
+    const next = wander('next', '-p', 'And God said', '--top', '3');
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stdout, /^rank {2}token/m);
+  });
+});
+
 describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
   const model = () => fixture('gguf', SMALL.llama, DType.F32);
   const cases: [string, () => string[], string][] = [

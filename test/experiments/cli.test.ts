@@ -124,6 +124,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     ['temperature-ladder.yaml', 'temperature-ladder', ['stories260K.gguf']],
     ['model-size.yaml', 'model-size', SHARED],
     ['stories.yaml', 'stories', []], // its own model, a path relative to the file
+    ['model-size-ladder.yaml', 'model-size-ladder', []], // the three embedded models
   ];
   for (const [file, name, models] of examples) {
     it(`${file}: sweep and report`, () => {
@@ -136,7 +137,8 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
       const report = wander('report', db, '--experiment', name, '--json');
       assert.equal(report.code, 0, report.stderr);
       const cells = (JSON.parse(report.stdout) as { cells: Record<string, unknown>[] }).cells;
-      assert.equal(cells.length, Math.max(1, models.length) * prompts * presets);
+      const fileModels = (yaml.match(/^ {2}- \{ model:/gm) ?? []).length || 1;
+      assert.equal(cells.length, (models.length || fileModels) * prompts * presets);
       for (const c of cells) {
         assert.equal(c['samples'], 2);
         for (const k of ['model', 'prompt', 'preset', 'distinct', 'distinct_1', 'distinct_2', 'distinct_3', 'self_bleu4', 'mean_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'zipf', 'finish_reasons']) assert.ok(k in c, k);
@@ -151,7 +153,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     const out = join(dir, 'report');
     const r = wander('report', db, '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories']) {
+    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories', 'model-size-ladder']) {
       for (const ext of ['html', 'md', 'csv']) assert.ok(existsSync(join(out, `${name}.${ext}`)), `${name}.${ext}`);
     }
     const md = readFileSync(join(out, 'model-size.md'), 'utf8');
