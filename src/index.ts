@@ -11,6 +11,7 @@ export { hookNames, type Hooks, type HookFn, type HookContext } from './model/ho
 export type { KvCache } from './model/kv-cache.js';
 export type { ForwardOptions } from './model/transformer.js';
 export { resolveModelSpec } from './resolve/resolve.js';
+export { DEFAULT_MODEL } from './model/default.js';
 
 // Tokenizers.
 export type { Tokenizer } from './tokenizer/tokenizer.js';

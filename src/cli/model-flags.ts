@@ -1,17 +1,14 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
+import { DEFAULT_MODEL } from '../model/default.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { numeric } from './sampler-flags.js';
 
 export const MODEL_HELP = 'a .gguf file, a Hugging Face model folder, hf:<owner>/<repo>[/<file>], or ollama:<name>';
 
-/** The embedded default: the middle model of the ladder trained by `wander train` (models/ladder/). */
-export const DEFAULT_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'ladder', 'medium', 'wander-ladder-medium.gguf');
 
 /** Both cores (or more) where it pays: small matrices stay on one thread anyway (see MatmulPool.worthIt). */
 export function defaultThreads(): number {

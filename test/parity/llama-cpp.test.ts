@@ -5,6 +5,7 @@ import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL, WIDE, type FixtureSpec } from '../fixtures/models.js';
 import { argmax, sharedModel, SHARED_MODELS, softmax } from '../helpers.js';
 import { llamaCppGreedy } from './llama-cpp.js';
+import { DEFAULT_MODEL } from '../../src/model/default.js';
 
 // Wander against llama.cpp (node-llama-cpp, CPU, F32 KV cache) on the same GGUF files: the same greedy
 // token at each of 32 steps, and every token's probability (compared by token id) within a tolerance
@@ -25,6 +26,8 @@ const shared = (name: string) => () => sharedModel(name);
 
 const CASES: Case[] = [
   { name: 'stories260K (F32, pretrained)', path: shared('stories260K.gguf'), prompt: 'Once upon a time', tolerance: 1e-4 },
+  // The embedded default, trained by wander train: its GGUF (gpt2, Wander's own BPE) runs in llama.cpp.
+  { name: 'wander-ladder-medium (trained by wander train)', path: () => DEFAULT_MODEL, prompt: 'And God said', tolerance: 2e-3 },
   { name: 'llama.cpp-written tiny GPT-2 (F16 embeddings)', path: shared('llamacpp-tiny-gpt2.gguf'), prompt: 'The quick brown fox', tolerance: 2e-3 },
   { name: 'llama.cpp-written tiny GPT-2 (Q8_0)', path: shared('llamacpp-tiny-gpt2-q8_0.gguf'), prompt: 'The quick brown fox', tolerance: 3e-2 },
   { name: 'llama.cpp-written tiny Llama (F16 embeddings)', path: shared('llamacpp-tiny-llama.gguf'), prompt: 'The quick brown fox', tolerance: 1e-3 },
