@@ -1,7 +1,23 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../model/load.js';
-import { Gpt2Graph } from '../train/gpt2.js';
 import { gpt2Parameters } from '../train/from-model.js';
+import { Gpt2Graph } from '../train/gpt2.js';
+import type { Arr } from '../train/layers.js';
+import { LlamaGraph } from '../train/llama.js';
+
+/** What attribution needs of a model: a forward pass and the gradient with respect to its input embeddings. */
+export interface InputDifferentiable {
+  forward(tokens: ArrayLike<number>, targets: ArrayLike<number>, B: number, T: number): number;
+  readonly logits: Arr;
+  backward(opts?: { parameters?: boolean }): void;
+  readonly dEncoded?: Arr;
+  embedding(id: number): Arr;
+}
+
+/** The model's differentiable twin: GPT-2 or Llama family, weights dequantized. */
+export function differentiable(model: Model, precision: 'f32' | 'f64' = 'f32'): InputDifferentiable {
+  return model.config.family === 'gpt2' ? new Gpt2Graph(gpt2Parameters(model, precision)) : new LlamaGraph(model, precision);
+}
 
 export interface TokenAttribution {
   position: number;
@@ -23,8 +39,7 @@ export interface Attribution {
 
 /**
  * Gradient saliency of each prompt token for one next token: the gradient of log p(target | prompt)
- * with respect to each position's input embedding (token + position embedding), through the whole
- * network. `target` is a token id, or text that is exactly one token; by default the most likely
+ * with respect to each position's input embedding, through the whole network (GPT-2 or Llama family). `target` is a token id, or text that is exactly one token; by default the most likely
  * next token.
  */
 export function attribute(model: Model, prompt: string, target?: string | number): Attribution {
@@ -32,8 +47,7 @@ export function attribute(model: Model, prompt: string, target?: string | number
   const ids = tok.encode(prompt);
   if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
   if (ids.length > model.config.contextLength) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${model.config.contextLength}`, 'prompt');
-  const params = gpt2Parameters(model);
-  const graph = new Gpt2Graph(params);
+  const graph = differentiable(model);
   const T = ids.length, V = model.config.vocabSize, C = model.config.nEmbd;
   // First pass: the distribution at the last position, to pick (and rank) the target.
   graph.forward(ids, ids.map(() => -1), 1, T);
@@ -43,15 +57,17 @@ export function attribute(model: Model, prompt: string, target?: string | number
   const loss = graph.forward(ids, targets, 1, T);
   graph.backward({ parameters: false });
   const d = graph.dEncoded!;
-  const wte = params.get('token_embd.weight');
   const tokens = ids.map((id, t): TokenAttribution => {
+    const e = graph.embedding(id);
     let ixg = 0, norm = 0;
     for (let c = 0; c < C; c++) {
       const g = -d[t * C + c]!; // ∂ log p = −∂ loss
-      ixg += wte[id * C + c]! * g;
+      ixg += e[c]! * g;
       norm += g * g;
     }
-    return { position: t, token_id: id, token: tok.tokenText(id), input_x_gradient: ixg, gradient_norm: Math.sqrt(norm) };
+    // Control tokens (BOS) render as nothing; name them so the row is readable.
+    const text = tok.tokenText(id) || (id === tok.bosId ? '<bos>' : '');
+    return { position: t, token_id: id, token: text, input_x_gradient: ixg, gradient_norm: Math.sqrt(norm) };
   });
   let rank = 1;
   for (let i = 0; i < V; i++) if (last[i]! > last[targetId]! || (last[i] === last[targetId] && i < targetId)) rank++;
@@ -60,7 +76,9 @@ export function attribute(model: Model, prompt: string, target?: string | number
     prompt: { text: prompt, token_ids: ids },
     target: { token_id: targetId, token: tok.tokenText(targetId), prob: Math.exp(-loss), logprob: -loss, rank, chosen_by: target === undefined ? 'argmax' : 'flag' },
     tokens,
-    method: 'gradient of log p(target) with respect to each input embedding (token + position); input × gradient uses the token embedding',
+    method: model.config.family === 'gpt2'
+      ? 'gradient of log p(target) with respect to each input embedding (token + position); input × gradient uses the token embedding'
+      : 'gradient of log p(target) with respect to each input (token) embedding; input × gradient = embedding · gradient',
   };
 }
 

@@ -7,12 +7,12 @@ import { ParameterSet, type Gpt2Shape } from './gpt2.js';
 
 /**
  * A loaded GPT-2-family model's weights as a dense, differentiable parameter set (quantized matrices
- * are dequantized). The backward pass exists for the GPT-2 family only.
+ * are dequantized).
  */
 export function gpt2Parameters(model: Model, precision: 'f32' | 'f64' = 'f32'): ParameterSet {
   const c = model.config;
   if (c.family !== 'gpt2') {
-    throw new UserError(`${model.path}: gradients need a GPT-2-family model (this one is ${c.architecture}); the backward pass covers GPT-2 only so far`, 'model');
+    throw new UserError(`${model.path}: not a GPT-2-family model (${c.architecture}); training covers the GPT-2 family`, 'model');
   }
   const w = model.transformer.weights, heap = model.heap;
   const shape: Gpt2Shape = { vocab: c.vocabSize, context: c.contextLength, embd: c.nEmbd, layers: c.nLayer, heads: c.nHead, ff: c.nFf, eps: c.normEps, tied: w.tied };

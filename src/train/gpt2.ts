@@ -144,6 +144,12 @@ export class Gpt2Graph {
     return scored ? total / scored : 0;
   }
 
+  /** The token's embedding row (what input × gradient multiplies). */
+  embedding(id: number): Arr {
+    const C = this.params.shape.embd;
+    return this.params.get('token_embd.weight').subarray(id * C, (id + 1) * C);
+  }
+
   /** Logits of the last forward pass, [B·T, vocab]. */
   get logits(): Arr {
     if (!this.acts) throw new Error('run forward() first');

@@ -225,3 +225,120 @@ export function crossEntropyBackward(dlogits: Arr, dlosses: Arr, probs: Arr, tar
     for (let i = 0; i < V; i++) dlogits[r + i]! += d * (probs[r + i]! - (i === t ? 1 : 0));
   }
 }
+
+// ---------------------------------------------------------------- the Llama family's layers
+
+/** RMSNorm over each row of C (weight optional); keeps 1/rms per row. */
+export function rmsNormForward(out: Arr, rstd: Arr, inp: Arr, w: Arr | undefined, N: number, C: number, eps: number): void {
+  for (let n = 0; n < N; n++) {
+    const x = n * C;
+    let ss = 0;
+    for (let i = 0; i < C; i++) ss += inp[x + i]! * inp[x + i]!;
+    const s = 1 / Math.sqrt(ss / C + eps);
+    for (let i = 0; i < C; i++) out[x + i] = inp[x + i]! * s * (w ? w[i]! : 1);
+    rstd[n] = s;
+  }
+}
+
+/** With g = dout·w and x̂ = x·s: dx = s·(g − x̂·mean(g·x̂)). */
+export function rmsNormBackward(dinp: Arr, dout: Arr, inp: Arr, w: Arr | undefined, rstd: Arr, N: number, C: number): void {
+  for (let n = 0; n < N; n++) {
+    const x = n * C, s = rstd[n]!;
+    let gx = 0;
+    for (let i = 0; i < C; i++) gx += dout[x + i]! * (w ? w[i]! : 1) * inp[x + i]! * s;
+    gx /= C;
+    for (let i = 0; i < C; i++) dinp[x + i]! += s * (dout[x + i]! * (w ? w[i]! : 1) - inp[x + i]! * s * gx);
+  }
+}
+
+/**
+ * Rotary position embedding, in place, on N positions × heads × hd: pairs (2i, 2i+1), or (i, i + d/2)
+ * in the NeoX layout, rotated by position·invFreq[i] over the first ropeDim dimensions. Its backward
+ * pass is the opposite rotation (`inverse`).
+ */
+export function rope(x: Arr, N: number, T: number, heads: number, hd: number, ropeDim: number, invFreq: ArrayLike<number>, neox: boolean, inverse = false): void {
+  const half = ropeDim / 2;
+  for (let n = 0; n < N; n++) {
+    const pos = n % T;
+    for (let i = 0; i < half; i++) {
+      const theta = pos * invFreq[i]!, c = Math.cos(theta), s = inverse ? -Math.sin(theta) : Math.sin(theta);
+      for (let h = 0; h < heads; h++) {
+        const base = (n * heads + h) * hd, a = base + (neox ? i : 2 * i), b = base + (neox ? i + half : 2 * i + 1);
+        const x0 = x[a]!, x1 = x[b]!;
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+/** SwiGLU: out = silu(gate)·up. */
+export function siluMulForward(out: Arr, gate: Arr, up: Arr, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = (gate[i]! / (1 + Math.exp(-gate[i]!))) * up[i]!;
+}
+
+export function siluMulBackward(dgate: Arr, dup: Arr, dout: Arr, gate: Arr, up: Arr, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i]!, sig = 1 / (1 + Math.exp(-g));
+    dup[i]! += dout[i]! * g * sig;
+    dgate[i]! += dout[i]! * up[i]! * sig * (1 + g * (1 - sig));
+  }
+}
+
+/**
+ * Causal attention with grouped keys and values (NH query heads share NKV key/value heads) on separate
+ * q [N, NH·hd], k and v [N, NKV·hd]; out [N, NH·hd]; att [B, NH, T, T].
+ */
+export function attentionGqaForward(out: Arr, att: Arr, q: Arr, k: Arr, v: Arr, B: number, T: number, NH: number, NKV: number, hd: number): void {
+  const scale = 1 / Math.sqrt(hd), group = NH / NKV, QD = NH * hd, KD = NKV * hd;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      const kh = Math.floor(h / group);
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * QD + h * hd, a = ((b * NH + h) * T + t) * T;
+        let max = -Infinity;
+        for (let u = 0; u <= t; u++) {
+          const ko = (b * T + u) * KD + kh * hd;
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += q[qo + i]! * k[ko + i]!;
+          att[a + u] = s * scale;
+          if (att[a + u]! > max) max = att[a + u]!;
+        }
+        let sum = 0;
+        for (let u = 0; u <= t; u++) { att[a + u] = Math.exp(att[a + u]! - max); sum += att[a + u]!; }
+        for (let u = 0; u <= t; u++) att[a + u]! /= sum;
+        for (let u = t + 1; u < T; u++) att[a + u] = 0;
+        for (let i = 0; i < hd; i++) out[qo + i] = 0;
+        for (let u = 0; u <= t; u++) {
+          const vo = (b * T + u) * KD + kh * hd, p = att[a + u]!;
+          for (let i = 0; i < hd; i++) out[qo + i]! += p * v[vo + i]!;
+        }
+      }
+    }
+  }
+}
+
+export function attentionGqaBackward(dq: Arr, dk: Arr, dv: Arr, dout: Arr, q: Arr, k: Arr, v: Arr, att: Arr, B: number, T: number, NH: number, NKV: number, hd: number): void {
+  const scale = 1 / Math.sqrt(hd), group = NH / NKV, QD = NH * hd, KD = NKV * hd;
+  const dP = new Float64Array(T);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < NH; h++) {
+      const kh = Math.floor(h / group);
+      for (let t = 0; t < T; t++) {
+        const qo = (b * T + t) * QD + h * hd, a = ((b * NH + h) * T + t) * T;
+        let dot = 0;
+        for (let u = 0; u <= t; u++) {
+          const vo = (b * T + u) * KD + kh * hd, p = att[a + u]!;
+          let s = 0;
+          for (let i = 0; i < hd; i++) { s += dout[qo + i]! * v[vo + i]!; dv[vo + i]! += p * dout[qo + i]!; }
+          dP[u] = s;
+          dot += p * s;
+        }
+        for (let u = 0; u <= t; u++) {
+          const dS = att[a + u]! * (dP[u]! - dot) * scale, ko = (b * T + u) * KD + kh * hd;
+          for (let i = 0; i < hd; i++) { dq[qo + i]! += dS * k[ko + i]!; dk[ko + i]! += dS * q[qo + i]!; }
+        }
+      }
+    }
+  }
+}

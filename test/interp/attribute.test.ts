@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
-import { attribute } from '../../src/interp/attribute.js';
+import { attribute, differentiable } from '../../src/interp/attribute.js';
 import { loadModel } from '../../src/model/load.js';
 import { gpt2Parameters } from '../../src/train/from-model.js';
 import { Gpt2Graph } from '../../src/train/gpt2.js';
@@ -26,6 +26,41 @@ describe('the differentiable GPT-2 matches the engine', () => {
       // quantizes activations, as llama.cpp does, so logits differ by ~0.1 on these random weights.)
       const tol = 2e-4;
       ids.forEach((_, t) => { const d = maxAbsDiff(g.logits.subarray(t * V, (t + 1) * V), engine[t]!); assert.ok(d < tol, `position ${t}: ${d}`); });
+      model.close();
+    });
+  }
+});
+
+describe('the differentiable Llama family matches the engine, and its input gradient is right', () => {
+  for (const arch of ['llama', 'qwen2', 'qwen3'] as const) {
+    it(`${arch} fixture (${arch === 'qwen2' ? 'QKV biases, NeoX RoPE' : arch === 'qwen3' ? 'QK-norm' : 'GQA, RoPE, SwiGLU'})`, () => {
+      const model = loadModel(fixture('gguf', SMALL[arch], DType.F32));
+      const ids = model.tokenizer.encode('The cat sat on the mat');
+      const engine = model.withScratch(() => {
+        const cache = model.newCache(ids.length);
+        return ids.map((_, t) => Float32Array.from(model.forward([ids[t]!], cache)));
+      });
+      const g = differentiable(model, 'f64');
+      const T = ids.length, V = model.config.vocabSize, C = model.config.nEmbd;
+      g.forward(ids, ids.map(() => -1), 1, T);
+      ids.forEach((_, t) => { const d = maxAbsDiff(g.logits.subarray(t * V, (t + 1) * V), engine[t]!); assert.ok(d < 2e-4, `position ${t}: ${d}`); });
+      // d loss / d embedding at position t, against central differences on that position's embedding.
+      const targets = ids.map((_, i) => (i === T - 1 ? 7 : -1));
+      g.forward(ids, targets, 1, T);
+      g.backward();
+      const analytic = Float64Array.from(g.dEncoded!);
+      // A position whose token occurs once, so perturbing its embedding row moves that position only.
+      const t = ids.findIndex((x, i) => i > 0 && ids.indexOf(x) === ids.lastIndexOf(x));
+      assert.ok(t > 0);
+      const e = g.embedding(ids[t]!);
+      for (const c of [0, 3, C - 1]) {
+        const keep = e[c]!;
+        e[c] = keep + 1e-5; const up = g.forward(ids, targets, 1, T);
+        e[c] = keep - 1e-5; const down = g.forward(ids, targets, 1, T);
+        e[c] = keep;
+        const numeric = (up - down) / 2e-5;
+        assert.ok(Math.abs(numeric - analytic[t * C + c]!) < 1e-6 + 1e-5 * Math.abs(numeric), `dim ${c}: ${numeric} vs ${analytic[t * C + c]}`);
+      }
       model.close();
     });
   }
@@ -77,9 +112,18 @@ describe('wander attribute', () => {
     const two = model.tokenizer.encode('cat sat');
     assert.throws(() => attribute(model, 'The cat', 'cat sat'), userError(`--target "cat sat" is ${two.length} tokens (${two.map((i) => JSON.stringify(model.tokenizer.tokenText(i))).join(' ')}); give exactly one token, or #id`, 'target'));
     model.close();
-    const llama = loadModel(fixture('gguf', SMALL.llama, DType.F32));
-    assert.throws(() => attribute(llama, 'The cat'), userError(`${llama.path}: gradients need a GPT-2-family model (this one is llama); the backward pass covers GPT-2 only so far`, 'model'));
-    llama.close();
+  });
+
+  it('explains a pretrained Llama-family model (stories260K)', needsShared('stories260K.gguf'), () => {
+    const model = loadModel(sharedModel('stories260K.gguf')!);
+    const a = attribute(model, 'Once upon a time, there was a little girl named');
+    assert.equal(a.target.token, ' Lily'); // the story model's favourite name
+    assert.equal(a.target.rank, 1);
+    assert.equal(a.tokens.length, model.tokenizer.encode('Once upon a time, there was a little girl named').length);
+    // The last word ("named") matters most to what comes next.
+    const norms = a.tokens.map((t) => t.gradient_norm);
+    assert.equal(norms.indexOf(Math.max(...norms)), a.tokens.length - 1);
+    model.close();
   });
 
   it('prints a table, or JSON', needsShared('llamacpp-tiny-gpt2.gguf'), () => {
