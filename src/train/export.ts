@@ -47,8 +47,7 @@ export function writeGgufModel(path: string, params: ParameterSet, tok: TrainedB
   const tensors: GgufTensorOut[] = parameterLayout(s).map(({ name: n, shape }) => ({
     name: n, dtype: DType.F32, ne: [...shape].reverse(), data: quantize(DType.F32, Float32Array.from(params.get(n))),
   }));
-  // llama.cpp's gpt2 graph wants an output matrix even when tied; its converter writes the embedding again.
-  if (s.tied) tensors.push({ name: 'output.weight', dtype: DType.F32, ne: [s.embd, s.vocab], data: quantize(DType.F32, Float32Array.from(params.get('token_embd.weight'))) });
+  // Tied: no output.weight (llama.cpp's gpt2 loader falls back to the token embedding, as Wander's does).
   atomically(path, (tmp) => writeGguf(tmp, meta, tensors));
 }
 

@@ -54,6 +54,7 @@ describe('wander train', () => {
     const gguf = loadModel(join(out, 'run.gguf')), hf = loadModel(join(out, 'hf'));
     assert.equal(gguf.config.architecture, 'gpt2');
     assert.equal(gguf.config.vocabSize, 320);
+    assert.equal(gguf.parameters, r.parameters, 'tied: no separate output matrix in the file');
     const a = generate(gguf, 'And God said', { temperature: 0, max_tokens: 12, seed: 1 });
     const b = generate(hf, 'And God said', { temperature: 0, max_tokens: 12, seed: 1 });
     assert.deepEqual(a.samples[0]!.token_ids, b.samples[0]!.token_ids);
