@@ -82,7 +82,7 @@ describe('experiment files', () => {
   it('ships examples that all validate', () => {
     const dir = join(ROOT, 'experiments');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['eclipse.yaml', 'model-size.yaml', 'random-figure.yaml', 'stories.yaml', 'temperature-ladder.yaml']);
+    assert.deepEqual(files, ['eclipse.yaml', 'model-size-ladder.yaml', 'model-size.yaml', 'random-figure.yaml', 'stories.yaml', 'temperature-ladder.yaml']);
     const specs = Object.fromEntries(files.map((f) => [f, loadExperiment(join(dir, f))]));
     assert.deepEqual(specs['eclipse.yaml']!.presets.map((p) => p.settings), [
       { top_p: 1, top_k: 1, temperature: 0 }, { top_p: 0.9, top_k: 50, temperature: 0.2 }, { top_p: 0.95, top_k: 100, temperature: 0.9 },
