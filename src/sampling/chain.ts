@@ -162,12 +162,12 @@ export class SamplingChain {
   sampleWithEntropy(logits: Float32Array, rng: Rng, ctx: SamplingContext): { token: number; entropy_bits: number } {
     if (this.greedy) return { token: this.sample(logits, rng, ctx), entropy_bits: 0 };
     const c = this.run(logits, ctx);
-    // H = ln Z − Σ e·(l − max) / Z with e = exp(l − max), Z = Σ e; computed before the draw reuses the buffers.
-    const { exps, sum, max } = c.expSum();
+    // H = ln Z − Σ e·(l − max) / Z with e = exp(l − max), Z = Σ e; the draw reuses the same exponentials.
+    const es = c.expSum();
     let weighted = 0;
-    for (let i = 0; i < c.size; i++) if (exps[i]! > 0) weighted += exps[i]! * (c.logits[i]! - max);
-    const entropy_bits = Math.max(0, Math.log(sum) - weighted / sum) / Math.LN2;
-    return { token: this.choose(c, rng), entropy_bits };
+    for (let i = 0; i < c.size; i++) if (es.exps[i]! > 0) weighted += es.exps[i]! * (c.logits[i]! - es.max);
+    const entropy_bits = Math.max(0, Math.log(es.sum) - weighted / es.sum) / Math.LN2;
+    return { token: this.drawByIdOrder(c, rng.uniform(), es), entropy_bits };
   }
 
   /** The distribution the chain draws from: surviving tokens (ascending id) and their probabilities. */
@@ -187,8 +187,8 @@ export class SamplingChain {
    * Inverse-CDF draw over the surviving tokens in ascending token-id order: a canonical order that
    * does not depend on how stages happened to arrange the candidates.
    */
-  private drawByIdOrder(c: Candidates, u: number): number {
-    const { exps, sum } = c.expSum();
+  private drawByIdOrder(c: Candidates, u: number, es: { exps: Float32Array; sum: number } = c.expSum()): number {
+    const { exps, sum } = es;
     const target = u * sum;
     let cum = 0;
     if (c.idOrder) return c.ids[vectorMath.cumulativeFind(exps, c.size, target)]!;
