@@ -49,8 +49,17 @@ export function sweepCommand(program: Command): void {
         process.stderr.write(`${line}\n`);
         barStarted = false;
       };
+      let cellsShown: number | undefined;
       const onProgress = (p: SweepProgress) => {
-        if (!bar) return;
+        if (!bar) {
+          // Without a terminal (logs, nohup): one line per finished cell.
+          if (cellsShown === undefined) cellsShown = p.cellsDone;
+          else if (!flags.json && p.cellsDone > cellsShown) {
+            cellsShown = p.cellsDone;
+            process.stderr.write(`cells ${p.cellsDone}/${p.cellsTotal} · samples ${p.samplesDone}/${p.samplesTotal} · ${Math.round((p.tokens / p.elapsedMs) * 1000)} tok/s\n`);
+          }
+          return;
+        }
         const payload = { cells: `${p.cellsDone}/${p.cellsTotal}`, tps: p.elapsedMs > 0 ? Math.round((p.tokens / p.elapsedMs) * 1000) : 0 };
         if (!barStarted) { bar.start(p.samplesTotal, p.samplesDone, payload); barStarted = true; } else bar.update(p.samplesDone, payload);
       };

@@ -47,7 +47,14 @@ export function trainCommand(program: Command): void {
       const bar = tty ? new SingleBar({ format: '{bar} step {value}/{total} | train {train} | val {val} | {tps} tok/s | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 50 }) : undefined;
       let started = false;
       const onProgress = (p: TrainProgress) => {
-        if (!bar) return;
+        if (!bar) {
+          // Without a terminal (logs, nohup): one line per validation.
+          if (!flags.json && p.valLoss !== undefined && (p.step === p.steps || p.step % Math.max(1, Math.round(p.steps / 20)) === 0)) {
+            const eta = ((p.steps - p.step) * (p.elapsedMs / Math.max(1, p.step))) / 60000;
+            process.stderr.write(`step ${p.step}/${p.steps} · train ${p.trainLoss.toFixed(3)} · val ${p.valLoss.toFixed(3)} · ${Math.round(p.tokensPerSecond)} tok/s · ETA ${eta.toFixed(1)} min\n`);
+          }
+          return;
+        }
         const payload = { train: p.trainLoss.toFixed(3), val: p.valLoss?.toFixed(3) ?? '—', tps: Math.round(p.tokensPerSecond) };
         if (!started) { bar.start(p.steps, p.step, payload); started = true; } else bar.update(p.step, payload);
       };
