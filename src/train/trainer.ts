@@ -91,7 +91,11 @@ export function train(o: TrainOptions): TrainResult {
   const preset = SIZES[o.size];
   if (!preset) throw new UserError(`--size must be one of ${Object.keys(SIZES).join(', ')}, got ${JSON.stringify(o.size)}`, 'size');
   const { texts, sha: corpusSha } = readCorpus(o.corpus);
-  mkdirSync(o.out, { recursive: true });
+  try {
+    mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    throw new UserError(`--out ${o.out}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'out');
+  }
   const t0 = performance.now();
 
   // The tokenizer: the run's own (kept beside the checkpoints), a given one, or trained now.
@@ -191,7 +195,13 @@ export function train(o: TrainOptions): TrainResult {
       step, steps, trainLoss: loss, valLoss: entry.val ?? (Number.isNaN(lastVal) ? undefined : lastVal),
       tokensPerSecond: ((step - stepsAtStart) * B * T) / ((now - runStart) / 1000), elapsedMs: elapsedBefore + (now - t0),
     });
-    if (step % checkpointEvery === 0 && step < steps) saveCheckpoint(o.out, params, opt, { version: 1, step, identity, elapsedMs: elapsedBefore + (now - t0), history, file: '' });
+    if (step % checkpointEvery === 0 && step < steps) {
+      try {
+        saveCheckpoint(o.out, params, opt, { version: 1, step, identity, elapsedMs: elapsedBefore + (now - t0), history, file: '' });
+      } catch (e) {
+        throw new UserError(`--out ${o.out}: cannot write the step-${step} checkpoint (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the previous checkpoint is kept — free space and run again with --resume`, 'out');
+      }
+    }
   }
   if (Number.isNaN(lastVal)) lastVal = valLoss();
   const elapsedMs = elapsedBefore + (performance.now() - t0);
@@ -199,11 +209,15 @@ export function train(o: TrainOptions): TrainResult {
   // The model in both formats Wander reads, and its card.
   const name = o.name ?? basename(o.out);
   const files = [join(o.out, `${name}.gguf`), join(o.out, 'hf'), join(o.out, 'README.md'), join(o.out, 'train-log.json'), tokPath];
-  writeGgufModel(files[0]!, params, bpe, name);
-  writeHfModel(files[1]!, params, bpe);
   const result: TrainResult = { out: o.out, parameters: params.count, steps, tokensSeen: steps * B * T, trainLoss: lastTrain, valLoss: lastVal, elapsedMs, files };
-  writeFileSync(files[3]!, JSON.stringify({ identity, history }, null, 1) + '\n');
-  writeFileSync(files[2]!, modelCard({ name, corpus: o.corpus, corpusSha, corpusTokens: data.length, valTokens: data.length - valStart, identity, result, command: o.command }));
+  try {
+    writeGgufModel(files[0]!, params, bpe, name);
+    writeHfModel(files[1]!, params, bpe);
+    writeFileSync(files[3]!, JSON.stringify({ identity, history }, null, 1) + '\n');
+    writeFileSync(files[2]!, modelCard({ name, corpus: o.corpus, corpusSha, corpusTokens: data.length, valTokens: data.length - valStart, identity, result, command: o.command }));
+  } catch (e) {
+    throw new UserError(`--out ${o.out}: cannot write the trained model (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); free space and run again with --resume (it continues from the last checkpoint)`, 'out');
+  }
   return result;
 }
 

@@ -89,6 +89,9 @@ describe('wander train', () => {
     assert.throws(() => train(opts(file, tempDir(), { size: 'huge' })), userError('--size must be one of tiny, small, medium, large, got "huge"', 'size'));
     const missing = join(tempDir(), 'none.txt');
     assert.throws(() => train(opts(missing, tempDir())), userError(`--corpus ${missing}: cannot read (ENOENT)`, 'corpus'));
+    const notAFolder = join(tempDir(), 'file');
+    writeFileSync(notAFolder, 'x');
+    assert.throws(() => train(opts(file, join(notAFolder, 'out'))), userError(`--out ${join(notAFolder, 'out')}: cannot create the folder (ENOTDIR)`, 'out'));
     const tiny = join(tempDir(), 'tiny.txt');
     writeFileSync(tiny, 'In the beginning.');
     assert.throws(() => train(opts(tiny, tempDir())), (e: unknown) => (e as Error).name === 'UserError' && /^--corpus is \d+ tokens: too small for 32-token training windows/.test((e as Error).message));
