@@ -125,6 +125,8 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   const labels = defaultLabels(specs);
   const models = f.models.map((m, i) => ({ spec: specs[i]!, label: (typeof m === 'string' ? undefined : m.label) ?? labels[i]! }));
   const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : { text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat }));
+  const dupSpec = specs.findIndex((x, i) => specs.indexOf(x) !== i);
+  if (dupSpec >= 0) fail(['models', dupSpec], `repeats the model ${JSON.stringify(specs[dupSpec])}: list each model once`);
   for (const [key, list] of [['models', models.map((m) => m.label)], ['prompts', prompts.map((p) => p.label)]] as const) {
     const dup = list.findIndex((x, i) => list.indexOf(x) !== i);
     if (dup >= 0) fail([key, dup], `repeats ${JSON.stringify(list[dup])}: give each entry a distinct label`);
