@@ -9,6 +9,8 @@ import { LlamaGraph } from '../train/llama.js';
 export interface InputDifferentiable {
   forward(tokens: ArrayLike<number>, targets: ArrayLike<number>, B: number, T: number): number;
   readonly logits: Arr;
+  /** Changes which positions are scored (and against what) for the next backward(), without a new forward pass. */
+  setTargets(targets: ArrayLike<number>): void;
   backward(opts?: { parameters?: boolean }): void;
   readonly dEncoded?: Arr;
   embedding(id: number): Arr;
@@ -49,12 +51,16 @@ export function attribute(model: Model, prompt: string, target?: string | number
   if (ids.length > model.config.contextLength) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${model.config.contextLength}`, 'prompt');
   const graph = differentiable(model);
   const T = ids.length, V = model.config.vocabSize, C = model.config.nEmbd;
-  // First pass: the distribution at the last position, to pick (and rank) the target.
+  // One forward pass: the distribution at the last position picks (and ranks) the target; then the
+  // backward pass from −log p(target) at that position.
   graph.forward(ids, ids.map(() => -1), 1, T);
   const last = graph.logits.subarray((T - 1) * V, T * V);
   const targetId = target === undefined ? argmax(last) : resolveTarget(model, target);
-  const targets = ids.map((_, i) => (i === T - 1 ? targetId : -1));
-  const loss = graph.forward(ids, targets, 1, T);
+  let max = -Infinity, z = 0;
+  for (let i = 0; i < V; i++) max = Math.max(max, last[i]!);
+  for (let i = 0; i < V; i++) z += Math.exp(last[i]! - max);
+  const loss = -(last[targetId]! - max - Math.log(z));
+  graph.setTargets(ids.map((_, i) => (i === T - 1 ? targetId : -1)));
   graph.backward({ parameters: false });
   const d = graph.dEncoded!;
   const tokens = ids.map((id, t): TokenAttribution => {

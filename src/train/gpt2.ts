@@ -1,6 +1,6 @@
 import {
   crossEntropyBackward, crossEntropyForward, encoderBackward, encoderForward, geluBackward, geluForward,
-  layerNormBackward, layerNormForward, residualBackward, residualForward, type Arr,
+  layerNormBackward, layerNormForward, residualBackward, residualForward, retarget, type Arr,
 } from './layers.js';
 import { attentionBackward, attentionForward, linearBackward, linearForward } from './simd.js';
 
@@ -156,14 +156,13 @@ export class Gpt2Graph {
     return this.acts.logits;
   }
 
-  /** Attention patterns of the last forward pass, per layer [B, heads, T, T]. */
-  get patterns(): Arr[] {
-    if (!this.acts) throw new Error('run forward() first');
-    return this.acts.layers.map((a) => a.att);
-  }
-
   private unembedding(p: ParameterSet): Arr {
     return p.shape.tied ? p.get('token_embd.weight') : p.get('output.weight');
+  }
+
+  /** Scores other positions (or other tokens) in the next backward(), reusing the last forward pass. */
+  setTargets(targets: ArrayLike<number>): void {
+    retarget(this.acts, targets);
   }
 
   zeroGrad(): void {
@@ -179,7 +178,7 @@ export class Gpt2Graph {
     if (!a) throw new Error('run forward() first');
     const s = this.params.shape, p = this.params, C = s.embd, N = a.B * a.T, V = s.vocab;
     const withParams = opts.parameters ?? true;
-    // Without parameter gradients, matrix gradients are skipped and the small vector ones go to scratch.
+    // Without parameter gradients, weight and bias gradients are skipped; LayerNorm's go to scratch.
     const scratch = new Map<string, Arr>();
     const mg = (name: string): Arr | undefined => (withParams ? this.grads.get(name) : undefined);
     const vg = (name: string): Arr => {
@@ -205,17 +204,17 @@ export class Gpt2Graph {
       const dres2 = this.alloc(N * C), dfcProj = this.alloc(N * C);
       residualBackward(dres2, dfcProj, dres, N * C);
       const dfchGelu = this.alloc(N * s.ff), dfch = this.alloc(N * s.ff), dln2 = this.alloc(N * C);
-      linearBackward(dfchGelu, dm('ffn_down.weight'), dv('ffn_down.bias'), dfcProj, L.fchGelu, w('ffn_down.weight'), N, s.ff, C);
+      linearBackward(dfchGelu, dm('ffn_down.weight'), dm('ffn_down.bias'), dfcProj, L.fchGelu, w('ffn_down.weight'), N, s.ff, C);
       geluBackward(dfch, L.fch, dfchGelu, N * s.ff);
-      linearBackward(dln2, dm('ffn_up.weight'), dv('ffn_up.bias'), dfch, L.ln2, w('ffn_up.weight'), N, C, s.ff);
+      linearBackward(dln2, dm('ffn_up.weight'), dm('ffn_up.bias'), dfch, L.ln2, w('ffn_up.weight'), N, C, s.ff);
       layerNormBackward(dres2, dv('ffn_norm.weight'), dv('ffn_norm.bias'), dln2, L.res2, w('ffn_norm.weight'), L.ln2Mean, L.ln2Rstd, N, C);
       // res2 = resIn + attProj
       const dresIn = this.alloc(N * C), dattProj = this.alloc(N * C);
       residualBackward(dresIn, dattProj, dres2, N * C);
       const datty = this.alloc(N * C), dqkv = this.alloc(N * 3 * C), dln1 = this.alloc(N * C);
-      linearBackward(datty, dm('attn_output.weight'), dv('attn_output.bias'), dattProj, L.atty, w('attn_output.weight'), N, C, C);
+      linearBackward(datty, dm('attn_output.weight'), dm('attn_output.bias'), dattProj, L.atty, w('attn_output.weight'), N, C, C);
       attentionBackward(dqkv, datty, L.qkv, L.att, a.B, a.T, C, s.heads);
-      linearBackward(dln1, dm('attn_qkv.weight'), dv('attn_qkv.bias'), dqkv, L.ln1, w('attn_qkv.weight'), N, C, 3 * C);
+      linearBackward(dln1, dm('attn_qkv.weight'), dm('attn_qkv.bias'), dqkv, L.ln1, w('attn_qkv.weight'), N, C, 3 * C);
       layerNormBackward(dresIn, dv('attn_norm.weight'), dv('attn_norm.bias'), dln1, L.resIn, w('attn_norm.weight'), L.ln1Mean, L.ln1Rstd, N, C);
       dres = dresIn;
     }

@@ -342,3 +342,11 @@ export function attentionGqaBackward(dq: Arr, dk: Arr, dv: Arr, dout: Arr, q: Ar
     }
   }
 }
+
+/** Points a forward pass's saved state at new targets (for the next backward pass) and recounts the scored rows. */
+export function retarget(acts: { B: number; T: number; targets: ArrayLike<number>; scored: number } | undefined, targets: ArrayLike<number>): void {
+  if (!acts) throw new Error('run forward() first');
+  if (targets.length !== acts.B * acts.T) throw new Error(`setTargets: expected ${acts.B * acts.T} targets`);
+  acts.targets = targets;
+  acts.scored = Array.from(targets).filter((t) => t >= 0).length;
+}

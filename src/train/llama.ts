@@ -5,9 +5,10 @@ import { ropeInvFreq, type ModelConfig } from '../model/config.js';
 import type { Model } from '../model/load.js';
 import type { Matrix } from '../model/weights.js';
 import {
-  attentionGqaBackward, attentionGqaForward, crossEntropyBackward, crossEntropyForward, matmulBackward, matmulForward,
-  rmsNormBackward, rmsNormForward, rope, siluMulBackward, siluMulForward, type Arr,
+  attentionGqaBackward, attentionGqaForward, crossEntropyBackward, crossEntropyForward,
+  retarget, rmsNormBackward, rmsNormForward, rope, siluMulBackward, siluMulForward, type Arr,
 } from './layers.js';
+import { linearBackward, linearForward } from './simd.js';
 
 interface LayerW {
   attnNorm: Arr; q: Arr; k: Arr; v: Arr; qBias?: Arr; kBias?: Arr; vBias?: Arr; qNorm?: Arr; kNorm?: Arr;
@@ -87,34 +88,39 @@ export class LlamaGraph {
         gate: this.arr(N * F), up: this.arr(N * F), act: this.arr(N * F),
       };
       rmsNormForward(a.h, a.hRstd, x, L.attnNorm, N, C, c.normEps);
-      matmulForward(a.qRaw, a.h, L.q, L.qBias, N, C, QD);
-      matmulForward(a.kRaw, a.h, L.k, L.kBias, N, C, KD);
-      matmulForward(a.v, a.h, L.v, L.vBias, N, C, KD);
+      linearForward(a.qRaw, a.h, L.q, L.qBias, N, C, QD);
+      linearForward(a.kRaw, a.h, L.k, L.kBias, N, C, KD);
+      linearForward(a.v, a.h, L.v, L.vBias, N, C, KD);
       if (L.qNorm) { a.qRstd = this.arr(N * c.nHead); rmsNormForward(a.q, a.qRstd, a.qRaw, L.qNorm, N * c.nHead, hd, c.normEps); } else a.q.set(a.qRaw);
       if (L.kNorm) { a.kRstd = this.arr(N * c.nHeadKv); rmsNormForward(a.k, a.kRstd, a.kRaw, L.kNorm, N * c.nHeadKv, hd, c.normEps); } else a.k.set(a.kRaw);
       rope(a.q, N, T, c.nHead, hd, c.ropeDim, this.invFreq, c.ropeNeox);
       rope(a.k, N, T, c.nHeadKv, hd, c.ropeDim, this.invFreq, c.ropeNeox);
       attentionGqaForward(a.z, a.att, a.q, a.k, a.v, B, T, c.nHead, c.nHeadKv, hd);
-      matmulForward(a.x2, a.z, L.out, L.outBias, N, QD, C);
+      linearForward(a.x2, a.z, L.out, L.outBias, N, QD, C);
       for (let i = 0; i < N * C; i++) a.x2[i]! += x[i]!;
       rmsNormForward(a.h2, a.h2Rstd, a.x2, L.ffnNorm, N, C, c.normEps);
-      matmulForward(a.gate, a.h2, L.gate, undefined, N, C, F);
-      matmulForward(a.up, a.h2, L.up, undefined, N, C, F);
+      linearForward(a.gate, a.h2, L.gate, undefined, N, C, F);
+      linearForward(a.up, a.h2, L.up, undefined, N, C, F);
       siluMulForward(a.act, a.gate, a.up, N * F);
       const next = this.arr(N * C);
-      matmulForward(next, a.act, L.down, undefined, N, F, C);
+      linearForward(next, a.act, L.down, undefined, N, F, C);
       for (let i = 0; i < N * C; i++) next[i]! += a.x2[i]!;
       layers.push(a);
       x = next;
     }
     const hf = this.arr(N * C), hfRstd = this.arr(N), logits = this.arr(N * V), probs = this.arr(N * V), losses = this.arr(N);
     rmsNormForward(hf, hfRstd, x, this.outNorm, N, C, c.normEps);
-    matmulForward(logits, hf, this.output, undefined, N, C, V);
+    linearForward(logits, hf, this.output, undefined, N, C, V);
     crossEntropyForward(losses, probs, logits, targets, N, V);
     let scored = 0, total = 0;
     for (let n = 0; n < N; n++) if (targets[n]! >= 0) { scored++; total += losses[n]!; }
     this.acts = { B, T, targets, layers, xf: x, hf, hfRstd, logits, probs, scored };
     return scored ? total / scored : 0;
+  }
+
+  /** Scores other positions (or other tokens) in the next backward(), reusing the last forward pass. */
+  setTargets(targets: ArrayLike<number>): void {
+    retarget(this.acts, targets);
   }
 
   /** Sets dEncoded: the gradient of the mean loss with respect to each input embedding (no weight gradients here). */
@@ -127,21 +133,21 @@ export class LlamaGraph {
     const dlogits = this.arr(N * V);
     crossEntropyBackward(dlogits, dlosses, a.probs, a.targets, N, V);
     const dhf = this.arr(N * C);
-    matmulBackward(dhf, undefined, undefined, dlogits, a.hf, this.output, N, C, V);
+    linearBackward(dhf, undefined, undefined, dlogits, a.hf, this.output, N, C, V);
     let dx = this.arr(N * C);
     rmsNormBackward(dx, dhf, a.xf, this.outNorm, a.hfRstd, N, C);
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const L = this.layers[l]!, A = a.layers[l]!;
       // x_next = x2 + down(silu(gate)·up)
       const dx2 = this.arr(dx), dact = this.arr(N * F), dgate = this.arr(N * F), dup = this.arr(N * F), dh2 = this.arr(N * C);
-      matmulBackward(dact, undefined, undefined, dx, A.act, L.down, N, F, C);
+      linearBackward(dact, undefined, undefined, dx, A.act, L.down, N, F, C);
       siluMulBackward(dgate, dup, dact, A.gate, A.up, N * F);
-      matmulBackward(dh2, undefined, undefined, dgate, A.h2, L.gate, N, C, F);
-      matmulBackward(dh2, undefined, undefined, dup, A.h2, L.up, N, C, F);
+      linearBackward(dh2, undefined, undefined, dgate, A.h2, L.gate, N, C, F);
+      linearBackward(dh2, undefined, undefined, dup, A.h2, L.up, N, C, F);
       rmsNormBackward(dx2, dh2, A.x2, L.ffnNorm, A.h2Rstd, N, C);
       // x2 = x + out(attention(rope(q), rope(k), v))
       const dxIn = this.arr(dx2), dz = this.arr(N * QD), dq = this.arr(N * QD), dk = this.arr(N * KD), dv = this.arr(N * KD);
-      matmulBackward(dz, undefined, undefined, dx2, A.z, L.out, N, QD, C);
+      linearBackward(dz, undefined, undefined, dx2, A.z, L.out, N, QD, C);
       attentionGqaBackward(dq, dk, dv, dz, A.q, A.k, A.v, A.att, a.B, a.T, c.nHead, c.nHeadKv, hd);
       rope(dq, N, a.T, c.nHead, hd, c.ropeDim, this.invFreq, c.ropeNeox, true);
       rope(dk, N, a.T, c.nHeadKv, hd, c.ropeDim, this.invFreq, c.ropeNeox, true);
@@ -149,9 +155,9 @@ export class LlamaGraph {
       if (L.qNorm) { dqRaw = this.arr(N * QD); rmsNormBackward(dqRaw, dq, A.qRaw, L.qNorm, A.qRstd!, N * c.nHead, hd); }
       if (L.kNorm) { dkRaw = this.arr(N * KD); rmsNormBackward(dkRaw, dk, A.kRaw, L.kNorm, A.kRstd!, N * c.nHeadKv, hd); }
       const dh = this.arr(N * C);
-      matmulBackward(dh, undefined, undefined, dqRaw, A.h, L.q, N, C, QD);
-      matmulBackward(dh, undefined, undefined, dkRaw, A.h, L.k, N, C, KD);
-      matmulBackward(dh, undefined, undefined, dv, A.h, L.v, N, C, KD);
+      linearBackward(dh, undefined, undefined, dqRaw, A.h, L.q, N, C, QD);
+      linearBackward(dh, undefined, undefined, dkRaw, A.h, L.k, N, C, KD);
+      linearBackward(dh, undefined, undefined, dv, A.h, L.v, N, C, KD);
       rmsNormBackward(dxIn, dh, A.x, L.attnNorm, A.hRstd, N, C);
       dx = dxIn;
     }
