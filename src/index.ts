@@ -11,7 +11,7 @@ export { hookNames, type Hooks, type HookFn, type HookContext } from './model/ho
 export type { KvCache } from './model/kv-cache.js';
 export type { ForwardOptions } from './model/transformer.js';
 export { resolveModelSpec } from './resolve/resolve.js';
-export { DEFAULT_MODEL } from './model/default.js';
+export { DEFAULT_MODEL, EMBEDDED_MODELS, type EmbeddedModel } from './resolve/embedded.js';
 
 // Tokenizers.
 export type { Tokenizer } from './tokenizer/tokenizer.js';
@@ -67,3 +67,4 @@ export { attribute, type Attribution, type TokenAttribution } from './interp/att
 export { trainBpe, bpeFromTokenizerJson, type TrainedBpe } from './train/bpe.js';
 export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainProgress, type TrainResult } from './train/trainer.js';
 export { SIZES } from './train/presets.js';
+

@@ -6,7 +6,7 @@ import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 interface AttributeFlags extends ModelFlags { target?: string }
 
 export function attributeCommand(program: Command): void {
-  const cmd = program.command('attribute').description('gradient saliency: how much each prompt token drives the next token (GPT-2 family)');
+  const cmd = program.command('attribute').description('gradient saliency: how much each prompt token drives the next token (GPT-2 and Llama families)');
   addModelFlags(cmd);
   cmd
     .option('--target <TOKEN>', 'the next token to explain: text that is one token, or #id (default: the most likely one)')

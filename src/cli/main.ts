@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
 import { attributeCommand } from './attribute.js';
 import { generateCommand } from './generate.js';
+import { modelsCommand } from './models.js';
 import { nextCommand } from './next.js';
 import { reportCommand } from './report.js';
 import { sweepCommand } from './sweep.js';
@@ -23,6 +24,12 @@ export async function main(argv: string[]): Promise<number> {
   reportCommand(program);
   attributeCommand(program);
   trainCommand(program);
+  modelsCommand(program);
+  if (argv.length === 0) {
+    // A command is required: bare `wander` is a usage error, answered with the help on stderr.
+    process.stderr.write(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

@@ -2,12 +2,12 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { DEFAULT_MODEL } from '../model/default.js';
+import { DEFAULT_MODEL } from '../resolve/embedded.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { numeric } from './sampler-flags.js';
 
-export const MODEL_HELP = 'a .gguf file, a Hugging Face model folder, hf:<owner>/<repo>[/<file>], or ollama:<name>';
+export const MODEL_HELP = 'a .gguf file, a model folder, ladder:small|medium|large, hf:<owner>/<repo>[/<file>], or ollama:<name>[:<tag>] (wander models lists them)';
 
 
 /** Both cores (or more) where it pays: small matrices stay on one thread anyway (see MatmulPool.worthIt). */
@@ -17,7 +17,7 @@ export function defaultThreads(): number {
 
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .option('-m, --model <spec>', `model: ${MODEL_HELP} (default: the embedded wander-ladder-medium)`)
+    .option('-m, --model <spec>', `model: ${MODEL_HELP} (default: ladder:medium, embedded)`)
     .option('-p, --prompt <text>', 'the text to continue')
     .option('--threads <N>', `threads for matrix products (default ${defaultThreads()}: this machine's cores, at most 8)`)
     .option('--kernels <impl>', 'wasm (default) or typescript')

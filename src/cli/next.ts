@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { nextTokenDistribution, type NextTokenDistribution } from '../generate/next.js';
-import { describeSettings } from './print-report.js';
+import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
@@ -35,7 +35,7 @@ export function nextCommand(program: Command): void {
  * probability after the chain, and which stage removed each token — with a rule where removal starts.
  */
 export function renderNext(d: NextTokenDistribution): string {
-  const lines: string[] = [];
+  const lines: string[] = [`model     ${describeModel(d.model)}`];
   lines.push(`prompt    ${showToken(d.prompt.text)} (${d.prompt.token_ids.length} tokens)`);
   lines.push(`settings  ${describeSettings(d.settings, d.settings.sources, d.stages, false)}`);
   const shape = d.entropy_bits < 1 ? 'peaked: the model is confident' : d.entropy_bits > 4 ? 'flat: many continuations are plausible' : 'in between';

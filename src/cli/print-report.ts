@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { Run, Sample } from '../generate/report.js';
+import type { ModelInfo, Run, Sample } from '../generate/report.js';
 import type { Settings } from '../generate/settings.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { fmtParams, pad, prob, showToken } from './format.js';
@@ -35,11 +35,16 @@ export function printSample(s: Sample, prompt: string, out: NodeJS.WritableStrea
   out.write(`── sample ${s.index} · ${s.token_ids.length} tokens · ${why}\n${prompt}${s.text}\n`);
 }
 
+/** The model in one line: the file chosen, architecture, format, size, context, vocabulary. */
+export function describeModel(m: ModelInfo): string {
+  return `${basename(m.path)}: ${m.architecture} (${m.format}), ${fmtParams(m.parameters)} parameters, context ${m.context_length}, vocab ${m.vocab_size}`;
+}
+
 /** The human-readable run report printed after the text. */
 export function printReport(run: Run, out: NodeJS.WritableStream): void {
   const m = run.model, s = run.settings, u = run.usage, t = run.timings;
   const lines: string[] = ['', '── run report ' + '─'.repeat(50)];
-  lines.push(`model     ${basename(m.path)}: ${m.architecture} (${m.format}), ${fmtParams(m.parameters)} parameters, context ${m.context_length}, vocab ${m.vocab_size}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
+  lines.push(`model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
   lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);
   if (s.resolved_bias) lines.push(`bias      ${s.resolved_bias.map((b) => `${showToken(b.token)} (#${b.token_id}) ${b.bias}`).join(', ')}`);
   lines.push(`tokens    prompt ${u.prompt_tokens} · generated ${u.completion_tokens} · total ${u.total_tokens}`);

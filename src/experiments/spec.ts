@@ -45,7 +45,7 @@ const int = (lo: number, hi: number) => z.number({ error: `must be an integer fr
 const ModelEntry = z.union([
   text('a model spec'),
   z.object({ model: text('a model spec'), label: text('a non-empty label').optional() }, { error: 'must be a model spec or { model, label }' }).strict(),
-], { error: 'must be a model spec (a .gguf file, a model folder, hf:<owner>/<repo>, ollama:<name>) or { model, label }' });
+], { error: 'must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>) or { model, label }' });
 
 const PromptEntry = z.union([
   z.string({ error: 'must be a string or { text, label, chat }' }),

@@ -5,7 +5,7 @@ import { chatPrompt } from '../generate/chat.js';
 import { generate } from '../generate/generate.js';
 import { resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { loadModel, type LoadOptions } from '../model/load.js';
-import { resolveModelSpec } from '../resolve/resolve.js';
+import { isSchemeSpec, resolveModelSpec } from '../resolve/resolve.js';
 import { planCells } from './plan.js';
 import type { ExperimentSpec } from './spec.js';
 import type { ResultsStore, StoredCell } from './store.js';
@@ -134,7 +134,7 @@ function withoutPerRun<T extends object>(o: T): Partial<T> {
 /** A model spec as a local path: relative paths are taken from the experiment file's folder when the file is there. */
 async function locateModel(spec: string, i: number, file: string | undefined, progress: boolean): Promise<string> {
   let path = spec;
-  if (!spec.startsWith('hf:') && !spec.startsWith('ollama:') && !isAbsolute(spec) && file) {
+  if (!isSchemeSpec(spec) && !isAbsolute(spec) && file) {
     const beside = join(dirname(file), spec);
     if (existsSync(beside)) path = beside;
   }
@@ -144,6 +144,6 @@ async function locateModel(spec: string, i: number, file: string | undefined, pr
     if (e instanceof UserError) throw new UserError(`models[${i}]: ${e.message}`, 'models');
     throw e;
   }
-  if (!existsSync(path)) throw new UserError(`models[${i}]: ${spec}: no such file or folder (give a .gguf file, a model folder, hf:<owner>/<repo> or ollama:<name>)`, 'models');
+  if (!existsSync(path)) throw new UserError(`models[${i}]: ${spec}: no such file or folder (give a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo> or ollama:<name>)`, 'models');
   return path;
 }

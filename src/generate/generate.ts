@@ -9,7 +9,7 @@ import { tokenStats, type StepStats } from '../sampling/token-stats.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
-import { FINISH_REASONS, type FinishReason, type Run, type Sample } from './report.js';
+import { FINISH_REASONS, modelInfo, type FinishReason, type Run, type Sample } from './report.js';
 import { resolveSettings, type Settings, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
 
@@ -193,11 +193,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
   const generateMs = t2 - t1;
   return {
-    model: {
-      path: model.path, architecture: c.architecture, family: c.family, format: model.format, parameters: model.parameters,
-      context_length: c.contextLength, vocab_size: c.vocabSize, tokenizer: tok.kind, kernels: model.kernels, threads: model.threads,
-      ...(model.source.generationConfig ? { generation_config: model.source.generationConfig } : {}),
-    },
+    model: modelInfo(model),
     settings: { ...settings, sources, stages: chain.samplers.map((s) => s.name), ...resolvedBias(settings, bias, text) },
     prompt: { text: prompt, token_ids: promptIds },
     samples,

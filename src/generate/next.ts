@@ -4,6 +4,7 @@ import { drawFrom, SamplingChain } from '../sampling/chain.js';
 import { rngFor } from '../sampling/rng.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
+import { modelInfo, type ModelInfo } from './report.js';
 import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
 
 export interface NextCandidate {
@@ -22,6 +23,7 @@ export interface NextCandidate {
 }
 
 export interface NextTokenDistribution {
+  model: ModelInfo;
   prompt: { text: string; token_ids: number[] };
   settings: Settings & { sources: Record<keyof Settings, SettingSource> };
   stages: string[];
@@ -58,6 +60,7 @@ export function nextTokenDistribution(model: Model, prompt: string, input: Setti
   const { trace } = chain.sampleWithTrace(logits, rng, ctx, Math.min(top, c.vocabSize), text);
   let cum = 0;
   const out: NextTokenDistribution = {
+    model: modelInfo(model),
     prompt: { text: prompt, token_ids: ids },
     settings: { ...settings, sources },
     stages: trace.stages,

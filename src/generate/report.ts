@@ -1,3 +1,4 @@
+import type { Model } from '../model/load.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import type { StepTrace } from '../sampling/trace.js';
 import type { Settings, SettingSource } from './settings.js';
@@ -28,24 +29,36 @@ export interface Sample {
   elapsed_ms?: number;
 }
 
+/** What a result says about the model that produced it (the file chosen, its shape, how it ran). */
+export interface ModelInfo {
+  path: string;
+  architecture: string;
+  family: string;
+  format: string;
+  parameters: number;
+  context_length: number;
+  vocab_size: number;
+  tokenizer: string;
+  kernels: string;
+  threads: number;
+  generation_config?: Record<string, unknown>;
+}
+
+export function modelInfo(model: Model): ModelInfo {
+  const c = model.config;
+  return {
+    path: model.path, architecture: c.architecture, family: c.family, format: model.format, parameters: model.parameters,
+    context_length: c.contextLength, vocab_size: c.vocabSize, tokenizer: model.tokenizer.kind, kernels: model.kernels, threads: model.threads,
+    ...(model.source.generationConfig ? { generation_config: model.source.generationConfig } : {}),
+  };
+}
+
 /**
  * The one report of a run, behind the CLI's text report, --json, and (later) the HTTP API and the
  * experiment store. Fields are only ever added, never renamed.
  */
 export interface Run {
-  model: {
-    path: string;
-    architecture: string;
-    family: string;
-    format: string;
-    parameters: number;
-    context_length: number;
-    vocab_size: number;
-    tokenizer: string;
-    kernels: string;
-    threads: number;
-    generation_config?: Record<string, unknown>;
-  };
+  model: ModelInfo;
   settings: Settings & {
     sources: Record<keyof Settings, SettingSource>;
     /** The stages that ran, in order (neutral ones are left out). */

@@ -1,5 +1,5 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { fallbackKernels } from '../kernels/fallback.js';
 import { Heap } from '../kernels/heap.js';
@@ -23,15 +23,21 @@ export interface LoadOptions {
   kernels?: 'wasm' | 'typescript';
 }
 
-/** Opens a model path without loading weights: a GGUF file, or a Hugging Face folder (or a file in one). */
+/**
+ * Opens a model path without loading weights: a GGUF file, a Hugging Face folder (or a file in one), or
+ * a folder with no config.json that holds exactly one .gguf (the source's path names the file chosen).
+ */
 export function openModelSource(path: string): ModelSource {
   let st;
   try {
     st = statSync(path);
   } catch {
-    throw new UserError(`${path}: no such file or folder (pass a .gguf file, a Hugging Face model folder, or hf:<owner>/<repo>)`, 'model');
+    throw new UserError(`${path}: no such file or folder (pass a .gguf file, a model folder, ladder:<size>, or hf:<owner>/<repo>)`, 'model');
   }
-  if (st.isDirectory()) return openHfFolder(path);
+  if (st.isDirectory()) {
+    const gguf = onlyGguf(path);
+    return gguf ? openGguf(gguf) : openHfFolder(path);
+  }
   if (basename(path).endsWith('.safetensors') || basename(path) === 'config.json') return openHfFolder(dirname(path));
   const head = Buffer.alloc(4);
   const fd = openSync(path, 'r');
@@ -42,6 +48,15 @@ export function openModelSource(path: string): ModelSource {
   }
   if (head.toString('latin1') === 'GGUF') return openGguf(path);
   throw new UserError(`${basename(path)}: not a GGUF file (bad magic) and not a Hugging Face model folder`, 'model');
+}
+
+/** The one .gguf in a folder that is not a Hugging Face model folder; several are an error naming them. */
+function onlyGguf(dir: string): string | undefined {
+  const entries = readdirSync(dir);
+  if (entries.includes('config.json')) return undefined;
+  const ggufs = entries.filter((f) => f.endsWith('.gguf')).sort();
+  if (ggufs.length > 1) throw new UserError(`${dir}: the folder holds ${ggufs.length} .gguf files; pass one of them: ${ggufs.slice(0, 8).join(', ')}${ggufs.length > 8 ? ', …' : ''}`, 'model');
+  return ggufs.length === 1 ? join(dir, ggufs[0]!) : undefined;
 }
 
 /** A loaded model: weights in memory, ready to run. */

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from '../errors.js';
+import { embeddedModel } from './embedded.js';
 import { cachedSnapshot, hfEndpoint, hfHubCache } from './hf-cache.js';
 import { downloadFile, listRepoFiles, type DownloadOptions } from './hf-download.js';
 import { findOllamaModel, ollamaStore } from './ollama.js';
@@ -16,7 +17,8 @@ const HF_OPTIONAL = ['tokenizer_config.json', 'generation_config.json', 'chat_te
 
 /**
  * Turns a --model spec into a local path:
- *   a path                     → itself
+ *   a path                     → itself (the loader takes a .gguf, a model folder, or a folder with one .gguf)
+ *   ladder:<size>              → an embedded model (small, medium, large)
  *   hf:<owner>/<repo>/<file>   → that file (a .gguf), from the hub cache or downloaded into it
  *   hf:<owner>/<repo>          → the repository's model folder (config + safetensors + tokenizer), or its only .gguf
  *   ollama:<name>[:<tag>]      → the GGUF blob in the local Ollama store
@@ -30,6 +32,7 @@ export async function resolveModelSpec(spec: string, opts: ResolveOptions = {}):
     if (!found) throw new UserError(`${spec}: not in the Ollama store at ${ollamaStore(env)} (run \`ollama pull ${spec.slice(7)}\` first)`, 'model');
     return found;
   }
+  if (spec.startsWith('ladder:')) return embeddedModel(spec);
   if (!spec.startsWith('hf:')) return spec;
 
   const m = /^hf:([\w.-]+\/[\w.-]+)(?:\/(.+))?$/.exec(spec);
@@ -63,6 +66,11 @@ export async function resolveModelSpec(spec: string, opts: ResolveOptions = {}):
   if (ggufs.length === 1) return downloadFile(repo, ggufs[0]!, dl);
   if (ggufs.length > 1) throw new UserError(`hf:${repo} has ${ggufs.length} GGUF files; pick one with hf:${repo}/<file>: ${ggufs.slice(0, 8).join(', ')}${ggufs.length > 8 ? ', …' : ''}`, 'model');
   throw new UserError(`hf:${repo}: neither a Hugging Face model folder (config.json + tokenizer.json + safetensors) nor a GGUF file`, 'model');
+}
+
+/** True for specs that name a model by scheme (hf:, ollama:, ladder:) rather than by path. */
+export function isSchemeSpec(spec: string): boolean {
+  return /^(hf|ollama|ladder):/.test(spec);
 }
 
 function isCompleteFolder(dir: string): boolean {

@@ -73,7 +73,7 @@ describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
   const model = () => fixture('gguf', SMALL.llama, DType.F32);
   const cases: [string, () => string[], string][] = [
     ['missing --prompt', () => ['generate', '-m', model()], 'wander: --prompt is required: the text for the model to continue'],
-    ['missing file', () => ['generate', '-m', '/no/such/model.gguf', '-p', 'x'], 'wander: /no/such/model.gguf: no such file or folder (pass a .gguf file, a Hugging Face model folder, or hf:<owner>/<repo>)'],
+    ['missing file', () => ['generate', '-m', '/no/such/model.gguf', '-p', 'x'], 'wander: /no/such/model.gguf: no such file or folder (pass a .gguf file, a model folder, ladder:<size>, or hf:<owner>/<repo>)'],
     ['not a model', () => ['generate', '-m', BIN, '-p', 'x'], 'wander: wander.mjs: not a GGUF file (bad magic) and not a Hugging Face model folder'],
     ['unknown flag', () => ['generate', '-m', model(), '-p', 'x', '--colour'], "wander: unknown option '--colour' (see wander --help)"],
     ['negative temperature', () => ['generate', '-m', model(), '-p', 'x', '--temperature', '-1'], 'wander: --temperature must be a number ≥ 0 (0 = greedy), got -1'],

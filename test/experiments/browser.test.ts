@@ -10,16 +10,16 @@ import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { needsInstalled, ROOT, tempDir } from '../helpers.js';
 
 /** Debian's Chromium (apt-get install chromium; .ci/run installs it), or WANDER_CHROMIUM. */
 const CHROMIUM = [process.env['WANDER_CHROMIUM'], '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => p && existsSync(p));
 // In CI the browser must be there: a missing one is a failure, not a skip.
-const skip = CHROMIUM || process.env['CI'] ? false : 'Chromium not found (apt-get install chromium, or set WANDER_CHROMIUM)';
+const needsChromium = needsInstalled(CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set WANDER_CHROMIUM)');
 const ARTIFACTS = join(ROOT, 'build', 'test-artifacts');
 
-describe('the HTML report in a real browser', { skip }, () => {
-  it('opens offline, draws every plot without an error, and shows the sample tables', async () => {
+describe('the HTML report in a real browser', () => {
+  it('opens offline, draws every plot without an error, and shows the sample tables', needsChromium, async () => {
     assert.ok(CHROMIUM, 'Chromium is required in CI: .ci/run installs it with apt-get install chromium');
     const llama = fixture('gguf', SMALL.llama, DType.F32), gpt2 = fixture('gguf', SMALL.gpt2, DType.F32);
     const spec = parseExperiment(`name: browser

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DType } from '../../src/formats/tensor-types.js';
 import { fixture, WIDE } from '../fixtures/models.js';
-import { ROOT, sharedModel, SHARED_MODELS, tempDir } from '../helpers.js';
+import { needsShared, ROOT, sharedModel, tempDir } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'wander.mjs');
 
@@ -102,7 +102,7 @@ describe('wander sweep (command line)', () => {
     assert.deepEqual([bad.code, bad.stderr], [2, 'wander: bad.yaml:5: presets.odd.top_p must be in (0, 1] (1 = off), got 2\n']);
     writeFileSync(file, 'name: bad\nmodels: [x.gguf]\nprompts: [hi]\npresets:\n  odd: { top_p: 0.5 }\n');
     const noModel = wander('sweep', file, '--db', join(dir, 'r.sqlite'));
-    assert.deepEqual([noModel.code, noModel.stderr.split('\n').at(-2)], [2, 'wander: models[0]: x.gguf: no such file or folder (give a .gguf file, a model folder, hf:<owner>/<repo> or ollama:<name>)']);
+    assert.deepEqual([noModel.code, noModel.stderr.split('\n').at(-2)], [2, 'wander: models[0]: x.gguf: no such file or folder (give a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo> or ollama:<name>)']);
     const noDir = wander('sweep', file, '--db', join(dir, 'none', 'r.sqlite'));
     assert.deepEqual([noDir.code, noDir.stderr], [2, `wander: ${join(dir, 'none', 'r.sqlite')}: cannot create the database: folder ${join(dir, 'none')} does not exist\n`]);
     const samples = wander('sweep', file, '--samples', 'many');
@@ -113,9 +113,8 @@ describe('wander sweep (command line)', () => {
 });
 
 const SHARED = ['stories260K.gguf', 'llamacpp-tiny-gpt2.gguf', 'llamacpp-tiny-llama.gguf'];
-const sharedSkip = SHARED.every((m) => sharedModel(m)) ? false : `the shared test models (${SHARED.join(', ')}) are not all in ${SHARED_MODELS}`;
-
-describe('the shipped experiments, end to end on the shared models', { skip: sharedSkip }, () => {
+describe('the shipped experiments, end to end on the shared models', () => {
+  const shared = needsShared(...SHARED);
   const dir = tempDir();
   const db = join(dir, 'examples.sqlite');
   const examples: [string, string, string[]][] = [
@@ -127,7 +126,8 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     ['model-size-ladder.yaml', 'model-size-ladder', []], // the three embedded models
   ];
   for (const [file, name, models] of examples) {
-    it(`${file}: sweep and report`, () => {
+    const needs = file === 'model-size-ladder.yaml' ? needsShared() : file === 'stories.yaml' ? needsShared('stories260K.gguf') : needsShared(...models);
+    it(`${file}: sweep and report`, needs, () => {
       const args = ['sweep', join(ROOT, 'experiments', file), '--db', db, '--samples', '2', '--max-tokens', '8', '--no-chat', ...models.flatMap((m) => ['--model', sharedModel(m)!])];
       const sweep = wander(...args);
       assert.equal(sweep.code, 0, sweep.stderr);
@@ -149,7 +149,7 @@ describe('the shipped experiments, end to end on the shared models', { skip: sha
     });
   }
 
-  it('writes HTML, Markdown and CSV, with the model-size view', () => {
+  it('writes HTML, Markdown and CSV, with the model-size view', shared, () => {
     const out = join(dir, 'report');
     const r = wander('report', db, '--out', out);
     assert.equal(r.code, 0, r.stderr);

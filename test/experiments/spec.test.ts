@@ -58,7 +58,7 @@ describe('experiment files', () => {
     assert.throws(bad('samples: 16', 'sample: 16'), userError('eclipse.yaml:8: sample is not a field (allowed: name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'sample'));
     assert.throws(bad('samples: 16', 'samples: 0'), userError('eclipse.yaml:8: samples must be an integer from 1 to 100000, got 0', 'samples'));
     assert.throws(bad('models: [path/to/model.gguf]', 'models: []'), userError('eclipse.yaml:2: models must list at least one model, got []', 'models'));
-    assert.throws(bad('models: [path/to/model.gguf]', 'models: [3]'), userError('eclipse.yaml:2: models[0] must be a model spec (a .gguf file, a model folder, hf:<owner>/<repo>, ollama:<name>) or { model, label }, got 3', 'models'));
+    assert.throws(bad('models: [path/to/model.gguf]', 'models: [3]'), userError('eclipse.yaml:2: models[0] must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>) or { model, label }, got 3', 'models'));
     assert.throws(bad('models: [path/to/model.gguf]', 'models: [a.gguf, { model: a.gguf, label: again }]'), userError('eclipse.yaml:2: models[1] repeats the model "a.gguf": list each model once', 'models'));
     assert.throws(bad('name: eclipse', 'name: "two words"'), userError('eclipse.yaml:1: name must be a name of letters, digits, ".", "_" or "-" (at most 100), got "two words"', 'name'));
     assert.throws(bad('name: eclipse\n', ''), userError('eclipse.yaml:1: is missing name (the fields are name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'file'));

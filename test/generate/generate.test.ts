@@ -205,8 +205,8 @@ describe('TextStream', () => {
 });
 
 describe('incremental decoding matches decoding everything at once', () => {
-  const check = (name: string, path: () => string | undefined) => {
-    test(name, { skip: path() ? false : 'model not available' }, () => {
+  const check = (name: string, path: () => string | undefined, needs = needsShared()) => {
+    test(name, needs, () => {
       const tok = loadModel(path()!).tokenizer;
       const rng = new Rng(3);
       for (let trial = 0; trial < 5; trial++) {
@@ -222,8 +222,8 @@ describe('incremental decoding matches decoding everything at once', () => {
       }
     });
   };
-  check('GGUF byte-level BPE (GPT-2 vocabulary)', () => sharedModel('llamacpp-tiny-gpt2.gguf'));
-  check('GGUF SentencePiece (stories260K)', () => sharedModel(STORIES));
+  check('GGUF byte-level BPE (GPT-2 vocabulary)', () => sharedModel('llamacpp-tiny-gpt2.gguf'), needsShared('llamacpp-tiny-gpt2.gguf'));
+  check('GGUF SentencePiece (stories260K)', () => sharedModel(STORIES), needsShared(STORIES));
   check('tokenizer.json with a Strip decoder (Llama-style fixture)', () => fixture('hf', SMALL.llama));
 });
 

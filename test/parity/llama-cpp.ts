@@ -10,6 +10,20 @@ async function llama(): Promise<Llama> {
   return llamaPromise;
 }
 
+/**
+ * Why llama.cpp cannot run here (its native binary, from the @node-llama-cpp/<platform> package that
+ * npm ci installs, did not load), or false when it can.
+ */
+export async function llamaCppMissing(): Promise<string | false> {
+  try {
+    await llama();
+    return false;
+  } catch (e) {
+    llamaPromise = undefined;
+    return `node-llama-cpp's native llama.cpp binary did not load (${(e as Error).message.split('\n')[0]}); npm ci installs it`;
+  }
+}
+
 export interface LlamaCppStep {
   /** Full next-token distribution (token id → probability), unfiltered. */
   probs: Map<number, number>;
