@@ -68,3 +68,12 @@ export { trainBpe, bpeFromTokenizerJson, type TrainedBpe } from './train/bpe.js'
 export { train, TRAIN_DEFAULTS, type TrainOptions, type TrainProgress, type TrainResult } from './train/trainer.js';
 export { SIZES } from './train/presets.js';
 
+// Attention: every head's pattern on a prompt, and what each head mostly does.
+export { attentionPatterns, type AttentionPatterns, type AttentionOptions, type HeadPattern } from './interp/attention.js';
+export { summarizeHead, headScores, HEAD_THRESHOLDS, type HeadKind, type HeadSummary, type HeadScores } from './interp/head-summary.js';
+
+// Inside the model: activation caches, the logit lens, per-token scores; hook names by glob.
+export { captureActivations, saveActivations, cacheToJson, type ActivationCache, type Activation, type CaptureOptions } from './interp/cache.js';
+export { logitLens, type LensResult, type LensCell, type LensToken, type LensOptions } from './interp/lens.js';
+export { scoreTokens, bucketOf, BUCKETS, type TokenScores, type ScoredToken, type Bucket } from './interp/score.js';
+export { selectHooks, modelHookNames, hookPattern } from './interp/hook-select.js';

@@ -1,17 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isUserError } from '../errors.js';
+import { attentionCommand } from './attention.js';
 import { attributeCommand } from './attribute.js';
+import { cacheCommand } from './cache.js';
 import { generateCommand } from './generate.js';
+import { lensCommand } from './lens.js';
 import { modelsCommand } from './models.js';
 import { nextCommand } from './next.js';
 import { reportCommand } from './report.js';
+import { scoreCommand } from './score.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 
-/** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
-export async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes('--verbose');
+/** The `wander` program with every command, ready to parse (also what docs/cli.md is generated from). */
+export function buildProgram(): Command {
   const program = new Command('wander')
     .description('See how language models choose their next token.')
     .version((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
@@ -23,8 +26,19 @@ export async function main(argv: string[]): Promise<number> {
   sweepCommand(program);
   reportCommand(program);
   attributeCommand(program);
+  attentionCommand(program);
+  cacheCommand(program);
+  lensCommand(program);
+  scoreCommand(program);
   trainCommand(program);
   modelsCommand(program);
+  return program;
+}
+
+/** Exit codes: 0 ok, 1 the run failed or a bug, 2 bad input (one line on stderr). */
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  const program = buildProgram();
   if (argv.length === 0) {
     // A command is required: bare `wander` is a usage error, answered with the help on stderr.
     process.stderr.write(program.helpInformation());

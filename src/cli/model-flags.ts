@@ -7,6 +7,8 @@ import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { numeric } from './sampler-flags.js';
 
+export const THREADS_HELP = 'threads for matrix products (default: this machine\'s cores, at most 8; results are identical for any count)';
+
 export const MODEL_HELP = 'a .gguf file, a model folder, ladder:small|medium|large, hf:<owner>/<repo>[/<file>], or ollama:<name>[:<tag>] (wander models lists them)';
 
 
@@ -15,11 +17,12 @@ export function defaultThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
 }
 
-export function addModelFlags(cmd: Command): Command {
+/** The flags every model-running command shares; `prompt: false` for commands that take their text otherwise. */
+export function addModelFlags(cmd: Command, opts: { prompt?: boolean } = {}): Command {
+  cmd.option('-m, --model <spec>', `model: ${MODEL_HELP} (default: ladder:medium, embedded)`);
+  if (opts.prompt !== false) cmd.option('-p, --prompt <text>', 'the text to continue');
   return cmd
-    .option('-m, --model <spec>', `model: ${MODEL_HELP} (default: ladder:medium, embedded)`)
-    .option('-p, --prompt <text>', 'the text to continue')
-    .option('--threads <N>', `threads for matrix products (default ${defaultThreads()}: this machine's cores, at most 8)`)
+    .option('--threads <N>', THREADS_HELP)
     .option('--kernels <impl>', 'wasm (default) or typescript')
     .option('--json', 'print one JSON object instead of text')
     .option('--verbose', 'show stack traces for errors');
@@ -28,9 +31,9 @@ export function addModelFlags(cmd: Command): Command {
 export interface ModelFlags { model?: string; prompt?: string; threads?: string; kernels?: string; json?: boolean }
 
 /** Checks the model flags, resolves the spec (downloading if needed) and loads the model. */
-export async function openModel(f: ModelFlags): Promise<{ model: Model; prompt: string; loadMs: number }> {
+export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}): Promise<{ model: Model; prompt: string; loadMs: number }> {
   if (!f.model && !existsSync(DEFAULT_MODEL)) throw new UserError(`--model is required (the embedded default model is missing from this copy): pass ${MODEL_HELP}`, 'model');
-  if (f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  if (opts.prompt !== false && f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
   const threads = numeric(f.threads) ?? defaultThreads();
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(f.threads)}`, 'threads');
@@ -41,5 +44,5 @@ export async function openModel(f: ModelFlags): Promise<{ model: Model; prompt: 
   const path = f.model ? await resolveModelSpec(f.model, { progress: !f.json }) : DEFAULT_MODEL;
   const t0 = performance.now();
   const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined });
-  return { model, prompt: f.prompt, loadMs: performance.now() - t0 };
+  return { model, prompt: f.prompt ?? '', loadMs: performance.now() - t0 };
 }

@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import { applyOverrides, loadExperiment } from '../experiments/spec.js';
 import { ResultsStore } from '../experiments/store.js';
 import { runSweep, type SweepProgress } from '../experiments/sweep.js';
-import { defaultThreads, MODEL_HELP } from './model-flags.js';
+import { defaultThreads, MODEL_HELP, THREADS_HELP } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
 export const DEFAULT_DB = 'results.sqlite';
@@ -21,7 +21,7 @@ export function sweepCommand(program: Command): void {
     .option('--samples <N>', 'samples per cell and seed, instead of the file\'s')
     .option('--max-tokens <N>', 'max tokens per sample, instead of the file\'s')
     .option('--no-chat', 'send prompts as plain text, even where the file asks for the model\'s chat template')
-    .option('--threads <N>', `threads for matrix products (default ${defaultThreads()})`)
+    .option('--threads <N>', THREADS_HELP)
     .option('--kernels <impl>', 'wasm (default) or typescript')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'show stack traces for errors')

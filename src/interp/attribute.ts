@@ -4,6 +4,7 @@ import { gpt2Parameters } from '../train/from-model.js';
 import { Gpt2Graph } from '../train/gpt2.js';
 import type { Arr } from '../train/layers.js';
 import { LlamaGraph } from '../train/llama.js';
+import { resolveTarget } from './tokens.js';
 
 /** What attribution needs of a model: a forward pass and the gradient with respect to its input embeddings. */
 export interface InputDifferentiable {
@@ -86,24 +87,6 @@ export function attribute(model: Model, prompt: string, target?: string | number
       ? 'gradient of log p(target) with respect to each input embedding (token + position); input × gradient uses the token embedding'
       : 'gradient of log p(target) with respect to each input (token) embedding; input × gradient = embedding · gradient',
   };
-}
-
-/** "#123" or a number is a token id; other text must be exactly one token of the vocabulary. */
-function resolveTarget(model: Model, target: string | number): number {
-  const V = model.config.vocabSize, tok = model.tokenizer;
-  const m = typeof target === 'number' ? [String(target), String(target)] : /^#(\d+)$/.exec(target);
-  if (m) {
-    const id = Number(m[1]);
-    if (!Number.isInteger(id) || id < 0 || id >= V) throw new UserError(`--target ${target}: token ids go from 0 to ${V - 1}`, 'target');
-    return id;
-  }
-  const text = target as string;
-  let ids = tok.encode(text);
-  if (tok.addBos && ids[0] === tok.bosId) ids = ids.slice(1);
-  if (ids.length !== 1) {
-    throw new UserError(`--target ${JSON.stringify(text)} is ${ids.length} tokens (${ids.map((i) => JSON.stringify(tok.tokenText(i))).join(' ')}); give exactly one token, or #id`, 'target');
-  }
-  return ids[0]!;
 }
 
 function argmax(x: ArrayLike<number>): number {

@@ -117,6 +117,11 @@ export class Model {
     return this.transformer.forwardBatch(tokens, caches, opts);
   }
 
+  /** The final norm and unembedding on residual-stream rows, [n, d_model] → [n, d_vocab] (see Transformer.unembed). */
+  unembed(resid: Float32Array): Float32Array {
+    return this.transformer.unembed(resid);
+  }
+
   /** Runs fn with heap memory allocated inside it (caches) given back afterwards. */
   withScratch<T>(fn: () => T): T {
     const mark = this.heap.mark();

@@ -160,6 +160,25 @@ export class Transformer {
     return this.heap.f32(this.logits, tokens.length * this.config.vocabSize).slice();
   }
 
+  /**
+   * The model's final norm and unembedding on residual-stream rows: [n, d_model] → logits [n, d_vocab].
+   * The same kernels and weights as the end of forward(), so the last block's hook_resid_post comes out
+   * as the model's own logits (a logit lens reads every block's residual through it). Uses no cache.
+   */
+  unembed(resid: Float32Array): Float32Array {
+    const d = this.d, V = this.config.vocabSize, n = resid.length / d, W = this.weights;
+    if (!Number.isInteger(n) || n === 0) throw new RangeError(`unembed() takes rows of ${d} values, got ${resid.length}`);
+    const out = new Float32Array(n * V);
+    for (let s = 0; s < n; s += CHUNK) {
+      const rows = Math.min(CHUNK, n - s);
+      this.heap.f32(this.x, rows * d).set(resid.subarray(s * d, (s + rows) * d));
+      this.norm(this.x, this.h, W.outNorm, W.outNormBias, rows);
+      this.linear(W.output, 0, this.h, this.logits, rows);
+      out.set(this.heap.f32(this.logits, rows * V), s * V);
+    }
+    return out;
+  }
+
   private checkTokens(tokens: readonly number[]): void {
     const V = this.config.vocabSize;
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new RangeError(`token id ${t} outside the vocabulary (0..${V - 1})`);

@@ -125,7 +125,7 @@ describe('sweep', () => {
     const path = join(tempDir(), 'r.sqlite');
     const store = ResultsStore.open(path);
     const s = parseExperiment(`name: t\nmodels: [${JSON.stringify(MODEL)}, nowhere.gguf]\nprompts: [a]\npresets: { p: { temperature: 0 } }\n`);
-    await assert.rejects(runSweep(s, store), userError('models[1]: nowhere.gguf: no such file or folder (give a .gguf file, a model folder, hf:<owner>/<repo> or ollama:<name>)', 'models'));
+    await assert.rejects(runSweep(s, store), userError('models[1]: nowhere.gguf: no such file or folder (give a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo> or ollama:<name>)', 'models'));
     assert.deepEqual(store.experiments(), []);
     store.close();
   });

@@ -1,0 +1,88 @@
+import { UserError } from '../errors.js';
+import type { Model } from '../model/load.js';
+import type { Hooks } from '../model/hooks.js';
+import { summarizeHead, type HeadSummary } from './head-summary.js';
+
+export interface AttentionOptions {
+  /** Only this layer (0 … n_layers − 1); default every layer. */
+  layer?: number;
+  /** Only this query head (0 … n_heads − 1), in every layer shown; default every head. */
+  head?: number;
+}
+
+export interface HeadPattern {
+  /** The query head (with grouped-query attention, several query heads share one KV head). */
+  head: number;
+  /** [pos, key_pos]: row i is query position i's attention over keys 0 … T − 1; zero above the diagonal. */
+  pattern: number[][];
+  summary: HeadSummary;
+}
+
+export interface AttentionPatterns {
+  tokens: { token_id: number; token: string }[];
+  layers: { layer: number; heads: HeadPattern[] }[];
+}
+
+/**
+ * Every head's attention pattern on one prompt, with a one-line summary per head (see head-summary.ts).
+ * The prompt runs once, in the forward pass's 64-position chunks; `blocks.{l}.attn.hook_pattern`
+ * fires per chunk with [n_heads, chunk_pos, key_pos] (keys so far), and the chunks' rows are placed at
+ * their absolute positions into full [pos, pos] matrices. `prompt` is text (tokenized as the model
+ * asks, BOS included) or token ids used as they are.
+ */
+export function attentionPatterns(model: Model, prompt: string | readonly number[], opts: AttentionOptions = {}): AttentionPatterns {
+  const c = model.config, tok = model.tokenizer;
+  const layers = pick(model, 'layer', opts.layer);
+  const heads = pick(model, 'head', opts.head);
+  const ids = typeof prompt === 'string' ? tok.encode(prompt) : [...prompt];
+  checkIds(ids, c.vocabSize, c.contextLength);
+  const T = ids.length;
+
+  // full[li][hi]: layer layers[li], head heads[hi], [pos, key_pos] row-major, T × T.
+  const full = layers.map(() => heads.map(() => new Float32Array(T * T)));
+  const hooks: Hooks = new Map();
+  layers.forEach((l, li) => {
+    hooks.set(`blocks.${l}.attn.hook_pattern`, (a, ctx) => {
+      const [, rows, keys] = ctx.shape as [number, number, number];
+      heads.forEach((h, hi) => {
+        for (let r = 0; r < rows; r++) full[li]![hi]!.set(a.subarray((h * rows + r) * keys, (h * rows + r + 1) * keys), ctx.positions[r]! * T);
+      });
+    });
+  });
+  model.withScratch(() => model.forward(ids, model.newCache(T), { hooks }));
+
+  return {
+    tokens: ids.map((id) => ({ token_id: id, token: tok.tokenText(id) || (id === tok.bosId ? '<bos>' : '') })),
+    layers: layers.map((l, li) => ({
+      layer: l,
+      heads: heads.map((h, hi) => {
+        const m = full[li]![hi]!;
+        const pattern = Array.from({ length: T }, (_, i) => Array.from(m.subarray(i * T, (i + 1) * T)));
+        return { head: h, pattern, summary: summarizeHead(pattern, ids) };
+      }),
+    })),
+  };
+}
+
+/** [value] when given and in range, every index when not given. */
+function pick(model: Model, field: 'layer' | 'head', value: number | undefined): number[] {
+  const n = field === 'layer' ? model.config.nLayer : model.config.nHead;
+  if (value === undefined) return Array.from({ length: n }, (_, i) => i);
+  if (!Number.isInteger(value) || value < 0 || value >= n) throw indexError(model, field, String(value));
+  return [value];
+}
+
+/** The one message for a layer or head outside the model, naming the allowed range. */
+export function indexError(model: Model, field: 'layer' | 'head', got: string): UserError {
+  const c = model.config;
+  const what = field === 'layer' ? `${c.nLayer} layers` : `${c.nHead} query heads per layer`;
+  const n = field === 'layer' ? c.nLayer : c.nHead;
+  return new UserError(`--${field} must be an integer from 0 to ${n - 1} (this model has ${what}), got ${got}`, field);
+}
+
+function checkIds(ids: number[], vocab: number, context: number): void {
+  if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
+  if (ids.length > context) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${context}`, 'prompt');
+  const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
+  if (bad !== undefined) throw new UserError(`--prompt has token id ${bad}; token ids go from 0 to ${vocab - 1}`, 'prompt');
+}

@@ -1,0 +1,69 @@
+import { UserError } from '../errors.js';
+import { editDistance } from '../experiments/metrics/edit-distance.js';
+import type { ModelConfig } from '../model/config.js';
+import { hookNames } from '../model/hooks.js';
+
+/**
+ * Choosing hook points by name: the hooks a model really fires, and glob patterns over them
+ * (`blocks.*.hook_resid_post`, `blocks.3.attn.*`). `*` matches any run of characters within one
+ * dot-separated segment and `?` one character; everything else is literal. Shared by every command
+ * that reads or replaces activations, so a mistyped name gets the same message everywhere.
+ */
+
+/** The hook names this model fires, in forward order (GPT-2 has no rotary embedding, so no hook_rot_q/k). */
+export function modelHookNames(c: ModelConfig): string[] {
+  const all = hookNames(c.nLayer);
+  return c.family === 'llama' ? all : all.filter((n) => !/\.hook_rot_[qk]$/.test(n));
+}
+
+/** A glob pattern as a regular expression over whole hook names. */
+export function hookPattern(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^.]*').replace(/\?/g, '[^.]');
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * The hook names matching any of `patterns`, in forward order, each once. A pattern that matches
+ * nothing is a UserError naming it and the closest real names. `flag` names the setting in messages.
+ */
+export function selectHooks(c: ModelConfig, patterns: readonly string[], flag = 'hooks'): string[] {
+  const names = modelHookNames(c);
+  const chosen = new Set<string>();
+  for (const p of patterns) {
+    const re = hookPattern(p);
+    const hits = names.filter((n) => re.test(n));
+    if (hits.length === 0) {
+      const near = closeHookNames(names, p);
+      const rotary = c.family === 'gpt2' && hookNames(c.nLayer).some((n) => re.test(n)) ? ' (GPT-2 has no rotary embedding, so no hook_rot_q/hook_rot_k)' : '';
+      throw new UserError(`--${flag} ${JSON.stringify(p)} matches no hook point of this model (${c.nLayer} layers, ${c.family} family)${rotary}${near.length ? `; close: ${near.join(', ')}` : ''}`, flag);
+    }
+    for (const h of hits) chosen.add(h);
+  }
+  return names.filter((n) => chosen.has(n));
+}
+
+/**
+ * Up to `max` suggestions for a pattern that matched nothing: the hook names (or, where the pattern has
+ * wildcards, patterns) at the smallest edit distance from it, if that is small. Segments the pattern's own
+ * wildcards already match are kept as the pattern wrote them, so `blocks.*.hook_resid` suggests
+ * `blocks.*.hook_resid_pre`; a bare `hook_resid_post` suggests `blocks.*.hook_resid_post`, a pattern
+ * that stops at a segment (`blocks.2.attn`) suggests finishing it with `.*`, and `blocks.0.hook_embed`
+ * suggests `hook_embed`.
+ */
+export function closeHookNames(names: readonly string[], pattern: string, max = 5): string[] {
+  const ps = pattern.split('.');
+  const best = new Map<string, number>();
+  for (const name of names) {
+    const ns = name.split('.');
+    let s = ns.length === ps.length ? ns.map((seg, i) => (hookPattern(ps[i]!).test(seg) ? ps[i]! : seg)).join('.') : name;
+    let dist = editDistance(Array.from(s), Array.from(pattern));
+    if (name.endsWith('.' + pattern)) [s, dist] = [name.replace(/^blocks\.\d+\./, 'blocks.*.'), 1];
+    else if (name.startsWith(pattern + '.')) [s, dist] = [pattern + '.*', 1];
+    else if (pattern.endsWith('.' + name)) [s, dist] = [name, 1];
+    if (dist < (best.get(s) ?? Infinity)) best.set(s, dist);
+  }
+  // Only the nearest (and only if near at all): a typo has one obvious fix, not a list of everything.
+  const nearest = Math.min(...best.values());
+  if (nearest > Math.max(2, Math.floor(pattern.length / 4))) return [];
+  return [...best].filter(([, d]) => d === nearest).slice(0, max).map(([s]) => s);
+}
