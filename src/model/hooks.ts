@@ -26,8 +26,13 @@ export interface HookContext {
   /** Absolute position of each `pos` row. */
   positions: number[];
   /**
-   * In a batched step (several sequences, one row each), attn.hook_pattern fires once per sequence:
-   * this is the sequence's index in the batch. Other hooks see all rows at once, row b = sequence b.
+   * The sequence each `pos` row belongs to: its index among the sequences of this forward call (all 0
+   * for forward(); b for row b of forwardBatch(); s for forwardMany()'s sequence s).
+   */
+  sequences: number[];
+  /**
+   * When a call runs several sequences, attn.hook_pattern fires once per sequence (its keys are that
+   * sequence's): this is the sequence's index. Other hooks see all rows at once (see `sequences`).
    */
   sequence?: number;
 }

@@ -24,16 +24,20 @@ export class KvCache {
     }
   }
 
-  /** Makes this cache hold the same positions as `other` (e.g. a shared prompt), copying its keys and values. */
-  copyFrom(other: KvCache, heap: Heap): void {
+  /**
+   * Makes this cache hold the first `length` positions of `other` (default all of them: e.g. a shared
+   * prompt), copying their keys and values.
+   */
+  copyFrom(other: KvCache, heap: Heap, length = other.length): void {
     if (other.rowFloats !== this.rowFloats || other.k.length !== this.k.length) throw new Error('copyFrom() needs a cache of the same model');
-    if (other.length > this.capacity) throw new Error(`copyFrom(): ${other.length} positions do not fit a cache of ${this.capacity}`);
+    if (!Number.isInteger(length) || length < 0 || length > other.length) throw new Error(`copyFrom(): ${length} positions asked of a cache holding ${other.length}`);
+    if (length > this.capacity) throw new Error(`copyFrom(): ${length} positions do not fit a cache of ${this.capacity}`);
     const mem = new Uint8Array(heap.memory.buffer);
-    const bytes = other.length * this.rowFloats * 4;
+    const bytes = length * this.rowFloats * 4;
     for (let l = 0; l < this.k.length; l++) {
       mem.copyWithin(this.k[l]!, other.k[l]!, other.k[l]! + bytes);
       mem.copyWithin(this.v[l]!, other.v[l]!, other.v[l]! + bytes);
     }
-    this.length = other.length;
+    this.length = length;
   }
 }

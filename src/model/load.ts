@@ -112,6 +112,11 @@ export class Model {
     return this.transformer.forward(tokens, cache, opts);
   }
 
+  /** Several multi-token sequences in one pass, each sequence's last logits (see Transformer.forwardMany). */
+  forwardMany(tokens: readonly (readonly number[])[], caches: readonly KvCache[], opts?: ForwardOptions): Float32Array {
+    return this.transformer.forwardMany(tokens, caches, opts);
+  }
+
   /** One decoding step for several sequences (see Transformer.forwardBatch). */
   forwardBatch(tokens: readonly number[], caches: readonly KvCache[], opts?: ForwardOptions): Float32Array {
     return this.transformer.forwardBatch(tokens, caches, opts);

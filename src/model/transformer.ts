@@ -21,6 +21,10 @@ interface Segment {
   count: number;
 }
 
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
 /** Positions per forward chunk: bounds scratch memory while letting prompt matmuls reuse each weight row. */
 export const CHUNK = 64;
 
@@ -137,9 +141,54 @@ export class Transformer {
       const part = tokens.slice(s, s + CHUNK);
       const last = s + CHUNK >= tokens.length;
       const from = all ? 0 : last ? part.length - 1 : part.length;
-      this.rows(part, [{ cache, first: 0, count: part.length }], hooks, from);
+      this.rows(part, [{ cache, first: 0, count: part.length }], hooks, range(from, part.length));
       if (from < part.length) out.set(this.heap.f32(this.logits, (part.length - from) * c.vocabSize), (all ? s : 0) * c.vocabSize);
     }
+    return out;
+  }
+
+  /**
+   * Several sequences of several tokens each in one pass: tokens[s] goes at positions caches[s].length…
+   * of caches[s]. Rows are packed into chunks of up to CHUNK (a sequence may continue in the next chunk),
+   * so short sequences share each weight row's pass — the way to run many variants of one prompt (a
+   * patching grid, a head scan: hooks tell the rows apart by ctx.sequences). Returns the logits of each
+   * sequence's last token, [S, vocab]. Each sequence's logits are bit-identical to running it alone.
+   */
+  forwardMany(tokens: readonly (readonly number[])[], caches: readonly KvCache[], opts: ForwardOptions = {}): Float32Array {
+    const V = this.config.vocabSize;
+    if (tokens.length !== caches.length || tokens.length === 0) throw new Error('forwardMany() needs one token list per cache');
+    if (new Set(caches).size !== caches.length) throw new Error('forwardMany() needs a distinct cache per sequence');
+    tokens.forEach((t, i) => {
+      if (t.length === 0) throw new Error('forwardMany() needs at least one token per sequence');
+      if (caches[i]!.length + t.length > caches[i]!.capacity) throw new Error(`KV cache overflow: ${caches[i]!.length} + ${t.length} > ${caches[i]!.capacity}`);
+      this.checkTokens(t);
+    });
+    const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
+    const out = new Float32Array(tokens.length * V);
+    let rows: number[] = [], segments: Segment[] = [], ends: number[] = [], owners: number[] = [];
+    const flush = () => {
+      if (rows.length === 0) return;
+      this.rows(rows, segments, hooks, ends, segments.map((_, i) => owners[i]!));
+      const logits = this.heap.f32(this.logits, ends.length * V);
+      // ends are the rows of sequences that finished in this chunk, in sequence order.
+      let k = 0;
+      segments.forEach((seg, i) => {
+        if (ends.includes(seg.first + seg.count - 1)) out.set(logits.subarray(k * V, ++k * V), owners[i]! * V);
+      });
+      rows = []; segments = []; ends = []; owners = [];
+    };
+    tokens.forEach((t, si) => {
+      for (let at = 0; at < t.length;) {
+        const take = Math.min(t.length - at, CHUNK - rows.length);
+        segments.push({ cache: caches[si]!, first: rows.length, count: take });
+        owners.push(si);
+        rows.push(...t.slice(at, at + take));
+        at += take;
+        if (at === t.length) ends.push(rows.length - 1);
+        if (rows.length === CHUNK) flush();
+      }
+    });
+    flush();
     return out;
   }
 
@@ -156,7 +205,7 @@ export class Transformer {
     if (new Set(caches).size !== caches.length) throw new Error('forwardBatch() needs a distinct cache per sequence');
     this.checkTokens(tokens);
     const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
-    this.rows([...tokens], caches.map((cache, b) => ({ cache, first: b, count: 1 })), hooks, 0);
+    this.rows([...tokens], caches.map((cache, b) => ({ cache, first: b, count: 1 })), hooks, range(0, tokens.length));
     return this.heap.f32(this.logits, tokens.length * this.config.vocabSize).slice();
   }
 
@@ -187,16 +236,22 @@ export class Transformer {
   /**
    * Runs up to CHUNK rows through the model. Rows are grouped in segments, each a run of consecutive
    * positions of one sequence (one segment of many rows for a prompt; one row per sequence for a
-   * batch step). Leaves logits for rows [logitsFrom, rows) in this.logits.
+   * batch step). `sequenceOf[i]` is segment i's sequence index for hooks (default: i). Leaves the
+   * logits of `logitRows` (ascending row indices) in this.logits, one row each.
    */
-  private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitsFrom: number): void {
+  private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitRows: number[], sequenceOf?: number[]): void {
     const c = this.config, K = this.kernels, W = this.weights, d = this.d, hd = c.headDim;
     const nt = tokens.length;
-    const positions: number[] = [];
-    for (const seg of segments) for (let i = 0; i < seg.count; i++) positions.push(seg.cache.length + i);
+    const positions: number[] = [], sequences: number[] = [];
+    segments.forEach((seg, si) => {
+      for (let i = 0; i < seg.count; i++) {
+        positions.push(seg.cache.length + i);
+        sequences.push(sequenceOf?.[si] ?? si);
+      }
+    });
     this.heap.i32(this.positions, nt).set(positions);
     const fire = hooks
-      ? (name: string, layer: number, ptr: number, shape: number[]) => this.fire(hooks.get(name), name, layer, ptr, shape, positions)
+      ? (name: string, layer: number, ptr: number, shape: number[]) => this.fire(hooks.get(name), name, layer, ptr, shape, positions, sequences)
       : undefined;
 
     for (let t = 0; t < nt; t++) {
@@ -248,7 +303,7 @@ export class Transformer {
         K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
         if (hooks) {
           this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
-            positions.slice(first, first + count), segments.length > 1 ? si : undefined);
+            positions.slice(first, first + count), sequences.slice(first, first + count), segments.length > 1 ? sequences[first] : undefined);
         }
         K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
       }
@@ -278,25 +333,33 @@ export class Transformer {
     }
     for (const seg of segments) seg.cache.length += seg.count;
 
-    // Unembedding, only for the rows whose logits are wanted.
-    if (logitsFrom >= nt) return;
-    const rows = nt - logitsFrom;
-    this.norm(this.x + logitsFrom * d * 4, this.h, W.outNorm, W.outNormBias, rows);
+    // Unembedding, only for the rows whose logits are wanted: gathered to the front of the residual.
+    const rows = logitRows.length;
+    if (rows === 0) return;
+    const contiguous = logitRows[rows - 1]! - logitRows[0]! === rows - 1;
+    let src = this.x + logitRows[0]! * d * 4;
+    if (!contiguous) {
+      const x = this.heap.f32(this.x, nt * d);
+      logitRows.forEach((r, i) => x.copyWithin(i * d, r * d, (r + 1) * d));
+      src = this.x;
+    }
+    this.norm(src, this.h, W.outNorm, W.outNormBias, rows);
     if (hooks) {
-      const pos = positions.slice(logitsFrom);
-      this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos);
+      const pos = logitRows.map((r) => positions[r]!), seqs = logitRows.map((r) => sequences[r]!);
+      this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos, seqs);
       this.linear(W.output, 0, this.h, this.logits, rows);
-      this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos);
+      this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos, seqs);
     } else {
       this.linear(W.output, 0, this.h, this.logits, rows);
     }
   }
 
-  private fire(fn: HookFn | undefined, name: string, layer: number, ptr: number, shape: number[], positions: number[], sequence?: number): void {
+  private fire(fn: HookFn | undefined, name: string, layer: number, ptr: number, shape: number[], positions: number[], sequences: number[], sequence?: number): void {
     if (!fn) return;
     const n = shape.reduce((a, b) => a * b, 1);
     const view = this.heap.f32(ptr, n);
-    const replaced = fn(view, sequence === undefined ? { name, layer, shape, positions } : { name, layer, shape, positions, sequence });
+    const ctx = sequence === undefined ? { name, layer, shape, positions, sequences } : { name, layer, shape, positions, sequences, sequence };
+    const replaced = fn(view, ctx);
     if (replaced) {
       if (replaced.length !== n) throw new RangeError(`hook ${name} returned ${replaced.length} values, expected ${n} (shape [${shape.join(', ')}])`);
       view.set(replaced);

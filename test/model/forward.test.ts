@@ -95,6 +95,36 @@ describe('KV-cache decoding gives the logits of a full re-run, bit for bit', () 
   });
 });
 
+describe('forwardMany: several multi-token sequences in one pass', () => {
+  for (const arch of ['gpt2', 'llama'] as const) {
+    test(`${arch}: each sequence's last logits are bit-identical to running it alone, across chunk boundaries`, () => {
+      const m = loadModel(fixture('gguf', SMALL[arch], DType.Q8_0));
+      const V = m.config.vocabSize;
+      // 30 + 50 + 7 + 70 rows: sequences straddle the 64-row chunks; the third resumes a cache with a prefix.
+      const seqs = [30, 50, 7, 70].map((n, s) => Array.from({ length: n }, (_, i) => (i * 37 + s * 11 + 1) % V));
+      const prefix = [9, 8, 7];
+      m.withScratch(() => {
+        const alone = seqs.map((t, s) => {
+          const cache = m.newCache(80);
+          if (s === 2) m.forward(prefix, cache);
+          return m.forward(t, cache);
+        });
+        const caches = seqs.map(() => m.newCache(80));
+        m.forward(prefix, caches[2]!);
+        const seen: [string, number[], number[]][] = [];
+        const hooks = new Map<string, HookFn>([['blocks.0.hook_resid_pre', (_a, ctx) => { seen.push([ctx.name, ctx.sequences, ctx.positions]); }]]);
+        const many = m.forwardMany(seqs, caches, { hooks });
+        seqs.forEach((_, s) => assert.deepEqual(many.subarray(s * V, (s + 1) * V), alone[s]!, `sequence ${s}`));
+        assert.deepEqual(caches.map((c) => c.length), [30, 50, 10, 70]);
+        // Chunks of 64 rows: [s0 ×30, s1 ×34], [s1 ×16, s2 ×7, s3 ×41], [s3 ×29].
+        assert.deepEqual(seen.map(([, seq]) => seq.length), [64, 64, 29]);
+        assert.deepEqual(seen[1]![1].slice(14, 25), [1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3]);
+        assert.deepEqual(seen[1]![2].slice(14, 25), [48, 49, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+      });
+    });
+  }
+});
+
 describe('threads and kernels do not change the numbers', () => {
   test('2 threads give bit-identical logits', () => {
     for (const dt of [DType.F32, DType.Q8_0]) {
