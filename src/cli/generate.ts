@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { generate } from '../generate/generate.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
-import { printReport, printSample } from './print-report.js';
+import { hasInterventions } from '../interp/intervene.js';
+import { printComparison, printReport, printSample } from './print-report.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 
 interface GenerateFlags extends ModelFlags, SamplerFlags {
@@ -27,10 +28,12 @@ export function generateCommand(program: Command): void {
       });
       const { model, prompt, loadMs } = await openModel(flags);
       try {
-        const text = !flags.json;
+        // With interventions the run is shown beside the clean one, so nothing streams.
+        const compare = hasInterventions(input);
+        const text = !flags.json && !compare;
         const single = (input.n ?? 1) === 1;
         const run = generate(model, prompt, input, {
-          loadMs,
+          loadMs, compareClean: compare,
           // One sample streams as it is generated; several are printed whole as each one ends.
           onStart: text && single ? () => process.stdout.write(prompt) : undefined,
           onText: text && single ? (t) => process.stdout.write(t) : undefined,
@@ -38,7 +41,8 @@ export function generateCommand(program: Command): void {
         });
         if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
         else {
-          if (single) process.stdout.write('\n');
+          if (compare) printComparison(run, process.stdout);
+          else if (single) process.stdout.write('\n');
           printReport(run, process.stderr);
         }
         if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;

@@ -4,22 +4,24 @@ import { logitLens, type LensCell, type LensResult } from '../interp/lens.js';
 import { tokenLabel } from '../interp/tokens.js';
 import { pad, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
-import { numeric } from './sampler-flags.js';
+import { addInterventionAndSeedFlags, interventionSettings, numeric, type InterventionFlags } from './sampler-flags.js';
 
-interface LensFlags extends ModelFlags { target?: string; top?: string }
+interface LensFlags extends ModelFlags, InterventionFlags { target?: string; top?: string }
 
 export function lensCommand(program: Command): void {
   const cmd = program.command('lens').description('logit lens: what every layer would predict at every position, through the model\'s final norm and unembedding');
   addModelFlags(cmd);
   cmd
     .option('--target <TOKEN>', 'follow one token through the layers: its probability and rank in every cell (text that is one token, or #id)')
-    .option('--top <N>', 'tokens per cell in --json (1–1000, default 5); the table shows the top one')
+    .option('--top <N>', 'tokens per cell in --json (1–1000, default 5); the table shows the top one');
+  addInterventionAndSeedFlags(cmd)
     .action(async (flags: LensFlags) => {
+      const { interventions, seed } = interventionSettings(flags);
       const top = numeric(flags.top) ?? 5;
       if (typeof top !== 'number') throw new UserError(`--top must be an integer from 1 to 1000, got ${JSON.stringify(flags.top)}`, 'top');
       const { model, prompt } = await openModel(flags);
       try {
-        const lens = logitLens(model, prompt, { target: flags.target, top });
+        const lens = logitLens(model, prompt, { target: flags.target, top, interventions, seed });
         const targetId = lens.layers[0]?.positions[0]?.target?.token_id;
         process.stdout.write(flags.json ? JSON.stringify(lens, null, 2) + '\n' : renderLens(lens, targetId === undefined ? undefined : tokenLabel(model.tokenizer, targetId)));
       } finally {

@@ -40,7 +40,13 @@ export function renderNext(d: NextTokenDistribution): string {
   lines.push(`settings  ${describeSettings(d.settings, d.settings.sources, d.stages, false)}`);
   const shape = d.entropy_bits < 1 ? 'peaked: the model is confident' : d.entropy_bits > 4 ? 'flat: many continuations are plausible' : 'in between';
   lines.push(`entropy   ${d.entropy_bits.toFixed(2)} bits raw (${shape}) → ${d.final_entropy_bits.toFixed(2)} bits after the chain`);
-  lines.push(`kept      ${d.kept_count} token${d.kept_count === 1 ? '' : 's'}, holding ${(d.kept_mass * 100).toFixed(1)}% of the raw probability`, '');
+  lines.push(`kept      ${d.kept_count} token${d.kept_count === 1 ? '' : 's'}, holding ${(d.kept_mass * 100).toFixed(1)}% of the raw probability`);
+  if (d.intervention) {
+    const e = d.intervention, clean = e.clean_top[0]!;
+    lines.push(`effect    KL(clean ‖ intervened) ${e.kl_nats.toFixed(4)} nats · top-1 ${e.top1_changed ? `changed: ${showToken(clean.token)} → ${showToken(d.candidates[0]!.token)}` : `unchanged (${showToken(clean.token)})`} · the table is the intervened model's`);
+    lines.push(`clean     ${e.clean_top.slice(0, 5).map((t) => `${showToken(t.token)} ${prob(t.prob)}`).join('  ')}`);
+  }
+  lines.push('');
   const maxP = Math.max(...d.candidates.map((c) => c.prob));
   const width = Math.max(8, ...d.candidates.map((c) => Array.from(showToken(c.token)).length));
   lines.push(`rank  ${pad('token', width)}  p raw   ${pad('', 24)}  cumul.  p final  removed by`);

@@ -19,6 +19,9 @@ export function describeSettings(s: Settings, sources: Sources, stages: string[]
   for (const [k, on] of shown) if (on) parts.push(`${k} ${String(s[k])}${src(k)}`);
   if (s.logit_bias.length) parts.push(`bias ${s.logit_bias.map((b) => `${b.text !== undefined ? showToken(b.text) : `#${b.token_id}`}=${b.bias}`).join(', ')}`);
   if (s.banned_strings.length) parts.push(`ban ${s.banned_strings.map(showToken).join(', ')}`);
+  if (s.ablate.length) parts.push(`ablate ${s.ablate.join(', ')}`);
+  if (s.noise.length) parts.push(`noise ${s.noise.join('; ')}`);
+  if (s.patch_from.length) parts.push(`patch_from ${s.patch_from.join(', ')}`);
   parts.push(`seed ${s.seed}${src('seed')}`);
   if (generation) {
     parts.push(`max_tokens ${s.max_tokens}${src('max_tokens')}`);
@@ -27,6 +30,33 @@ export function describeSettings(s: Settings, sources: Sources, stages: string[]
   }
   const off = 'nothing truncated: the model\'s own distribution';
   return `${parts.join(' · ')}\nchain     ${typeof s.chain === 'string' ? s.chain : 'custom'}: ${stages.length ? stages.join(' → ') : s.temperature === 0 ? 'argmax' : off}`;
+}
+
+/**
+ * Each sample beside the same sample without the interventions (same seed): the text they share, then
+ * ⟦ where they first differ, and how each goes on.
+ */
+export function printComparison(run: Run, out: NodeJS.WritableStream): void {
+  const clean = new Map(run.clean!.samples.map((s) => [s.index, s]));
+  const lines: string[] = [];
+  for (const s of run.samples) {
+    const c = clean.get(s.index)!;
+    let at = 0;
+    while (at < s.token_ids.length && at < c.token_ids.length && s.token_ids[at] === c.token_ids[at]) at++;
+    const same = at === s.token_ids.length && at === c.token_ids.length;
+    const shared = sharedPrefix(s.text, c.text);
+    const mark = (text: string) => (same ? text : `${text.slice(0, shared)}⟦${text.slice(shared)}`);
+    lines.push(`── sample ${s.index}: ${same ? 'the same with and without the interventions' : `first differs at generated token ${at} (marked ⟦)`}`,
+      `intervened  ${run.prompt.text}${mark(s.text)}`, `clean       ${run.prompt.text}${mark(c.text)}`);
+  }
+  out.write(lines.join('\n') + '\n');
+}
+
+function sharedPrefix(a: string, b: string): number {
+  const x = Array.from(a), y = Array.from(b);
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return x.slice(0, i).join('').length;
 }
 
 /** One sample, printed whole (used when several samples run). */

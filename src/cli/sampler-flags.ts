@@ -10,9 +10,9 @@ export function numeric(s: string | undefined): number | string | undefined {
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
-/** The decoding flags shared by `generate` and `next`. */
+/** The decoding flags shared by `generate` and `next` (with the intervention flags). */
 export function addSamplerFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option('--temperature <T>', 'T ≥ 0; 0 = greedy (default 1, or the model\'s generation_config)')
     .option('--top-k <K>', 'keep the K most likely tokens; 0 = off (default)')
     .option('--top-p <P>', 'keep the smallest set with probability ≥ P, in (0, 1]; 1 = off (default)')
@@ -32,9 +32,35 @@ export function addSamplerFlags(cmd: Command): Command {
     .option('--min-keep <N>', 'truncation samplers keep at least N tokens (default 1)')
     .option('--chain <ORDER>', 'stage order: hf (default), llama.cpp, or a comma-separated list of stages')
     .option('--seed <S>', 'integer seed; same seed ⇒ same output (default: random, reported)');
+  return addInterventionFlags(cmd);
 }
 
-export interface SamplerFlags {
+/** The intervention flags (see src/interp/intervene.ts), shared by every command that runs the model forward. */
+export function addInterventionFlags(cmd: Command): Command {
+  return cmd
+    .option('--ablate <L.H[:MODE]>', 'replace head H of layer L (L.* = every head) by zero or by its mean over the prompt (MODE zero, the default, or mean); repeatable', collect, [] as string[])
+    .option('--noise <SPEC>', 'add Gaussian noise: hook=NAME,sigma=S[,positions=A-B] (NAME may be a glob); repeatable', collect, [] as string[])
+    .option('--patch-from <FILE[:HOOK[,A-B]]>', 'set hook values from a saved cache (wander cache --save): every hook in FILE, or HOOK alone, at positions A-B; repeatable', collect, [] as string[]);
+}
+
+export interface InterventionFlags { ablate: string[]; noise: string[]; patchFrom: string[]; seed?: string }
+
+/** For commands without sampler flags: the intervention flags and a seed for the noise. */
+export function addInterventionAndSeedFlags(cmd: Command): Command {
+  return addInterventionFlags(cmd).option('--seed <S>', 'seed of the noise streams (default 0); same seed ⇒ same noise');
+}
+
+/** The intervention flags (and the noise seed) as settings fields, validated by the one schema. */
+export function interventionSettings(f: InterventionFlags): { interventions: SettingsInput; seed: number } {
+  const raw = {
+    ablate: f.ablate.length ? f.ablate : undefined, noise: f.noise.length ? f.noise : undefined, patch_from: f.patchFrom.length ? f.patchFrom : undefined,
+    seed: numeric(f.seed),
+  };
+  const s = parseSettings(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)), cliNaming);
+  return { interventions: s, seed: s.seed ?? 0 };
+}
+
+export interface SamplerFlags extends InterventionFlags {
   temperature?: string; topK?: string; topP?: string; minP?: string; typicalP?: string; epsilon?: string; eta?: string;
   topNSigma?: string; repetitionPenalty?: string; frequencyPenalty?: string; presencePenalty?: string; penaltyWindow?: string;
   repeatNgram?: string | boolean; bias: string[]; ban: string[]; minNewTokens?: string; minKeep?: string; chain?: string; seed?: string;
@@ -53,6 +79,7 @@ export function samplerSettings(f: SamplerFlags, extra: Record<string, unknown> 
     logit_bias: f.bias.length ? f.bias.map(parseBiasFlag) : undefined,
     banned_strings: f.ban.length ? f.ban : undefined,
     chain: f.chain === undefined || f.chain === 'hf' || f.chain === 'llama.cpp' ? f.chain : f.chain.split(',').map((x) => x.trim()),
+    ablate: f.ablate.length ? f.ablate : undefined, noise: f.noise.length ? f.noise : undefined, patch_from: f.patchFrom.length ? f.patchFrom : undefined,
     ...extra,
   };
   return parseSettings(Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)), cliNaming);

@@ -4,8 +4,9 @@ import { UserError } from '../errors.js';
 import { BUCKETS, scoreTokens, type Bucket, type TokenScores } from '../interp/score.js';
 import { pad, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
+import { addInterventionAndSeedFlags, interventionSettings, type InterventionFlags } from './sampler-flags.js';
 
-interface ScoreFlags extends ModelFlags { text?: string; ids?: string; file?: string; color?: boolean }
+interface ScoreFlags extends ModelFlags, InterventionFlags { text?: string; ids?: string; file?: string; color?: boolean }
 
 export function scoreCommand(program: Command): void {
   const cmd = program.command('score').description('per-token loss: how surprising each token of a text is to the model (teacher-forced)');
@@ -15,12 +16,14 @@ export function scoreCommand(program: Command): void {
     .option('--ids <ids>', 'token ids to score exactly as given, comma-separated (no BOS added)')
     .option('--file <path>', 'score the text in this file (UTF-8)')
     .option('--color', 'colour the text by bucket even when stdout is not a terminal')
-    .option('--no-color', 'never colour the text')
+    .option('--no-color', 'never colour the text');
+  addInterventionAndSeedFlags(cmd)
     .action(async (flags: ScoreFlags) => {
       const input = scoreInput(flags);
+      const { interventions, seed } = interventionSettings(flags);
       const { model } = await openModel(flags, { prompt: false });
       try {
-        const s = scoreTokens(model, input.value, input.flag);
+        const s = scoreTokens(model, input.value, input.flag, { interventions, seed });
         const color = flags.color ?? (!!process.stdout.isTTY && !process.env['NO_COLOR']);
         process.stdout.write(flags.json ? JSON.stringify(s, null, 2) + '\n' : renderScores(s, color));
       } finally {

@@ -22,6 +22,11 @@ export interface ExperimentSpec {
   max_tokens: number;
   stop: string[];
   max_batch_size?: number;
+  /**
+   * Strings whose occurrences the reports count in every sample ("," or "Cleopatra"). Counted from the
+   * stored texts when a report is made, so they do not change the cells or their samples.
+   */
+  count?: string[];
   /** Where the file was (model paths in it are relative to its folder). */
   file?: string;
 }
@@ -66,6 +71,8 @@ const FileSchema = z.object({
   stop: z.array(text('a non-empty string'), { error: 'must be a list of strings' }).max(16, { error: 'takes at most 16 strings' }).default([]),
   chat: z.boolean({ error: 'must be true or false' }).default(false),
   max_batch_size: int(1, 64).optional(),
+  count: z.array(text('a non-empty string'), { error: 'must be a list of strings, such as [",", "Cleopatra"]' })
+    .min(1, { error: 'must list at least one string' }).max(32, { error: 'takes at most 32 strings' }).optional(),
 }, { error: 'must be a map of fields (name, models, prompts, presets, …)' }).strict();
 
 const ALLOWED = Object.keys(FileSchema.shape).join(', ');
@@ -100,7 +107,8 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.code === 'unrecognized_keys') fail([...issue.path as (string | number)[], issue.keys[0]!], `is not a field (allowed: ${issue.path.length === 0 ? ALLOWED : issue.path[0] === 'prompts' ? 'text, label, chat' : 'model, label'})`);
-    if (issue.code === 'invalid_type' && issue.path.length === 1 && issue.input === undefined) fail([], `is missing ${issue.path[0] as string} (the fields are ${ALLOWED})`);
+    // (zod does not report the input by default: look the value up, so a wrong type is not called missing.)
+    if (issue.code === 'invalid_type' && issue.path.length === 1 && valueAt(raw, issue.path as (string | number)[]) === undefined) fail([], `is missing ${issue.path[0] as string} (the fields are ${ALLOWED})`);
     fail(issue.path as (string | number)[], `${issue.message}, got ${JSON.stringify(valueAt(raw, issue.path as (string | number)[]))}`);
   }
   const f = parsed.data!;
@@ -127,6 +135,8 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : { text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat }));
   const dupSpec = specs.findIndex((x, i) => specs.indexOf(x) !== i);
   if (dupSpec >= 0) fail(['models', dupSpec], `repeats the model ${JSON.stringify(specs[dupSpec])}: list each model once`);
+  const dupCount = f.count?.findIndex((x, i) => f.count!.indexOf(x) !== i) ?? -1;
+  if (dupCount >= 0) fail(['count', dupCount], `repeats ${JSON.stringify(f.count![dupCount])}: list each string once`);
   for (const [key, list] of [['models', models.map((m) => m.label)], ['prompts', prompts.map((p) => p.label)]] as const) {
     const dup = list.findIndex((x, i) => list.indexOf(x) !== i);
     if (dup >= 0) fail([key, dup], `repeats ${JSON.stringify(list[dup])}: give each entry a distinct label`);
@@ -135,6 +145,7 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
     name: f.name, ...(f.description !== undefined ? { description: f.description } : {}), models, prompts, presets,
     samples: f.samples, seeds: f.seeds ?? [f.seed ?? 1], max_tokens: f.max_tokens, stop: f.stop,
     ...(f.max_batch_size !== undefined ? { max_batch_size: f.max_batch_size } : {}),
+    ...(f.count !== undefined ? { count: f.count } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import { tokenStats, type StepStats } from '../sampling/token-stats.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
+import { composeHooks, prepareInterventions } from '../interp/intervene.js';
 import { FINISH_REASONS, modelInfo, type FinishReason, type Run, type Sample } from './report.js';
 import { resolveSettings, type Settings, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
@@ -33,6 +34,11 @@ export interface GenerateOptions {
   indices?: number[];
   /** Record each token's logprob, the entropy of the model's and of the sampled distribution, and each sample's wall time. */
   tokenStats?: boolean;
+  /**
+   * With interventions in the settings (ablate, noise, patch_from): also generate the same samples
+   * (same seed) without them, reported under `clean`, to show what the intervention changed.
+   */
+  compareClean?: boolean;
 }
 
 /** One sample being decoded in a batch slot. */
@@ -73,11 +79,19 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
     logitBias: bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
   });
   const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
+  // Interventions become hooks; noise depends on the sample, so the hooks read which sample each
+  // sequence of the current forward call is from `hookSamples`, set before every call.
+  const intervention = prepareInterventions(model, promptIds, settings, settings.seed);
+  const hookSamples: number[] = [];
+  const forwardOpts = { hooks: composeHooks(intervention?.hooks(hookSamples), opts.hooks) };
+  const forSamples = <T>(ids: readonly number[], f: () => T): T => {
+    hookSamples.splice(0, hookSamples.length, ...ids);
+    return f();
+  };
   opts.onStart?.(promptIds);
 
   const samples: Sample[] = [];
   const text = (id: number) => tok.tokenText(id);
-  const forwardOpts = { hooks: opts.hooks };
   const t0 = performance.now();
   let t1 = t0;
 
@@ -86,12 +100,16 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   } catch (e) {
     throw e instanceof CallbackFailure ? e.error : e;
   }
-  /** The prompt once, then every sample, decoded in batches; runs inside the model's scratch arena. */
+  /**
+   * The prompt once (or once per sample, when an intervention makes it differ between samples), then
+   * every sample, decoded in batches; runs inside the model's scratch arena.
+   */
   function decode(): void {
+    const shared = !intervention?.perSample;
     const prefix = model.newCache(promptIds.length);
-    let promptLogits: Float32Array;
+    let promptLogits: Float32Array = new Float32Array(0);
     try {
-      promptLogits = model.forward(promptIds, prefix, forwardOpts);
+      promptLogits = forSamples([indices[0] ?? 0], () => model.forward(promptIds, prefix, forwardOpts));
     } catch (e) {
       if (e instanceof UserError) throw e;
       for (const i of indices) samples.push({ index: i, text: '', token_ids: [], finish_reason: 'error', error: (e as Error).message });
@@ -128,10 +146,15 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       for (let s = 0; s < slots.length && queued < indices.length; s++) {
         if (slots[s]) continue;
         const cache = caches[s]!;
-        cache.copyFrom(prefix, model.heap);
         const index = indices[queued++]!;
+        let logits: Float32Array = promptLogits;
+        if (shared || index === indices[0]) cache.copyFrom(prefix, model.heap);
+        else {
+          cache.length = 0;
+          logits = forSamples([index], () => model.forward(promptIds, cache, forwardOpts));
+        }
         slots[s] = {
-          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits: promptLogits,
+          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits,
           // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
           stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
         };
@@ -176,9 +199,9 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       try {
         const actives = going.map((s) => slots[s]!);
         const tokens = actives.map((a) => a.tokens[a.tokens.length - 1]!);
-        const logits = actives.length === 1
+        const logits = forSamples(actives.map((a) => a.index), () => actives.length === 1
           ? model.forward(tokens, actives[0]!.cache, forwardOpts)
-          : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts);
+          : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts));
         actives.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
       } catch (e) {
         if (e instanceof CallbackFailure) throw e;
@@ -192,7 +215,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   const completion = samples.reduce((n, s) => n + s.token_ids.length, 0);
   const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
   const generateMs = t2 - t1;
-  return {
+  const run: Run = {
     model: modelInfo(model),
     settings: { ...settings, sources, stages: chain.samplers.map((s) => s.name), ...resolvedBias(settings, bias, text) },
     prompt: { text: prompt, token_ids: promptIds },
@@ -204,6 +227,11 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
     },
   };
+  if (opts.compareClean && intervention) {
+    const clean = { ...input, seed: settings.seed, ablate: [], noise: [], patch_from: [] };
+    run.clean = generate(model, prompt, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
+  }
+  return run;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { UserError } from '../errors.js';
+import { interventionEffect, prepareInterventions, type InterventionEffect } from '../interp/intervene.js';
+import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { drawFrom, SamplingChain } from '../sampling/chain.js';
 import { rngFor } from '../sampling/rng.js';
@@ -33,6 +35,8 @@ export interface NextTokenDistribution {
   kept_mass: number;
   candidates: NextCandidate[];
   draws?: { token_id: number; token: string; count: number }[];
+  /** With interventions: what they did to the distribution (every probability above is the intervened model's). */
+  intervention?: InterventionEffect;
 }
 
 /**
@@ -53,7 +57,9 @@ export function nextTokenDistribution(model: Model, prompt: string, input: Setti
     logitBias: resolveLogitBias(settings.logit_bias, tok, c.vocabSize), bannedStrings: settings.banned_strings,
     eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
   });
-  const logits = model.withScratch(() => model.forward(ids, model.newCache(ids.length)));
+  const intervention = prepareInterventions(model, ids, settings, settings.seed);
+  const run = (hooks?: Hooks) => model.withScratch(() => model.forward(ids, model.newCache(ids.length), { hooks }));
+  const logits = run(intervention?.hooks([0]));
   const ctx = { tokens: ids, promptLength: ids.length, text: '' };
   const text = (id: number) => tok.tokenText(id);
   const rng = rngFor(settings.seed, 0);
@@ -73,6 +79,7 @@ export function nextTokenDistribution(model: Model, prompt: string, input: Setti
       final_prob: t.final_prob, removed_by: t.removed_by,
     })),
   };
+  if (intervention) out.intervention = interventionEffect(tok, run(), logits, Math.min(top, c.vocabSize));
   if (draws > 0) {
     const dist = chain.distribution(logits, ctx);
     const counts = new Map<number, number>();

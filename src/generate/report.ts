@@ -72,4 +72,6 @@ export interface Run {
   summary: { samples: number; distinct_texts: number; finish_reasons: Record<FinishReason, number> };
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   timings: { load_ms: number; prompt_ms: number; generate_ms: number; tokens_per_second: number };
+  /** With interventions and compareClean: the same samples (same seed) generated without them. */
+  clean?: Run;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import type { GenerationDefaults } from '../model/source.js';
+import { parseAblation, parseNoise, parsePatchFrom } from '../interp/intervene.js';
 import { randomSeed } from '../sampling/rng.js';
 
 /**
@@ -17,6 +18,15 @@ const BiasEntry = z.object({
   text: z.string().min(1).optional(),
   bias: z.union([z.number(), z.literal('-inf')]),
 }).strict().refine((b) => (b.token_id === undefined) !== (b.text === undefined), { error: 'each entry needs exactly one of token_id or text' });
+
+/** A list of intervention strings, each checked by its parser (which says what the syntax is). */
+const specs = (parse: (s: string) => unknown) => z.array(z.string({ error: 'must be a list of strings' }).superRefine((spec, ctx) => {
+  try {
+    parse(spec);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+}), { error: 'must be a list of strings' }).max(256, { error: 'takes at most 256 entries' });
 
 export const SettingsSchema = z.object({
   temperature: range(0, 1e6, 'a number ≥ 0 (0 = greedy)'),
@@ -44,6 +54,10 @@ export const SettingsSchema = z.object({
   n: intRange(1, 100_000, 'an integer from 1 to 100000'),
   max_batch_size: intRange(1, 64, 'an integer from 1 to 64'),
   trace: intRange(0, 100, 'an integer from 0 to 100 (candidates shown per step; 0 = off)'),
+  // Interventions on the forward pass (see src/interp/intervene.ts for the syntax).
+  ablate: specs(parseAblation),
+  noise: specs(parseNoise),
+  patch_from: specs(parsePatchFrom),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -59,6 +73,7 @@ export const DEFAULTS: Omit<Settings, 'seed'> = {
   repetition_penalty: 1, frequency_penalty: 0, presence_penalty: 0, penalty_window: 0, no_repeat_ngram_size: 0,
   logit_bias: [], banned_strings: [], min_new_tokens: 0, min_tokens_to_keep: 1, chain: 'hf',
   max_tokens: 128, stop: [], top_logprobs: 0, n: 1, max_batch_size: 8, trace: 0,
+  ablate: [], noise: [], patch_from: [],
 };
 
 /** How a field is named to the person who set it: `--top-p` on the command line, `top_p` in JSON. */

@@ -4,6 +4,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { modelHookNames, selectHooks } from './hook-select.js';
+import { composeHooks, prepareInterventions, type InterventionSettings } from './intervene.js';
 import { inputIds, tokenEntries, type TokenEntry } from './tokens.js';
 
 /** One hook point's values over the whole input: row-major `data`, shaped as in src/model/hooks.ts without a batch axis. */
@@ -22,6 +23,10 @@ export interface ActivationCache {
 export interface CaptureOptions {
   /** Glob patterns over hook names (see hook-select.ts); default every hook except hook_logits. */
   hooks?: readonly string[];
+  /** Interventions on the pass (see intervene.ts): the capture records the intervened values. */
+  interventions?: Partial<InterventionSettings>;
+  /** Seed of the noise streams (default 0). */
+  seed?: number;
 }
 
 /**
@@ -67,7 +72,8 @@ export function captureActivations(model: Model, input: string | readonly number
   }
   // The final norm and the logits only run where logits are wanted: ask for every position's.
   const allLogits = names.includes('ln_final.hook_normalized') || names.includes('hook_logits');
-  model.withScratch(() => model.forward(ids, model.newCache(T), { hooks, allLogits }));
+  const intervention = prepareInterventions(model, ids, opts.interventions ?? {}, opts.seed ?? 0);
+  model.withScratch(() => model.forward(ids, model.newCache(T), { hooks: composeHooks(intervention?.hooks([0]), hooks), allLogits }));
   return { tokens: tokenEntries(model.tokenizer, ids), activations };
 }
 

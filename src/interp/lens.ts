@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../model/load.js';
 import { captureActivations } from './cache.js';
+import type { InterventionSettings } from './intervene.js';
 import { inputIds, logSoftmax, rankOf, resolveTarget, tokenLabel, topIds, type TokenEntry } from './tokens.js';
 
 export interface LensToken { token_id: number; token: string; prob: number }
@@ -24,6 +25,10 @@ export interface LensOptions {
   target?: string | number;
   /** Tokens per cell, 1–1000 (default 5). */
   top?: number;
+  /** Interventions on the pass (see intervene.ts): the lens then reads the intervened model. */
+  interventions?: Partial<InterventionSettings>;
+  /** Seed of the noise streams (default 0). */
+  seed?: number;
 }
 
 /**
@@ -39,7 +44,7 @@ export function logitLens(model: Model, prompt: string | readonly number[], opts
   const tok = model.tokenizer, V = model.config.vocabSize, n = Math.min(top, V);
   const ids = inputIds(model, prompt);
   const target = opts.target === undefined ? undefined : resolveTarget(model, opts.target);
-  const cache = captureActivations(model, ids, { hooks: ['blocks.*.hook_resid_post'] });
+  const cache = captureActivations(model, ids, { hooks: ['blocks.*.hook_resid_post'], interventions: opts.interventions, seed: opts.seed });
   const layers = cache.activations.map((resid, layer) => {
     const logits = model.unembed(resid.data); // [pos, d_vocab]
     const positions = ids.map((_, p): LensCell => {

@@ -1,4 +1,5 @@
 import type { Model } from '../model/load.js';
+import { prepareInterventions, type InterventionSettings } from './intervene.js';
 import { inputIds, logSoftmax, rankOf, tokenLabel } from './tokens.js';
 
 /**
@@ -35,16 +36,24 @@ export interface TokenScores {
   perplexity: number | null;
 }
 
+export interface ScoreOptions {
+  /** Interventions on the pass (see intervene.ts): the scores are then the intervened model's. */
+  interventions?: Partial<InterventionSettings>;
+  /** Seed of the noise streams (default 0). */
+  seed?: number;
+}
+
 /**
  * Teacher-forced scoring: one forward pass over the whole sequence, and for every token after the first
  * its natural-log probability given the ones before it, its rank and bucket, and the entropy of the
  * distribution it came from. Surprisal in bits is −logprob / ln 2. `input` is text (encoded as the
  * model's tokenizer does, BOS included when the model adds one) or token ids scored exactly as given.
  */
-export function scoreTokens(model: Model, input: string | readonly number[], flag = typeof input === 'string' ? 'text' : 'ids'): TokenScores {
+export function scoreTokens(model: Model, input: string | readonly number[], flag = typeof input === 'string' ? 'text' : 'ids', opts: ScoreOptions = {}): TokenScores {
   const tok = model.tokenizer, V = model.config.vocabSize;
   const ids = inputIds(model, input, flag);
-  const logits = model.withScratch(() => model.forward(ids, model.newCache(ids.length), { allLogits: true })); // [pos, d_vocab]
+  const hooks = prepareInterventions(model, ids, opts.interventions ?? {}, opts.seed ?? 0)?.hooks([0]);
+  const logits = model.withScratch(() => model.forward(ids, model.newCache(ids.length), { allLogits: true, hooks })); // [pos, d_vocab]
   let nll = 0;
   const tokens = ids.map((id, p): ScoredToken => {
     const base = { position: p, token_id: id, token: tokenLabel(tok, id) };

@@ -98,3 +98,11 @@ export function logSoftmax(logits: ArrayLike<number>): { logprobs: Float64Array;
   }
   return { logprobs, entropyBits: h / Math.LN2 };
 }
+
+/** KL(p ‖ q) in nats between the softmax distributions of two rows of logits, in float64 over the whole vocabulary. */
+export function klDivergence(pLogits: ArrayLike<number>, qLogits: ArrayLike<number>): number {
+  const p = logSoftmax(pLogits).logprobs, q = logSoftmax(qLogits).logprobs;
+  let kl = 0;
+  for (let i = 0; i < p.length; i++) if (p[i]! > -Infinity) kl += Math.exp(p[i]!) * (p[i]! - q[i]!);
+  return Math.max(0, kl);
+}

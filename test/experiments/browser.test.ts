@@ -34,6 +34,7 @@ samples: 6
 seed: 3
 max_tokens: 10
 stop: ["zz"]
+count: ["a", "<b>"]
 `);
     const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
     await runSweep(spec, store);
@@ -58,11 +59,19 @@ stop: ["zz"]
       await page.waitForFunction(() => (window as unknown as { wanderReport?: unknown }).wanderReport !== undefined, null, { timeout: 20_000 });
       const state = await page.evaluate(() => (window as unknown as { wanderReport: { drawn: number; failed: number } }).wanderReport);
       // 5 metrics by preset, 5 vs temperature (at top_p 1: two temperatures), none vs top_p (one value at
-      // the common temperature), termination, 2 models × 2 prompts by position, 4 by model size.
-      assert.deepEqual(state, { drawn: 5 + 5 + 1 + 4 + 4, failed: 0 });
+      // the common temperature), 2 counted strings × (mean, share) by preset, termination, 2 models ×
+      // 2 prompts by position, 4 by model size.
+      assert.deepEqual(state, { drawn: 5 + 5 + 2 * 2 + 1 + 4 + 4, failed: 0 });
       assert.equal(await page.locator('#plots svg, #finish svg, #positions svg, #model-size svg').count() > 0, true);
       assert.equal(await page.locator('.plot-error').count(), 0);
       assert.equal(await page.locator('h1').textContent(), 'browser');
+      // The counted strings: a table row per cell, and their four plots, each drawn (markup in a string is text).
+      assert.equal(await page.locator('#counts table.counts tbody tr').count(), 2 * 2 * 3);
+      assert.deepEqual(await page.locator('#counts table.counts thead code').allTextContents(), ['"a"', '"<b>"']);
+      assert.deepEqual(await page.locator('#plot-counts > figure > h4').allTextContents(), [
+        '"a" per sample by preset', 'share of samples with "a" by preset', '"<b>" per sample by preset', 'share of samples with "<b>" by preset',
+      ]);
+      assert.equal(await page.locator('#plot-counts > figure').filter({ has: page.locator('svg') }).count(), 4);
       // One sample table per model × prompt, a column per preset; markup in prompts is shown as text.
       assert.equal(await page.locator('table.samples').count(), 4);
       assert.deepEqual(await page.locator('table.samples').first().locator('thead th').evaluateAll((ths) => ths.map((th) => th.firstChild?.textContent)), ['greedy', 't0.7', 't1.5']);

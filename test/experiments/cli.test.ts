@@ -124,9 +124,10 @@ describe('the shipped experiments, end to end on the shared models', () => {
     ['model-size.yaml', 'model-size', SHARED],
     ['stories.yaml', 'stories', []], // its own model, a path relative to the file
     ['model-size-ladder.yaml', 'model-size-ladder', []], // the three embedded models
+    ['comma-bias.yaml', 'comma-bias', []], // the embedded models, with count
   ];
   for (const [file, name, models] of examples) {
-    const needs = file === 'model-size-ladder.yaml' ? needsShared() : file === 'stories.yaml' ? needsShared('stories260K.gguf') : needsShared(...models);
+    const needs = file === 'model-size-ladder.yaml' || file === 'comma-bias.yaml' ? needsShared() : file === 'stories.yaml' ? needsShared('stories260K.gguf') : needsShared(...models);
     it(`${file}: sweep and report`, needs, () => {
       const args = ['sweep', join(ROOT, 'experiments', file), '--db', db, '--samples', '2', '--max-tokens', '8', '--no-chat', ...models.flatMap((m) => ['--model', sharedModel(m)!])];
       const sweep = wander(...args);
@@ -146,6 +147,14 @@ describe('the shipped experiments, end to end on the shared models', () => {
       // Greedy cells give the same output twice; the shared story model continues its prompt in English.
       const greedy = cells.filter((c) => c['preset'] === 'greedy');
       for (const c of greedy) assert.equal(c['distinct'], 1);
+      // Counts only where the file asks for them; a banned comma is never counted.
+      const counted = /^count:/m.test(yaml);
+      for (const c of cells) assert.equal('counts' in c, counted, `${name}: counts`);
+      if (name === 'comma-bias') {
+        const counts = (preset: string) => cells.filter((c) => c['preset'] === preset).map((c) => (c['counts'] as Record<string, { mean: number; share: number }>));
+        for (const c of counts('no_comma')) assert.deepEqual(c[','], { mean: 0, share: 0 });
+        for (const c of counts('comma_5')) assert.deepEqual(Object.keys(c), [',', '.', ' and', ' LORD']);
+      }
     });
   }
 
@@ -153,7 +162,7 @@ describe('the shipped experiments, end to end on the shared models', () => {
     const out = join(dir, 'report');
     const r = wander('report', db, '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories', 'model-size-ladder']) {
+    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories', 'model-size-ladder', 'comma-bias']) {
       for (const ext of ['html', 'md', 'csv']) assert.ok(existsSync(join(out, `${name}.${ext}`)), `${name}.${ext}`);
     }
     const md = readFileSync(join(out, 'model-size.md'), 'utf8');
@@ -163,6 +172,14 @@ describe('the shipped experiments, end to end on the shared models', () => {
     const csv = readFileSync(join(out, 'model-size.csv'), 'utf8').trimEnd().split('\r\n');
     assert.equal(csv.length, 1 + 3 * 2 * 4);
     assert.ok(csv[0]!.startsWith('experiment,model,parameters,prompt_label,prompt,preset,temperature,top_p,top_k,samples,planned,distinct,'));
+    // The counted strings: a Markdown table and two CSV columns each (named with the string JSON-quoted).
+    assert.match(readFileSync(join(out, 'comma-bias.md'), 'utf8'), /^\| model \| prompt \| preset \| samples \| "," mean \| "," share \| "\." mean \| "\." share \| " and" mean \| " and" share \| " LORD" mean \| " LORD" share \|$/m);
+    assert.doesNotMatch(md, /Counted strings/);
+    const commaCsv = readFileSync(join(out, 'comma-bias.csv'), 'utf8').trimEnd().split('\r\n');
+    assert.equal(commaCsv.length, 1 + 3 * 4);
+    const quoted = (s: string) => `"${s.replaceAll('"', '""')}"`;
+    assert.ok(commaCsv[0]!.endsWith(`,finish_error,${[',', '.', ' and', ' LORD'].flatMap((s) => [quoted(`count_mean ${JSON.stringify(s)}`), quoted(`count_share ${JSON.stringify(s)}`)]).join(',')}`), commaCsv[0]);
+    assert.match(readFileSync(join(out, 'comma-bias.html'), 'utf8'), /<section id="counts">/);
     const html = readFileSync(join(out, 'model-size.html'), 'utf8');
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i, 'the page loads nothing from outside');
     mkdirSync(join(ROOT, 'build', 'test-artifacts'), { recursive: true });

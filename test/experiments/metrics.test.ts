@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  cellMetrics, degenerateLoop, distinctN, distinctOutputs, editDistance, entropyByPosition, firstDivergence, meanPairwiseEditDistance,
-  normalizeOutput, repetitionRate, selfBleu, tokenStatsSummary, words, zipfCoefficient,
+  cellMetrics, countOccurrences, degenerateLoop, distinctN, distinctOutputs, editDistance, entropyByPosition, firstDivergence, meanPairwiseEditDistance,
+  normalizeOutput, repetitionRate, selfBleu, stringCounts, tokenStatsSummary, words, zipfCoefficient,
 } from '../../src/experiments/metrics/index.js';
 
 const close = (actual: number | null, expected: number, tol = 1e-12) => {
@@ -119,6 +119,34 @@ describe('Zipf coefficient', () => {
   });
 });
 
+describe('counted strings', () => {
+  it('counts exact, case-sensitive, non-overlapping occurrences', () => {
+    assert.equal(countOccurrences('aaa', 'aa'), 1); // the second "aa" would overlap the first
+    assert.equal(countOccurrences('aaaa', 'aa'), 2);
+    assert.equal(countOccurrences('Caesar, caesar, CAESAR', 'Caesar'), 1);
+    assert.equal(countOccurrences('a, b,, c', ','), 3);
+    assert.equal(countOccurrences('', ','), 0);
+    assert.equal(countOccurrences('the LORD; the LORDS', ' LORD'), 2); // a substring, not a word
+    assert.throws(() => countOccurrences('abc', ''), /must not be empty/);
+  });
+  it('gives the mean per sample and the share of samples with each string', () => {
+    const texts = ['Caesar, Caesar, and Cleopatra.', 'Cleopatra', 'Rome, at last', 'aaa'];
+    assert.deepEqual(stringCounts(texts, [',', 'Caesar', 'Cleopatra', 'aa', 'Brutus']), {
+      ',': { mean: 3 / 4, share: 2 / 4 }, // 2 + 0 + 1 + 0 commas; two samples have one
+      Caesar: { mean: 2 / 4, share: 1 / 4 },
+      Cleopatra: { mean: 2 / 4, share: 2 / 4 },
+      aa: { mean: 1 / 4, share: 1 / 4 },
+      Brutus: { mean: 0, share: 0 },
+    });
+    // Keys are own properties, whatever the string.
+    assert.deepEqual(stringCounts(['x __proto__'], ['__proto__'])['__proto__'], { mean: 1, share: 1 });
+  });
+  it('is null, not zero, for a cell with no samples', () => {
+    assert.deepEqual(stringCounts([], [',', 'a']), { ',': { mean: null, share: null }, a: { mean: null, share: null } });
+    assert.deepEqual(stringCounts(['a'], []), {});
+  });
+});
+
 describe('cellMetrics', () => {
   it('combines every metric for one cell', () => {
     const sample = (text: string, ids: number[], finish: string) => ({ text, token_ids: ids, logprobs: ids.map(() => -1), entropies: ids.map(() => 0.5), finish_reason: finish });
@@ -133,5 +161,7 @@ describe('cellMetrics', () => {
     assert.deepEqual(m.finish_reasons, { eos: 1, max_tokens: 2, stop_sequence: 0, context_full: 0, error: 0 });
     assert.deepEqual(m.entropy_by_position, [0.5, 0.5, 0.5]);
     assert.equal(m.degenerate, 0);
+    assert.equal('counts' in m, false, 'no count list, no counts');
+    assert.deepEqual(cellMetrics([sample('a, b, c', [1], 'eos'), sample('a b', [1], 'eos')], [',', 'b']).counts, { ',': { mean: 1, share: 0.5 }, b: { mean: 1, share: 1 } });
   });
 });

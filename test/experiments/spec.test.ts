@@ -53,18 +53,39 @@ describe('experiment files', () => {
     const bad = (from: string, to: string) => () => parseExperiment(ISSUE_FORM.replace(from, to), 'eclipse.yaml');
     assert.throws(bad('top_p: 0.95', 'top_p: 1.5'), userError('eclipse.yaml:7: presets.high.top_p must be in (0, 1] (1 = off), got 1.5', 'presets'));
     assert.throws(bad('top_k: 50', 'top_k: fifty'), userError('eclipse.yaml:6: presets.low.top_k must be an integer ≥ 0 (0 = off), got "fifty"', 'presets'));
-    assert.throws(bad('{ temperature: 0 }', '{ temp: 0 }'), userError('eclipse.yaml:5: presets.greedy.temp is not a setting (allowed: temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_n_sigma, repetition_penalty, frequency_penalty, presence_penalty, penalty_window, no_repeat_ngram_size, logit_bias, banned_strings, min_new_tokens, min_tokens_to_keep, chain, max_tokens, stop)', 'presets'));
+    assert.throws(bad('{ temperature: 0 }', '{ temp: 0 }'), userError('eclipse.yaml:5: presets.greedy.temp is not a setting (allowed: temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_n_sigma, repetition_penalty, frequency_penalty, presence_penalty, penalty_window, no_repeat_ngram_size, logit_bias, banned_strings, min_new_tokens, min_tokens_to_keep, chain, max_tokens, stop, ablate, noise, patch_from)', 'presets'));
     assert.throws(bad('{ temperature: 0 }', '{ temperature: 0, seed: 3 }'), userError('eclipse.yaml:5: presets.greedy.seed is not a preset setting: set seed or seeds at the top level of the file', 'presets'));
-    assert.throws(bad('samples: 16', 'sample: 16'), userError('eclipse.yaml:8: sample is not a field (allowed: name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'sample'));
+    assert.throws(bad('samples: 16', 'sample: 16'), userError('eclipse.yaml:8: sample is not a field (allowed: name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size, count)', 'sample'));
     assert.throws(bad('samples: 16', 'samples: 0'), userError('eclipse.yaml:8: samples must be an integer from 1 to 100000, got 0', 'samples'));
     assert.throws(bad('models: [path/to/model.gguf]', 'models: []'), userError('eclipse.yaml:2: models must list at least one model, got []', 'models'));
     assert.throws(bad('models: [path/to/model.gguf]', 'models: [3]'), userError('eclipse.yaml:2: models[0] must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>) or { model, label }, got 3', 'models'));
     assert.throws(bad('models: [path/to/model.gguf]', 'models: [a.gguf, { model: a.gguf, label: again }]'), userError('eclipse.yaml:2: models[1] repeats the model "a.gguf": list each model once', 'models'));
     assert.throws(bad('name: eclipse', 'name: "two words"'), userError('eclipse.yaml:1: name must be a name of letters, digits, ".", "_" or "-" (at most 100), got "two words"', 'name'));
-    assert.throws(bad('name: eclipse\n', ''), userError('eclipse.yaml:1: is missing name (the fields are name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size)', 'file'));
+    assert.throws(bad('name: eclipse\n', ''), userError('eclipse.yaml:1: is missing name (the fields are name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size, count)', 'file'));
     assert.throws(bad('seed: 1 ', 'seeds: [1, 2]\nseed: 1 '), userError('eclipse.yaml:9: seeds and seed are both set: give one (seed: N, or seeds: [N, …])', 'seeds'));
+    // A field of the wrong type is named as wrong, not as missing.
+    assert.throws(bad('samples: 16', 'samples: "many"'), userError('eclipse.yaml:8: samples must be an integer from 1 to 100000, got "many"', 'samples'));
+    assert.throws(bad('models: [path/to/model.gguf]', 'models: path/to/model.gguf'), userError('eclipse.yaml:2: models must be a list of model specs, got "path/to/model.gguf"', 'models'));
     assert.throws(bad('presets:', 'presets: ['), userError('eclipse.yaml:6: not valid YAML: Missing , between flow sequence items', 'file'));
     assert.throws(() => loadExperiment(join(ROOT, 'experiments', 'nope.yaml')), userError(`${join(ROOT, 'experiments', 'nope.yaml')}: no such experiment file`, 'file'));
+  });
+
+  it('reads the strings to count, checked like every other field', () => {
+    const spec = parseExperiment(`${ISSUE_FORM}count: [",", " Caesar", Cleopatra]\n`, 'eclipse.yaml');
+    assert.deepEqual(spec.count, [',', ' Caesar', 'Cleopatra']);
+    assert.equal('count' in parseExperiment(ISSUE_FORM), false);
+    // Counting is done by the report: it changes neither the cells nor their keys.
+    assert.deepEqual(planCells(spec), planCells(parseExperiment(ISSUE_FORM)));
+    const bad = (count: string) => () => parseExperiment(`${ISSUE_FORM}count: ${count}\n`, 'eclipse.yaml');
+    assert.throws(bad('[",", ""]'), userError('eclipse.yaml:11: count[1] must be a non-empty string, got ""', 'count'));
+    assert.throws(bad('[",", 3]'), userError('eclipse.yaml:11: count[1] must be a non-empty string, got 3', 'count'));
+    assert.throws(bad('[]'), userError('eclipse.yaml:11: count must list at least one string, got []', 'count'));
+    assert.throws(bad('","'), userError('eclipse.yaml:11: count must be a list of strings, such as [",", "Cleopatra"], got ","', 'count'));
+    assert.throws(bad('[a, b, a]'), userError('eclipse.yaml:11: count[2] repeats "a": list each string once', 'count'));
+    assert.throws(bad('\n  - a\n  - b\n  - b'), userError('eclipse.yaml:14: count[2] repeats "b": list each string once', 'count'));
+    assert.throws(bad(`[${Array.from({ length: 33 }, (_, i) => `s${i}`).join(', ')}]`), (e: unknown) => (e as Error).message.startsWith('eclipse.yaml:11: count takes at most 32 strings, got ["s0",'));
+    assert.equal(parseExperiment(`${ISSUE_FORM}count: [${Array.from({ length: 32 }, (_, i) => `s${i}`).join(', ')}]\n`).count!.length, 32);
+    assert.throws(() => parseExperiment(`${ISSUE_FORM}counts: [","]\n`, 'eclipse.yaml'), userError('eclipse.yaml:11: counts is not a field (allowed: name, description, models, prompts, presets, samples, seed, seeds, max_tokens, stop, chat, max_batch_size, count)', 'counts'));
   });
 
   it('applies command-line overrides, validated', () => {
@@ -83,7 +104,7 @@ describe('experiment files', () => {
   it('ships examples that all validate', () => {
     const dir = join(ROOT, 'experiments');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-    assert.deepEqual(files, ['eclipse.yaml', 'model-size-ladder.yaml', 'model-size.yaml', 'random-figure.yaml', 'stories.yaml', 'temperature-ladder.yaml']);
+    assert.deepEqual(files, ['comma-bias.yaml', 'eclipse.yaml', 'model-size-ladder.yaml', 'model-size.yaml', 'random-figure.yaml', 'stories.yaml', 'temperature-ladder.yaml']);
     const specs = Object.fromEntries(files.map((f) => [f, loadExperiment(join(dir, f))]));
     assert.deepEqual(specs['eclipse.yaml']!.presets.map((p) => p.settings), [
       { top_p: 1, top_k: 1, temperature: 0 }, { top_p: 0.9, top_k: 50, temperature: 0.2 }, { top_p: 0.95, top_k: 100, temperature: 0.9 },
@@ -92,5 +113,8 @@ describe('experiment files', () => {
     assert.equal(specs['temperature-ladder.yaml']!.samples, 32);
     assert.equal(specs['random-figure.yaml']!.prompts.length, 4);
     assert.ok(specs['model-size.yaml']!.models.length >= 3);
+    // The notes' style bias: the comma boosted, and banned, against no bias at all.
+    assert.deepEqual(specs['comma-bias.yaml']!.presets.map((p) => p.settings.logit_bias), [undefined, [{ text: ',', bias: 2 }], [{ text: ',', bias: 5 }], [{ text: ',', bias: '-inf' }]]);
+    assert.equal(specs['comma-bias.yaml']!.count![0], ',');
   });
 });

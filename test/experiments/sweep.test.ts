@@ -6,6 +6,8 @@ import Database from 'better-sqlite3';
 import { chatPrompt } from '../../src/generate/chat.js';
 import { generate } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model/load.js';
+import { collectReports } from '../../src/experiments/report/collect.js';
+import { csvReport, jsonReport, markdownReport } from '../../src/experiments/report/tables.js';
 import { parseExperiment, type ExperimentSpec } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
@@ -119,6 +121,47 @@ describe('sweep', () => {
     assert.equal(r.reused, rows.length);
     assert.equal(r.generated, 320 - rows.length); // 4 cells × 2 seeds × 40
     resumed.close();
+  });
+
+  it('counts the file\'s strings at report time, from the database alone', async () => {
+    const path = join(tempDir(), 'r.sqlite');
+    const store = ResultsStore.open(path);
+    await runSweep(spec('count: [" ", "e", "never-generated"]'), store);
+    store.close();
+    // A report is made later, from the file alone: the count list is stored with the spec.
+    const reader = ResultsStore.open(path, { readonly: true });
+    const [report] = collectReports(reader);
+    assert.deepEqual(report!.count, [' ', 'e', 'never-generated']);
+    const cells = reader.cells('t');
+    for (const [i, cell] of cells.entries()) {
+      const texts = reader.samples(cell).map((x) => x.text);
+      const expect = (needle: string) => ({
+        mean: texts.reduce((n, t) => n + t.split(needle).length - 1, 0) / texts.length,
+        share: texts.filter((t) => t.includes(needle)).length / texts.length,
+      });
+      assert.deepEqual(report!.cells[i]!.metrics.counts, { ' ': expect(' '), e: expect('e'), 'never-generated': { mean: 0, share: 0 } });
+    }
+    assert.ok(report!.cells.some((c) => (c.metrics.counts!['e']!.share ?? 0) > 0), 'the fixture model writes an "e" somewhere');
+    const json = jsonReport([report!]).cells;
+    assert.deepEqual(json.map((c) => c.counts), report!.cells.map((c) => c.metrics.counts));
+    assert.match(markdownReport(report!), /^\| model \| prompt \| preset \| samples \| " " mean \| " " share \| "e" mean \| "e" share \| "never-generated" mean \| "never-generated" share \|$/m);
+    assert.equal(csvReport(report!).split('\r\n')[1]!.split(',').slice(-2).join(','), '0,0');
+    reader.close();
+
+    // Editing the list and sweeping again generates nothing and changes what the report counts.
+    const again = ResultsStore.open(path);
+    assert.equal((await runSweep(spec('count: [e]'), again)).generated, 0);
+    const [edited] = collectReports(again);
+    assert.deepEqual(edited!.count, ['e']);
+    assert.deepEqual(Object.keys(edited!.cells[0]!.metrics.counts!), ['e']);
+    // Without count, no counts anywhere.
+    await runSweep(spec(), again);
+    const [plain] = collectReports(again);
+    assert.equal('count' in plain!, false);
+    assert.ok(jsonReport([plain!]).cells.every((c) => !('counts' in c)));
+    assert.doesNotMatch(markdownReport(plain!), /Counted strings/);
+    assert.doesNotMatch(csvReport(plain!), /count_mean/);
+    again.close();
   });
 
   it('refuses a missing model before storing anything', async () => {

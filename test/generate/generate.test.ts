@@ -160,7 +160,7 @@ describe('settings', () => {
       [{ repetition_penalty: 0 }, '--repetition-penalty must be a number > 0 (1 = off), got 0'],
       [{ epsilon_cutoff: 1 }, '--epsilon must be in [0, 1) (0 = off), got 1'],
       [{ min_new_tokens: 5, max_tokens: 3 }, '--min-new-tokens (5) must not exceed --max-tokens (3)'],
-      [{ colour: 1 }, `unknown setting --colour (allowed: ${['--temperature', '--top-k', '--top-p', '--min-p', '--typical-p', '--epsilon', '--eta', '--top-n-sigma', '--repetition-penalty', '--frequency-penalty', '--presence-penalty', '--penalty-window', '--no-repeat-ngram', '--bias', '--ban', '--min-new-tokens', '--min-keep', '--chain', '--seed', '--max-tokens', '--stop', '--top-logprobs', '--n', '--max-batch-size', '--trace'].join(', ')})`],
+      [{ colour: 1 }, `unknown setting --colour (allowed: ${['--temperature', '--top-k', '--top-p', '--min-p', '--typical-p', '--epsilon', '--eta', '--top-n-sigma', '--repetition-penalty', '--frequency-penalty', '--presence-penalty', '--penalty-window', '--no-repeat-ngram', '--bias', '--ban', '--min-new-tokens', '--min-keep', '--chain', '--seed', '--max-tokens', '--stop', '--top-logprobs', '--n', '--max-batch-size', '--trace', '--ablate', '--noise', '--patch-from'].join(', ')})`],
     ];
     for (const [input, message] of cases) assert.throws(() => parseSettings(input, cliNaming), userError(message), message);
     assert.throws(() => parseSettings({ top_p: 0 }), userError('top_p must be in (0, 1] (1 = off), got 0', 'top_p'));

@@ -41,9 +41,9 @@
   ];
   const multiPrompt = data.prompts.length > 1;
 
-  // Each metric by preset: one bar per model, side by side (one row of panels per prompt).
-  for (const [key, label, domain] of METRICS) {
-    figure('plot-diversity', label + ' by preset', () => Plot.plot({
+  /** A value by preset: one bar per model, side by side (one row of panels per prompt). */
+  function byPreset(rows, key, label, domain) {
+    return Plot.plot({
       width: 520, height: multiPrompt ? 60 + 110 * data.prompts.length : 260, marginBottom: 40,
       fx: { domain: presetOrder, label: 'preset' },
       x: { domain: modelOrder, axis: null, padding: 0.1 },
@@ -51,10 +51,21 @@
       y: { domain, label, grid: true },
       color: { domain: modelOrder, legend: true },
       marks: [
-        Plot.barY(cells.filter((c) => c[key] !== null), { fx: 'preset', x: 'model', y: key, fill: 'model', fy: multiPrompt ? 'prompt' : undefined, tip: true }),
+        Plot.barY(rows.filter((c) => c[key] !== null), { fx: 'preset', x: 'model', y: key, fill: 'model', fy: multiPrompt ? 'prompt' : undefined, tip: true }),
         Plot.ruleY([0]),
       ],
-    }));
+    });
+  }
+  for (const [key, label, domain] of METRICS) figure('plot-diversity', label + ' by preset', () => byPreset(cells, key, label, domain));
+
+  // Each counted string (the experiment's count): occurrences per sample, and the share of samples
+  // containing it, by preset, per model and prompt.
+  for (const s of data.count) {
+    const quoted = JSON.stringify(s);
+    const rows = cells.filter((c) => c.counts && c.counts[s])
+      .map((c) => ({ model: c.model, prompt: c.prompt, preset: c.preset, mean: c.counts[s].mean, share: c.counts[s].share }));
+    figure('plot-counts', quoted + ' per sample by preset', () => byPreset(rows, 'mean', quoted + ' per sample (mean)', undefined));
+    figure('plot-counts', 'share of samples with ' + quoted + ' by preset', () => byPreset(rows, 'share', 'share of samples with ' + quoted, [0, 1]));
   }
 
   // Metrics against temperature (or top_p), holding the other knob at its most common value, where

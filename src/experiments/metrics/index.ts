@@ -1,4 +1,5 @@
 import { FINISH_REASONS } from '../../generate/report.js';
+import { stringCounts, type StringCount } from './count.js';
 import { distinctN } from './distinct-n.js';
 import { distinctOutputs, type DistinctOutputs } from './distinct-outputs.js';
 import { firstDivergence } from './divergence.js';
@@ -9,6 +10,7 @@ import { entropyByPosition, tokenStatsSummary, type TokenStatsSummary } from './
 import { words } from './words.js';
 import { zipfCoefficient } from './zipf.js';
 
+export { countOccurrences, stringCounts, type StringCount } from './count.js';
 export { distinctN } from './distinct-n.js';
 export { distinctOutputs, normalizeOutput } from './distinct-outputs.js';
 export { firstDivergence } from './divergence.js';
@@ -45,10 +47,15 @@ export interface CellMetrics extends DistinctOutputs, TokenStatsSummary {
   mean_completion_tokens: number;
   finish_reasons: Record<string, number>;
   entropy_by_position: number[];
+  /** Per counted string (the experiment's `count`): mean occurrences per sample and share of samples with it. */
+  counts?: Record<string, StringCount>;
 }
 
-/** Every diversity metric of one cell, from its stored samples (so they can be recomputed at any time). */
-export function cellMetrics(samples: readonly MetricSample[]): CellMetrics {
+/**
+ * Every diversity metric of one cell, from its stored samples (so they can be recomputed at any time);
+ * with `count`, also how often each of those strings occurs in the generated texts.
+ */
+export function cellMetrics(samples: readonly MetricSample[], count?: readonly string[]): CellMetrics {
   const w = samples.map((s) => words(s.text));
   const ids = samples.map((s) => s.token_ids);
   const entropies = samples.map((s) => s.entropies);
@@ -68,5 +75,6 @@ export function cellMetrics(samples: readonly MetricSample[]): CellMetrics {
     mean_completion_tokens: samples.length ? ids.reduce((n, x) => n + x.length, 0) / samples.length : 0,
     finish_reasons: finish,
     entropy_by_position: entropyByPosition(entropies),
+    ...(count?.length ? { counts: stringCounts(samples.map((s) => s.text), count) } : {}),
   };
 }

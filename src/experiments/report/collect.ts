@@ -40,6 +40,8 @@ export interface ExperimentReport {
   models: { label: string; parameters: number | null }[];
   prompts: string[];
   presets: string[];
+  /** The strings counted in every sample (the experiment's `count`, as last swept); absent when none. */
+  count?: string[];
   cells: CellReport[];
 }
 
@@ -53,18 +55,20 @@ export function collectReports(store: ResultsStore, experiment?: string): Experi
 }
 
 function collectOne(store: ResultsStore, row: ExperimentRow): ExperimentReport {
-  const spec = JSON.parse(row.spec) as { description?: string };
-  const cells = store.cells(row.name).map((c) => cellReport(store, c, store.samples(c)));
+  const spec = JSON.parse(row.spec) as { description?: string; count?: unknown };
+  // The count list is stored with the spec as last swept (editing it and sweeping again generates nothing).
+  const count = Array.isArray(spec.count) && spec.count.length > 0 && spec.count.every((s) => typeof s === 'string' && s !== '') ? spec.count as string[] : undefined;
+  const cells = store.cells(row.name).map((c) => cellReport(store, c, store.samples(c), count));
   const uniq = <T>(xs: T[]) => [...new Set(xs)];
   const models = uniq(cells.map((c) => c.model)).map((label) => ({ label, parameters: cells.find((c) => c.model === label)!.parameters }));
   return {
     name: row.name, ...(spec.description ? { description: spec.description } : {}), file: row.file,
     created_at: row.created_at, updated_at: row.updated_at, finished_at: row.finished_at,
-    models, prompts: uniq(cells.map((c) => c.prompt_label)), presets: uniq(cells.map((c) => c.preset)), cells,
+    models, prompts: uniq(cells.map((c) => c.prompt_label)), presets: uniq(cells.map((c) => c.preset)), ...(count ? { count } : {}), cells,
   };
 }
 
-function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample[]): CellReport {
+function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample[], count: string[] | undefined): CellReport {
   const model = cell.model_id === null ? undefined : store.model(cell.model_id);
   const groups = new Map<string, GroupedOutput>();
   for (const s of samples) {
@@ -76,6 +80,6 @@ function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample
     experiment: cell.experiment, model: cell.model_label, model_path: model?.path ?? null, parameters: model?.parameters ?? null,
     architecture: model?.architecture ?? null, prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
     settings: cell.resolved ?? cell.settings, seeds: cell.seeds, planned: cell.seeds.length * cell.samples,
-    metrics: cellMetrics(samples), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
+    metrics: cellMetrics(samples, count), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
   };
 }

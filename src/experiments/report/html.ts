@@ -33,13 +33,14 @@ function scriptJson(v: unknown): string {
 function plotData(r: ExperimentReport) {
   const order = modelsBySize(r).map((m) => m.label);
   return {
-    name: r.name, models: order, presets: r.presets, prompts: r.prompts,
+    name: r.name, models: order, presets: r.presets, prompts: r.prompts, count: r.count ?? [],
     cells: r.cells.map((c) => {
       const row = metricRow(c);
       return {
         model: c.model, parameters: c.parameters, prompt: c.prompt_label, preset: c.preset, temperature: row.temperature, top_p: row.top_p, top_k: row.top_k,
         samples: row.samples, distinct_share: row.distinct_share, distinct_2: row.distinct_2, self_bleu4: row.self_bleu4,
         mean_entropy_bits: row.mean_entropy_bits, mean_sampled_entropy_bits: row.mean_sampled_entropy_bits, finish_reasons: row.finish_reasons, entropy_by_position: c.metrics.entropy_by_position,
+        ...(row.counts ? { counts: row.counts } : {}),
       };
     }),
   };
@@ -72,6 +73,7 @@ ${r.description ? `<p class="description">${escapeHtml(r.description)}</p>` : ''
 <main>
 <section id="metrics"><h2>Metrics per cell</h2>${metricsTable(r)}</section>
 <section id="plots"><h2>Diversity and entropy</h2><div id="plot-diversity" class="plots"></div></section>
+${r.count ? `<section id="counts"><h2>Counted strings</h2><p class="note">Each counted string per cell: <em>mean</em> occurrences per sample (exact, case-sensitive, non-overlapping) and the <em>share</em> of samples containing it at least once.</p>${countsTable(r, r.count)}<div id="plot-counts" class="plots"></div></section>` : ''}
 <section id="finish"><h2>Why samples stopped</h2><div id="plot-finish" class="plots"></div></section>
 <section id="positions"><h2>Entropy by position</h2><p class="note">Mean entropy (bits) of the model's distribution at each generated token, over the samples that reach it.</p><div id="plot-positions" class="plots"></div></section>
 ${r.models.length > 1 ? `<section id="model-size"><h2>Across models</h2><p class="note">The same prompt and preset on each model, smallest first: does the smaller model wander more?</p>${modelTable(r)}<div id="plot-models" class="plots"></div></section>` : ''}
@@ -97,6 +99,16 @@ function metricsTable(r: ExperimentReport): string {
     return `<tr>${cells.join('')}${nums.join('')}<td>${escapeHtml(finish)}</td></tr>`;
   });
   return `<div class="scroll"><table class="metrics"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+}
+
+function countsTable(r: ExperimentReport, count: string[]): string {
+  const head = `<tr><th rowspan="2">model</th><th rowspan="2">prompt</th><th rowspan="2">preset</th><th rowspan="2">samples</th>${count.map((s) => `<th colspan="2"><code>${escapeHtml(JSON.stringify(s))}</code></th>`).join('')}</tr>
+<tr>${count.map(() => '<th>mean</th><th>share</th>').join('')}</tr>`;
+  const rows = r.cells.map((c) => {
+    const tds = count.map((s) => `<td class="num">${fmt(c.metrics.counts?.[s]?.mean ?? null, 2)}</td><td class="num">${fmt(c.metrics.counts?.[s]?.share ?? null, 2)}</td>`);
+    return `<tr>${[c.model, c.prompt_label, c.preset].map((x) => `<td>${escapeHtml(x)}</td>`).join('')}<td class="num">${c.metrics.samples}</td>${tds.join('')}</tr>`;
+  });
+  return `<div class="scroll"><table class="counts"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>`;
 }
 
 function modelTable(r: ExperimentReport): string {
@@ -168,7 +180,7 @@ h3 { margin: 18px 0 6px; font-size: 15px; }
 .meta, .note, .description { color: var(--muted); margin: 4px 0 12px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; }
-table.metrics td, table.models td { white-space: nowrap; }
+table.metrics td, table.models td, table.counts td { white-space: nowrap; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f5f7fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

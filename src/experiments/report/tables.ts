@@ -1,3 +1,4 @@
+import type { StringCount } from '../metrics/count.js';
 import type { CellReport, ExperimentReport } from './collect.js';
 
 /**
@@ -34,6 +35,8 @@ export interface MetricRow {
   degenerate: number;
   mean_completion_tokens: number;
   planned: number;
+  /** Only when the experiment has `count`: per string, mean occurrences per sample and share of samples with it. */
+  counts?: Record<string, StringCount>;
 }
 
 export function metricRow(c: CellReport): MetricRow {
@@ -48,6 +51,7 @@ export function metricRow(c: CellReport): MetricRow {
     temperature: num('temperature'), top_p: num('top_p'), top_k: num('top_k'),
     distinct_share: m.distinct_share, distinct_normalized: m.distinct_normalized, edit_distance: m.edit_distance,
     first_divergence: m.first_divergence, degenerate: m.degenerate, mean_completion_tokens: m.mean_completion_tokens, planned: c.planned,
+    ...(m.counts ? { counts: m.counts } : {}),
   };
 }
 
@@ -61,17 +65,23 @@ const CSV_COLUMNS: (keyof MetricRow)[] = [
   'first_divergence', 'mean_entropy_bits', 'mean_sampled_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'degenerate', 'zipf', 'mean_completion_tokens',
 ];
 
-/** RFC 4180 CSV: one row per cell, finish reasons as one column each. */
+/**
+ * RFC 4180 CSV: one row per cell, finish reasons as one column each, then two columns per counted
+ * string, named with the string JSON-quoted so spaces show: `count_mean ","`, `count_share ","`.
+ */
 export function csvReport(report: ExperimentReport): string {
   const reasons = finishColumns(report);
+  const counted = report.count ?? [];
   const quote = (v: unknown) => {
     const s = v === null || v === undefined ? '' : String(v);
     return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
-  const lines = [[...CSV_COLUMNS, ...reasons.map((r) => `finish_${r}`)].join(',')];
+  const head = [...CSV_COLUMNS, ...reasons.map((r) => `finish_${r}`), ...counted.flatMap((s) => [`count_mean ${JSON.stringify(s)}`, `count_share ${JSON.stringify(s)}`])];
+  const lines = [head.map(quote).join(',')];
   for (const c of report.cells) {
     const row = metricRow(c);
-    lines.push([...CSV_COLUMNS.map((k) => quote(row[k])), ...reasons.map((r) => String(row.finish_reasons[r] ?? 0))].join(','));
+    const counts = counted.flatMap((s) => [quote(row.counts?.[s]?.mean), quote(row.counts?.[s]?.share)]);
+    lines.push([...CSV_COLUMNS.map((k) => quote(row[k])), ...reasons.map((r) => String(row.finish_reasons[r] ?? 0)), ...counts].join(','));
   }
   return lines.join('\r\n') + '\r\n';
 }
@@ -99,6 +109,15 @@ export function markdownReport(report: ExperimentReport): string {
     const m = c.metrics;
     const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
     out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmt(m.mean_entropy_bits)} | ${fmt(m.mean_sampled_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
+  }
+  if (report.count) {
+    out.push('', '## Counted strings', '', 'Per counted string: *mean* occurrences per sample (exact, case-sensitive, non-overlapping) and the *share* of samples containing it at least once.', '');
+    const heads = report.count.flatMap((s) => [`${cell(JSON.stringify(s))} mean`, `${cell(JSON.stringify(s))} share`]);
+    out.push(`| model | prompt | preset | samples | ${heads.join(' | ')} |`, `| --- | --- | --- | ---: | ${heads.map(() => '---:').join(' | ')} |`);
+    for (const c of report.cells) {
+      const vals = report.count.flatMap((s) => [fmt(c.metrics.counts?.[s]?.mean ?? null, 2), fmt(c.metrics.counts?.[s]?.share ?? null, 2)]);
+      out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${c.metrics.samples} | ${vals.join(' | ')} |`);
+    }
   }
   if (report.models.length > 1) {
     out.push('', '## Across models', '', 'Same prompt and preset, one column group per model (smallest first): distinct outputs / mean entropy (bits) / self-BLEU-4.', '');
