@@ -45,9 +45,10 @@ export function printComparison(run: Run, out: NodeJS.WritableStream): void {
     while (at < s.token_ids.length && at < c.token_ids.length && s.token_ids[at] === c.token_ids[at]) at++;
     const same = at === s.token_ids.length && at === c.token_ids.length;
     const shared = sharedPrefix(s.text, c.text);
-    const mark = (text: string) => (same ? text : `${text.slice(0, shared)}⟦${text.slice(shared)}`);
+    // Newlines shown as ⏎, so the two texts stay one line each and line up.
+    const mark = (text: string) => (same ? text : `${text.slice(0, shared)}⟦${text.slice(shared)}`).replaceAll('\n', '⏎');
     lines.push(`── sample ${s.index}: ${same ? 'the same with and without the interventions' : `first differs at generated token ${at} (marked ⟦)`}`,
-      `intervened  ${run.prompt.text}${mark(s.text)}`, `clean       ${run.prompt.text}${mark(c.text)}`);
+      `intervened  ${run.prompt.text.replaceAll('\n', '⏎')}${mark(s.text)}`, `clean       ${run.prompt.text.replaceAll('\n', '⏎')}${mark(c.text)}`);
   }
   out.write(lines.join('\n') + '\n');
 }
