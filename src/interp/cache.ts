@@ -1,9 +1,8 @@
 import { UserError } from '../errors.js';
 import { writeSafetensors, type SafetensorOut } from '../formats/safetensors-writer.js';
-import type { ModelConfig } from '../model/config.js';
 import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
-import { modelHookNames, selectHooks } from './hook-select.js';
+import { fullShape, modelHookNames, selectHooks } from './hook-select.js';
 import { composeHooks, prepareInterventions, type InterventionSettings } from './intervene.js';
 import { inputIds, tokenEntries, type TokenEntry } from './tokens.js';
 
@@ -75,20 +74,6 @@ export function captureActivations(model: Model, input: string | readonly number
   const intervention = prepareInterventions(model, ids, opts.interventions ?? {}, opts.seed ?? 0);
   model.withScratch(() => model.forward(ids, model.newCache(T), { hooks: composeHooks(intervention?.hooks([0]), hooks), allLogits }));
   return { tokens: tokenEntries(model.tokenizer, ids), activations };
-}
-
-/** A hook's shape over all T positions (hooks.ts gives each chunk's). */
-export function fullShape(c: ModelConfig, name: string, T: number): number[] {
-  const leaf = name.slice(name.lastIndexOf('.') + 1);
-  const qHeads = [T, c.nHead, c.headDim], kvHeads = [T, c.nHeadKv, c.headDim];
-  switch (leaf) {
-    case 'hook_q': case 'hook_rot_q': case 'hook_z': return qHeads;
-    case 'hook_k': case 'hook_rot_k': case 'hook_v': return kvHeads;
-    case 'hook_pattern': return [c.nHead, T, T];
-    case 'hook_post': return [T, c.nFf];
-    case 'hook_logits': return [T, c.vocabSize];
-    default: return [T, c.nEmbd];
-  }
 }
 
 /** ‖x‖₂ in float64. */

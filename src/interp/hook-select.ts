@@ -67,3 +67,22 @@ export function closeHookNames(names: readonly string[], pattern: string, max = 
   if (nearest > Math.max(2, Math.floor(pattern.length / 4))) return [];
   return [...best].filter(([, d]) => d === nearest).slice(0, max).map(([s]) => s);
 }
+
+/** A hook's shape over all T positions (hooks.ts gives each chunk's). */
+export function fullShape(c: ModelConfig, name: string, T: number): number[] {
+  const leaf = name.slice(name.lastIndexOf('.') + 1);
+  const qHeads = [T, c.nHead, c.headDim], kvHeads = [T, c.nHeadKv, c.headDim];
+  switch (leaf) {
+    case 'hook_q': case 'hook_rot_q': case 'hook_z': return qHeads;
+    case 'hook_k': case 'hook_rot_k': case 'hook_v': return kvHeads;
+    case 'hook_pattern': return [c.nHead, T, T];
+    case 'hook_post': return [T, c.nFf];
+    case 'hook_logits': return [T, c.vocabSize];
+    default: return [T, c.nEmbd];
+  }
+}
+
+/** Values per position of a [pos, …] hook point (every hook but attn.hook_pattern). */
+export function hookRowSize(c: ModelConfig, name: string): number {
+  return fullShape(c, name, 1).reduce((a, b) => a * b, 1);
+}

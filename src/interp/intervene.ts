@@ -6,7 +6,7 @@ import type { HookFn, Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { Rng } from '../sampling/rng.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { selectHooks } from './hook-select.js';
+import { hookRowSize, selectHooks } from './hook-select.js';
 import { klDivergence, logSoftmax, tokenLabel, topIds } from './tokens.js';
 
 /**
@@ -214,16 +214,6 @@ export function prepareInterventions(model: Model, promptIds: readonly number[],
       return hooks;
     },
   };
-}
-
-/** Values per position of a [pos, …] hook point. */
-function hookRowSize(c: ModelConfig, name: string): number {
-  const leaf = name.slice(name.lastIndexOf('.') + 1);
-  if (leaf === 'hook_q' || leaf === 'hook_rot_q' || leaf === 'hook_z') return c.nHead * c.headDim;
-  if (leaf === 'hook_k' || leaf === 'hook_rot_k' || leaf === 'hook_v') return c.nHeadKv * c.headDim;
-  if (leaf === 'hook_post') return c.nFf;
-  if (leaf === 'hook_logits') return c.vocabSize;
-  return c.nEmbd;
 }
 
 /** The tensors of a saved cache to patch in: name → F32 values [pos × row], each checked against the model. */
