@@ -16,8 +16,9 @@ export function attentionCommand(program: Command): void {
     .action(async (flags: AttentionFlags) => {
       const { model, prompt } = await openModel(flags);
       try {
-        const a = attentionPatterns(model, prompt, { layer: index(model, 'layer', flags.layer), head: index(model, 'head', flags.head) });
         const one = flags.layer !== undefined && flags.head !== undefined;
+        // The text grid needs only the summaries; the heat map and --json need the patterns.
+        const a = attentionPatterns(model, prompt, { layer: index(model, 'layer', flags.layer), head: index(model, 'head', flags.head), patterns: !!flags.json || one });
         process.stdout.write(flags.json ? JSON.stringify(a) + '\n' : renderAttention(a, model.config.nHead, one));
       } finally {
         model.close();
@@ -85,7 +86,7 @@ function heatMapLines(a: AttentionPatterns, layer: number, h: HeadPattern): stri
     out.push(lead + texts.map((x, c) => (x[r] ?? ' ') + ' ' + (c === gapAfter ? '┆ ' : '')).join(''));
   }
   pos.forEach((i, ri) => {
-    const row = h.pattern[i]!;
+    const row = h.pattern![i]!;
     const cells = pos.map((k, c) => (k > i ? '  ' : shade(row[k]!).repeat(2)) + (c === gapAfter ? '┆ ' : '')).join('');
     let top = 0;
     for (let k = 1; k <= i; k++) if (row[k]! > row[top]!) top = k;

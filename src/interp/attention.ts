@@ -1,20 +1,28 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../model/load.js';
 import type { Hooks } from '../model/hooks.js';
-import { summarizeHead, type HeadSummary } from './head-summary.js';
+import { HeadScoreAccumulator, summaryOf, type HeadSummary } from './head-summary.js';
 
 export interface AttentionOptions {
   /** Only this layer (0 … n_layers − 1); default every layer. */
   layer?: number;
   /** Only this query head (0 … n_heads − 1), in every layer shown; default every head. */
   head?: number;
+  /**
+   * Return every head's full pattern (default true). With false only the summaries are kept, computed
+   * row by row as the pass runs: memory stays small however long the prompt.
+   */
+  patterns?: boolean;
 }
 
 export interface HeadPattern {
   /** The query head (with grouped-query attention, several query heads share one KV head). */
   head: number;
-  /** [pos, key_pos]: row i is query position i's attention over keys 0 … T − 1; zero above the diagonal. */
-  pattern: number[][];
+  /**
+   * [pos, key_pos]: row i is query position i's attention over keys 0 … T − 1; zero above the diagonal.
+   * Absent when asked for summaries only (`patterns: false`).
+   */
+  pattern?: number[][];
   summary: HeadSummary;
 }
 
@@ -38,14 +46,21 @@ export function attentionPatterns(model: Model, prompt: string | readonly number
   checkIds(ids, c.vocabSize, c.contextLength);
   const T = ids.length;
 
-  // full[li][hi]: layer layers[li], head heads[hi], [pos, key_pos] row-major, T × T.
-  const full = layers.map(() => heads.map(() => new Float32Array(T * T)));
+  const keep = opts.patterns ?? true;
+  // Per layer layers[li] and head heads[hi]: the summary's running scores, and (when kept) the full
+  // [pos, key_pos] matrix, row-major T × T.
+  const scores = layers.map(() => heads.map(() => new HeadScoreAccumulator(ids)));
+  const full = keep ? layers.map(() => heads.map(() => new Float32Array(T * T))) : undefined;
   const hooks: Hooks = new Map();
   layers.forEach((l, li) => {
     hooks.set(`blocks.${l}.attn.hook_pattern`, (a, ctx) => {
       const [, rows, keys] = ctx.shape as [number, number, number];
       heads.forEach((h, hi) => {
-        for (let r = 0; r < rows; r++) full[li]![hi]!.set(a.subarray((h * rows + r) * keys, (h * rows + r + 1) * keys), ctx.positions[r]! * T);
+        for (let r = 0; r < rows; r++) {
+          const row = a.subarray((h * rows + r) * keys, (h * rows + r + 1) * keys), p = ctx.positions[r]!;
+          scores[li]![hi]!.addRow(p, row);
+          full?.[li]![hi]!.set(row, p * T);
+        }
       });
     });
   });
@@ -55,10 +70,10 @@ export function attentionPatterns(model: Model, prompt: string | readonly number
     tokens: ids.map((id) => ({ token_id: id, token: tok.tokenText(id) || (id === tok.bosId ? '<bos>' : '') })),
     layers: layers.map((l, li) => ({
       layer: l,
-      heads: heads.map((h, hi) => {
-        const m = full[li]![hi]!;
-        const pattern = Array.from({ length: T }, (_, i) => Array.from(m.subarray(i * T, (i + 1) * T)));
-        return { head: h, pattern, summary: summarizeHead(pattern, ids) };
+      heads: heads.map((h, hi): HeadPattern => {
+        const summary = summaryOf(scores[li]![hi]!.scores());
+        const m = full?.[li]![hi];
+        return m ? { head: h, pattern: Array.from({ length: T }, (_, i) => Array.from(m.subarray(i * T, (i + 1) * T))), summary } : { head: h, summary };
       }),
     })),
   };

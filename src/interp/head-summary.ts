@@ -43,19 +43,37 @@ export const HEAD_THRESHOLDS = { previous: 0.4, first: 0.4, self: 0.4, induction
 export type PatternRows = ArrayLike<ArrayLike<number>>;
 
 export function headScores(pattern: PatternRows, ids: readonly number[]): HeadScores {
-  const T = ids.length;
-  if (pattern.length !== T) throw new RangeError(`pattern has ${pattern.length} rows for ${T} tokens`);
-  const previous = new Mean(), first = new Mean(), self = new Mean(), induction = new Mean(), diffuse = new Mean();
-  for (let i = 1; i < T; i++) {
-    const row = pattern[i]!;
+  if (pattern.length !== ids.length) throw new RangeError(`pattern has ${pattern.length} rows for ${ids.length} tokens`);
+  const acc = new HeadScoreAccumulator(ids);
+  for (let i = 0; i < ids.length; i++) acc.addRow(i, pattern[i]!);
+  return acc.scores();
+}
+
+/**
+ * The scores built up one query row at a time, in any order (the forward pass delivers a pattern in
+ * 64-position chunks): a head's summary without ever holding its whole [pos, key_pos] matrix.
+ */
+export class HeadScoreAccumulator {
+  private readonly previous = new Mean();
+  private readonly first = new Mean();
+  private readonly self = new Mean();
+  private readonly induction = new Mean();
+  private readonly diffuse = new Mean();
+
+  constructor(private readonly ids: readonly number[]) {}
+
+  /** Row i of the pattern: query position i's attention over keys 0…i (longer rows are read to i). */
+  addRow(i: number, row: ArrayLike<number>): void {
+    if (i === 0) return;
+    const ids = this.ids;
     if (i >= 2) {
-      previous.add(row[i - 1]!);
-      first.add(row[0]!);
+      this.previous.add(row[i - 1]!);
+      this.first.add(row[0]!);
     }
-    self.add(row[i]!);
+    this.self.add(row[i]!);
     let h = 0;
     for (let k = 0; k <= i; k++) if (row[k]! > 0) h -= row[k]! * Math.log(row[k]!);
-    diffuse.add(h / Math.log(i + 1));
+    this.diffuse.add(h / Math.log(i + 1));
     let mass = 0, any = false;
     for (let j = 0; j + 1 < i - 1; j++) {
       if (ids[j] === ids[i]) {
@@ -63,14 +81,21 @@ export function headScores(pattern: PatternRows, ids: readonly number[]): HeadSc
         any = true;
       }
     }
-    if (any) induction.add(mass);
+    if (any) this.induction.add(mass);
   }
-  return { previous: previous.value, first: first.value, self: self.value, induction: induction.value, diffuse: diffuse.value };
+
+  scores(): HeadScores {
+    return { previous: this.previous.value, first: this.first.value, self: this.self.value, induction: this.induction.value, diffuse: this.diffuse.value };
+  }
 }
 
 /** The head's kind and the score behind it (see the file comment). */
 export function summarizeHead(pattern: PatternRows, ids: readonly number[]): HeadSummary {
-  const s = headScores(pattern, ids);
+  return summaryOf(headScores(pattern, ids));
+}
+
+/** The summary from a head's scores (see the file comment). */
+export function summaryOf(s: HeadScores): HeadSummary {
   let best: HeadSummary | undefined;
   for (const kind of ['previous', 'first', 'self', 'induction'] as const) {
     const score = s[kind];

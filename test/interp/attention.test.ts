@@ -62,8 +62,8 @@ function checkPatterns(model: Model, ids: number[]): { maxDiff: number; maxRowEr
   for (const { layer, heads } of a.layers) {
     assert.deepEqual(heads.map((h) => h.head), [...Array(c.nHead).keys()]);
     for (const { head, pattern } of heads) {
-      assert.equal(pattern.length, T);
-      pattern.forEach((row, i) => {
+      assert.equal(pattern!.length, T);
+      pattern!.forEach((row, i) => {
         assert.equal(row.length, T);
         let sum = 0;
         row.forEach((p, j) => {
@@ -211,7 +211,7 @@ describe('induction on a real model', () => {
       const a: AttentionPatterns = attentionPatterns(model, ids);
       for (const { layer, heads } of a.layers) {
         for (const h of heads) {
-          const score = headScores(h.pattern, ids).induction!;
+          const score = headScores(h.pattern!, ids).induction!;
           assert.notEqual(h.summary.kind, 'induction');
           if (score > best.score) best = { score, layer, head: h.head, seed };
         }
@@ -231,4 +231,13 @@ describe('induction on a real model', () => {
     assert.ok(prev.length >= 3, prev.join(', '));
     model.close();
   });
+});
+
+it('summaries only (patterns: false) are the summaries of the full patterns, without the matrices', () => {
+  const model = loadModel(fixture('gguf', SMALL.llama, DType.F32));
+  const ids = Array.from({ length: 100 }, (_, i) => (i * 13) % 50 + 3);
+  const full = attentionPatterns(model, ids);
+  const lean = attentionPatterns(model, ids, { patterns: false });
+  assert.deepEqual(lean.layers.map((l) => l.heads.map((h) => h.summary)), full.layers.map((l) => l.heads.map((h) => h.summary)));
+  assert.ok(lean.layers.every((l) => l.heads.every((h) => h.pattern === undefined)));
 });
