@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -66,4 +67,15 @@ export function userError(message: string, field?: string): (e: unknown) => true
     if (field !== undefined && (e as { field?: string }).field !== field) throw new Error(`expected field ${field}, got ${(e as { field?: string }).field}`);
     return true;
   };
+}
+
+/** Runs the `wander` CLI as a real process and returns its exit code and output (colour off). */
+export function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
+  return wanderWith({}, ...args);
+}
+
+/** The same, with variables added to the environment. */
+export function wanderWith(env: NodeJS.ProcessEnv, ...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 256 << 20 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

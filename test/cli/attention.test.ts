@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
 import { attentionPatterns } from '../../src/interp/attention.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { needsShared, ROOT, sharedModel } from '../helpers.js';
+import { needsShared, sharedModel, wander } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'wander.mjs');
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 const LLAMA = () => fixture('gguf', SMALL.llama, DType.F32);
 const PROMPT = 'The cat sat on the mat';

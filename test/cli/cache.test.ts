@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readSafetensors } from '../../src/formats/safetensors.js';
@@ -7,12 +6,8 @@ import { DType } from '../../src/formats/tensor-types.js';
 import { captureActivations, l2Norm } from '../../src/interp/cache.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { tempDir, wander } from '../helpers.js';
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A prompt longer than one 64-position chunk: 84 tokens of the GPT-2 fixture's vocabulary. */
 const LONG_PROMPT = 'The cat sat on the mat. '.repeat(7);

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { needsShared, ROOT, sharedModel } from '../helpers.js';
+import { needsShared, ROOT, sharedModel, wander } from '../helpers.js';
 
 const BIN = join(ROOT, 'bin', 'wander.mjs');
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('wander generate', () => {
   test('streams the text, then reports settings, tokens, finish reason and timings', needsShared('stories260K.gguf'), () => {

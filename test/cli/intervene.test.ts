@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ResultsStore } from '../../src/experiments/store.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { tempDir, wander } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'wander.mjs');
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('interventions on the command line (the embedded default model)', () => {
   test('generate shows each sample beside the clean one, marking where they part; --json adds the clean run', () => {

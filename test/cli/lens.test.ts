@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
 import { logitLens } from '../../src/interp/lens.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { needsShared, ROOT, sharedModel } from '../helpers.js';
+import { needsShared, sharedModel, wander } from '../helpers.js';
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('wander lens', () => {
   test('a table of each layer\'s top-1 token at each position; --target follows one token', needsShared('stories260K.gguf'), () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -9,14 +8,9 @@ import { EMBEDDED_MODELS } from '../../src/resolve/embedded.js';
 import { listModels } from '../../src/resolve/list.js';
 import { resolveModelSpec } from '../../src/resolve/resolve.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { ROOT, tempDir, userError } from '../helpers.js';
+import { ROOT, tempDir, userError, wander, wanderWith } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'wander.mjs');
 
-function wander(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('models by name', () => {
   test('ladder:small, ladder:medium and ladder:large are the embedded files', async () => {
@@ -31,7 +25,7 @@ describe('models by name', () => {
     assert.equal(model.path, join(ROOT, 'models', 'ladder', 'small', 'wander-ladder-small.gguf'));
     assert.equal(model.parameters, 239_360);
     model.close();
-    const r = wander(['next', '-m', 'models/ladder/large', '-p', 'And God said', '--top', '1']);
+    const r = wander('next', '-m', 'models/ladder/large', '-p', 'And God said', '--top', '1');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^model {5}wander-ladder-large\.gguf: gpt2 \(gguf\), 2\.2M parameters, context 128, vocab 2048$/m);
   });
@@ -72,7 +66,7 @@ describe('models by name', () => {
       ['hf:tester/tiny-hf', 'hf-cache'],
       ['ollama:tiny:1b', 'ollama'],
     ]);
-    const r = wander(['models'], env);
+    const r = wanderWith(env, 'models');
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.split('\n');
     assert.match(lines[0]!, /^--model +size {2}about$/);
@@ -81,13 +75,13 @@ describe('models by name', () => {
     assert.match(r.stdout, new RegExp(`^Hugging Face cache {2}${hub} \\(2 models\\)$`, 'm'));
     // Every listed spec loads.
     for (const m of listModels(env).models.slice(3)) {
-      const next = wander(['next', '-m', m.spec, '-p', 'The cat', '--top', '1', '--json'], env);
+      const next = wanderWith(env, 'next', '-m', m.spec, '-p', 'The cat', '--top', '1', '--json');
       assert.equal(next.code, 0, `${m.spec}: ${next.stderr}`);
     }
   });
 
   test('wander models --json', () => {
-    const r = wander(['models', '--json'], { HF_HUB_CACHE: tempDir(), OLLAMA_MODELS: tempDir() });
+    const r = wanderWith({ HF_HUB_CACHE: tempDir(), OLLAMA_MODELS: tempDir() }, 'models', '--json');
     const listing = JSON.parse(r.stdout) as { models: { spec: string; source: string; bytes: number }[] };
     assert.deepEqual(listing.models.map((m) => m.spec), ['ladder:small', 'ladder:medium', 'ladder:large']);
     assert.ok(listing.models.every((m) => m.source === 'embedded' && m.bytes > 900_000));
@@ -96,7 +90,7 @@ describe('models by name', () => {
 
 describe('bare wander', () => {
   test('is a usage error: the help on stderr, exit code 2', () => {
-    const r = wander([]);
+    const r = wander();
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /^Usage: wander \[options\] \[command\]/);
@@ -104,7 +98,7 @@ describe('bare wander', () => {
   });
 
   test('wander --help is not an error', () => {
-    const r = wander(['--help']);
+    const r = wander('--help');
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^Usage: wander/);
   });

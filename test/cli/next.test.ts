@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
-import { needsShared, ROOT, sharedModel } from '../helpers.js';
+import { needsShared, sharedModel, wander } from '../helpers.js';
 
-const BIN = join(ROOT, 'bin', 'wander.mjs');
 const STORIES = 'stories260K.gguf';
-const wander = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-};
 
 describe('wander next', () => {
   test('a peaked and a flat distribution, side by side', needsShared(STORIES), () => {

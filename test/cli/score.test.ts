@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { needsShared, ROOT, sharedModel, tempDir } from '../helpers.js';
+import { needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 
-function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe('wander score', () => {
   test('the text, a summary, and a row per token; colour only when asked (stdout here is not a terminal)', needsShared('stories260K.gguf'), () => {
