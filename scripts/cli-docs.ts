@@ -9,7 +9,9 @@ import { buildProgram } from '../src/cli/main.js';
 /** The manual page that explains each command. */
 const MANUAL: Record<string, string> = {
   generate: 'generate.md', next: 'sampling.md#wander-next', sweep: 'experiments.md', report: 'experiments.md#reports',
-  attribute: 'internals.md', attention: 'internals.md', cache: 'internals.md', lens: 'internals.md', score: 'internals.md',
+  attribute: 'internals.md#gradients-wander-attribute', attention: 'internals.md#attention-patterns-wander-attention', cache: 'internals.md#wander-cache--an-activation-cache',
+  lens: 'internals.md#wander-lens--the-logit-lens', score: 'internals.md#wander-score--per-token-loss', patch: 'internals.md#wander-patch--activation-patching',
+  heads: 'internals.md#wander-heads--which-heads-matter-an-ablation-scan', dla: 'internals.md#wander-dla--direct-logit-attribution',
   train: 'training.md', models: 'models.md#wander-models',
 };
 

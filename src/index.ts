@@ -77,3 +77,14 @@ export { captureActivations, saveActivations, cacheToJson, type ActivationCache,
 export { logitLens, type LensResult, type LensCell, type LensToken, type LensOptions } from './interp/lens.js';
 export { scoreTokens, bucketOf, BUCKETS, type TokenScores, type ScoredToken, type Bucket } from './interp/score.js';
 export { selectHooks, modelHookNames, hookPattern } from './interp/hook-select.js';
+
+// Causal scans: activation patching (one generic core, a specialisation per hook), head ablation scans,
+// direct logit attribution; the batched runner behind the first two (variants of one input via forwardMany).
+export {
+  activationPatching, genericPatch, patchKind, patchResidPre, patchAttnOut, patchMlpOut, patchHeadZ, setPosition, setHead,
+  layerPositionIndices, layerHeadPositionIndices, logitDiff, PATCH_HOOKS, PATCH_KINDS,
+  type PatchResult, type PatchCell, type PatchOptions, type PatchHook, type PatchIndex, type PatchSetter, type PatchMetric, type GenericPatch, type GenericPatchResult,
+} from './interp/patch.js';
+export { headAblationScan, headAblationLogits, type HeadScan, type HeadAblation, type HeadScanOptions, type HeadAblationLogits, type AblationMode } from './interp/heads.js';
+export { directLogitAttribution, DLA_CONVENTION, type DlaResult, type DlaComponent } from './interp/dla.js';
+export { runVariants, type Variant, type VariantHooks, type VariantOptions, type VariantRuns } from './interp/variants.js';
