@@ -3,7 +3,7 @@ import type { HookFn, Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { ablationHook, chain, meanHeadOutputs } from './intervene.js';
 import type { LensToken } from './lens.js';
-import { inputIds, logSoftmax, tokenLabel, topIds } from './tokens.js';
+import { inputIds, klDivergence, logSoftmax, tokenLabel, topIds } from './tokens.js';
 import { runVariants, type VariantOptions } from './variants.js';
 
 /**
@@ -79,17 +79,12 @@ export function headAblationScan(model: Model, prompt: string | readonly number[
   const tok = model.tokenizer, n = Math.min(opts.top ?? 5, model.config.vocabSize);
   const ids = inputIds(model, prompt);
   const runs = headAblationLogits(model, ids, mode, opts);
-  const clean = logSoftmax(runs.clean).logprobs, cleanTop = topIds(runs.clean, 1)[0];
+  const cleanTop = topIds(runs.clean, 1)[0];
   const heads = runs.cells.map(({ layer, head }, v): HeadAblation => {
     const logits = runs.ablated[v]!, ablated = logSoftmax(logits).logprobs;
-    let kl = 0;
-    for (let i = 0; i < clean.length; i++) {
-      const p = Math.exp(clean[i]!);
-      if (p > 0) kl += p * (clean[i]! - ablated[i]!);
-    }
     const top = topIds(logits, n);
     return {
-      layer, head, kl_nats: kl, top1_changed: top[0] !== cleanTop,
+      layer, head, kl_nats: klDivergence(runs.clean, logits), top1_changed: top[0] !== cleanTop,
       top: top.map((id) => ({ token_id: id, token: tokenLabel(tok, id), prob: Math.exp(ablated[id]!) })),
     };
   });
