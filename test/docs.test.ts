@@ -52,18 +52,25 @@ function matchOutput(shown: string[], actual: string[]): void {
     if (ELISION.test(line)) runs.push([]);
     else runs[runs.length - 1]!.push(normalize(line));
   }
+  const openEnd = ELISION.test(shown[shown.length - 1] ?? '…');
   runs.forEach((run, r) => {
     free = r > 0;
     if (run.length === 0) return;
     let found = -1;
-    for (let i = at; i + run.length <= act.length; i++) {
-      if (run.every((l, j) => act[i + j] === l)) { found = i; break; }
-      if (!free) break;
+    if (r === runs.length - 1 && !openEnd) {
+      // The last run, with nothing elided after it, must end the output.
+      const i = act.length - run.length;
+      if (i >= at && (free || i === at) && run.every((l, j) => act[i + j] === l)) found = i;
+    } else {
+      for (let i = at; i + run.length <= act.length; i++) {
+        if (run.every((l, j) => act[i + j] === l)) { found = i; break; }
+        if (!free) break;
+      }
     }
-    assert.ok(found >= 0, `the README shows\n  ${run.join('\n  ')}\nbut the command printed\n  ${act.join('\n  ')}`);
+    assert.ok(found >= 0, `the docs show\n  ${run.join('\n  ')}\nbut the command printed\n  ${act.join('\n  ')}`);
     at = found + run.length;
   });
-  if (!ELISION.test(shown[shown.length - 1] ?? '…')) assert.equal(at, act.length, `the command printed more than the README shows:\n  ${act.slice(at).join('\n  ')}`);
+  if (!openEnd) assert.equal(at, act.length, `the command printed more than the docs show:\n  ${act.slice(at).join('\n  ')}`);
 }
 
 describe('the README tour and the manual\'s examples print what they show', () => {

@@ -28,7 +28,7 @@ export function needsShared(...names: string[]): { skip: string | false } {
  * lacks it, but run — and failing — in CI (CI=true), where nothing may be skipped for want of it.
  */
 export function needsInstalled(missing: string | false): { skip: string | false } {
-  return { skip: missing && !process.env['CI'] ? missing : false };
+  return { skip: missing && !/^(1|true)$/i.test(process.env['CI'] ?? '') ? missing : false };
 }
 
 export function tempDir(prefix = 'wander-test-'): string {

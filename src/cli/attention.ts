@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { attentionPatterns, indexError, type AttentionPatterns, type HeadPattern } from '../interp/attention.js';
 import { HEAD_THRESHOLDS } from '../interp/head-summary.js';
 import type { Model } from '../model/load.js';
-import { pad, showToken } from './format.js';
+import { pad, shade, SHADES, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 
 interface AttentionFlags extends ModelFlags { layer?: string; head?: string }
@@ -32,7 +32,6 @@ function index(model: Model, field: 'layer' | 'head', s: string | undefined): nu
   return Number(s);
 }
 
-const SHADES = [[0.1, '·'], [0.25, '░'], [0.5, '▒'], [0.75, '▓'], [Infinity, '█']] as const;
 /** Positions drawn in a heat map; longer prompts show position 0 and the last MAP_SIZE − 1. */
 const MAP_SIZE = 40;
 /** Head columns per table before the heads wrap into another table. */
@@ -96,6 +95,3 @@ function heatMapLines(a: AttentionPatterns, layer: number, h: HeadPattern): stri
   return out;
 }
 
-function shade(p: number): string {
-  return SHADES.find(([hi]) => p < hi)![1];
-}

@@ -32,3 +32,16 @@ export function pad(s: string, width: number, right = false): string {
 export function prob(p: number): string {
   return p.toFixed(4);
 }
+
+/** The shades of a heat map cell, by value in [0, 1]: · < 0.1, ░ < 0.25, ▒ < 0.5, ▓ < 0.75, █ from 0.75. */
+export const SHADES = [[0.1, '·'], [0.25, '░'], [0.5, '▒'], [0.75, '▓'], [Infinity, '█']] as const;
+
+export function shade(x: number): string {
+  return SHADES.find(([hi]) => x < hi)![1];
+}
+
+/** A shown (quoted) token cut to `width` code points, with … before the closing quote. */
+export function clip(s: string, width: number): string {
+  const cp = Array.from(s);
+  return cp.length <= width ? s : cp.slice(0, width - 2).join('') + '…"';
+}

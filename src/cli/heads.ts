@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { checkAblationMode, headAblationScan, type HeadScan } from '../interp/heads.js';
-import { pad, showToken } from './format.js';
+import { pad, shade, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 
 interface HeadsFlags extends ModelFlags { mode: string }
@@ -22,14 +22,12 @@ export function headsCommand(program: Command): void {
     });
 }
 
-const SHADES = [[0.1, '·'], [0.25, '░'], [0.5, '▒'], [0.75, '▓'], [Infinity, '█']] as const;
 const TOP = 10;
 
 /** A layers × heads grid of KL(clean ‖ ablated), shaded by its share of the largest, then the top heads. */
 export function renderHeads(scan: HeadScan, nLayer: number, nHead: number): string {
   const kl = (l: number, h: number) => scan.heads.find((x) => x.layer === l && x.head === h)!.kl_nats;
   const max = Math.max(1e-300, ...scan.heads.map((x) => x.kl_nats));
-  const shade = (x: number) => SHADES.find(([hi]) => x / max < hi)![1];
   const what = scan.mode === 'zero' ? 'set to 0' : 'set to its mean over the prompt';
   const lines = [
     `ablation  each head's output (attn.hook_z) ${what} at every position, one head at a time`,
@@ -40,7 +38,7 @@ export function renderHeads(scan: HeadScan, nLayer: number, nHead: number): stri
   for (let g = 0; g < nHead; g += per) {
     const heads = Array.from({ length: Math.min(per, nHead - g) }, (_, i) => g + i);
     lines.push(`${pad('', 9)}${heads.map((h) => pad(`head ${h}`, 10, true)).join('')}`);
-    for (let l = 0; l < nLayer; l++) lines.push(`${pad(`layer ${l}`, 9)}${heads.map((h) => pad(`${shade(kl(l, h))} ${kl(l, h).toFixed(4)}`, 10, true)).join('')}`);
+    for (let l = 0; l < nLayer; l++) lines.push(`${pad(`layer ${l}`, 9)}${heads.map((h) => pad(`${shade(kl(l, h) / max)} ${kl(l, h).toFixed(4)}`, 10, true)).join('')}`);
     lines.push('');
   }
   const kept = scan.heads.find((x) => !x.top1_changed);

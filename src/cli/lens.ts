@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { logitLens, type LensCell, type LensResult } from '../interp/lens.js';
 import { tokenLabel } from '../interp/tokens.js';
-import { pad, showToken } from './format.js';
+import { clip, pad, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 import { addInterventionAndSeedFlags, interventionSettings, numeric, type InterventionFlags } from './sampler-flags.js';
 
@@ -39,9 +39,9 @@ const CELL_TOKEN = 12;
  * the prediction for the next token form.
  */
 export function renderLens(lens: LensResult, targetText = ''): string {
-  const cell = (c: LensCell) => (c.target ? `${c.target.prob.toFixed(4)} #${c.target.rank}` : `${clip(showToken(c.top[0]!.token))} ${c.top[0]!.prob.toFixed(2)}`);
+  const cell = (c: LensCell) => (c.target ? `${c.target.prob.toFixed(4)} #${c.target.rank}` : `${clip(showToken(c.top[0]!.token), CELL_TOKEN)} ${c.top[0]!.prob.toFixed(2)}`);
   const grid = lens.tokens.map((_, p) => lens.layers.map((l) => cell(l.positions[p]!)));
-  const tokens = lens.tokens.map((t) => clip(showToken(t.token)));
+  const tokens = lens.tokens.map((t) => clip(showToken(t.token), CELL_TOKEN));
   const tw = Math.max(5, ...tokens.map((t) => Array.from(t).length));
   const widths = lens.layers.map((l, i) => Math.max(`layer ${l.layer}`.length, ...grid.map((row) => Array.from(row[i]!).length)));
   const first = lens.layers[0]?.positions[0]?.target;
@@ -56,8 +56,3 @@ export function renderLens(lens: LensResult, targetText = ''): string {
   return lines.map((l) => l.trimEnd()).join('\n') + '\n';
 }
 
-/** A quoted token cut to CELL_TOKEN code points (with … before the closing quote). */
-function clip(s: string): string {
-  const cp = Array.from(s);
-  return cp.length <= CELL_TOKEN ? s : cp.slice(0, CELL_TOKEN - 2).join('') + '…"';
-}

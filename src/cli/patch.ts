@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { activationPatching, checkPatchHook, PATCH_KINDS, type PatchCell, type PatchResult } from '../interp/patch.js';
 import { tokenLabel, type TokenEntry } from '../interp/tokens.js';
-import { pad, showToken } from './format.js';
+import { clip, pad, shade, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 
 interface PatchFlags extends ModelFlags { clean?: string; corrupted?: string; hook: string; target?: string; foil?: string }
@@ -30,26 +30,18 @@ export function patchCommand(program: Command): void {
     });
 }
 
-const SHADES = [[0.1, '·'], [0.25, '░'], [0.5, '▒'], [0.75, '▓'], [Infinity, '█']] as const;
 const LEGEND = '· < 0.1  ░ < 0.25  ▒ < 0.5  ▓ < 0.75  █ ≥ 0.75 (by size)';
 /** Longest token text shown, in code points. */
 const TOKEN = 12;
 
-function shade(x: number): string {
-  return SHADES.find(([hi]) => Math.abs(x) < hi)![1];
-}
 
 /** A cell: a shade for the size of the normalized effect, then its value. */
 function cellText(c: PatchCell): string {
   if (c.normalized === null) return '      —';
   const x = Math.abs(c.normalized) < 0.005 ? 0 : c.normalized; // no "-0.00"
-  return `${shade(x)} ${x.toFixed(2).padStart(5)}`;
+  return `${shade(Math.abs(x))} ${x.toFixed(2).padStart(5)}`;
 }
 
-function clip(s: string): string {
-  const cp = Array.from(s);
-  return cp.length <= TOKEN ? s : cp.slice(0, TOKEN - 2).join('') + '…"';
-}
 
 /**
  * The grid with one row per position (the clean token, and → the corrupted one where they differ) and
@@ -60,7 +52,7 @@ function clip(s: string): string {
 export function renderPatch(r: PatchResult, label: (id: number) => string): string {
   const T = r.clean.token_ids.length;
   const rows = Array.from({ length: T }, (_, p) => {
-    const a = clip(showToken(label(r.clean.token_ids[p]!))), b = clip(showToken(label(r.corrupted.token_ids[p]!)));
+    const a = clip(showToken(label(r.clean.token_ids[p]!)), TOKEN), b = clip(showToken(label(r.corrupted.token_ids[p]!)), TOKEN);
     return a === b ? a : `${a} → ${b}`;
   });
   const tw = Math.max(5, ...rows.map((x) => Array.from(x).length));

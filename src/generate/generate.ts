@@ -85,7 +85,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   const hookSamples: number[] = [];
   const forwardOpts = { hooks: composeHooks(intervention?.hooks(hookSamples), opts.hooks) };
   const forSamples = <T>(ids: readonly number[], f: () => T): T => {
-    hookSamples.splice(0, hookSamples.length, ...ids);
+    if (intervention) hookSamples.splice(0, hookSamples.length, ...ids);
     return f();
   };
   opts.onStart?.(promptIds);
@@ -142,22 +142,33 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
     };
 
     for (;;) {
-      // Fill free slots with the next samples; each starts from the shared prompt.
+      // Fill free slots with the next samples; each starts from the shared prompt, or, where the
+      // interventions make each sample's prompt its own, from its own prompt pass (run together).
+      const own: number[] = [];
       for (let s = 0; s < slots.length && queued < indices.length; s++) {
         if (slots[s]) continue;
         const cache = caches[s]!;
         const index = indices[queued++]!;
-        let logits: Float32Array = promptLogits;
         if (shared || index === indices[0]) cache.copyFrom(prefix, model.heap);
         else {
           cache.length = 0;
-          logits = forSamples([index], () => model.forward(promptIds, cache, forwardOpts));
+          own.push(s);
         }
         slots[s] = {
-          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits,
+          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits: promptLogits,
           // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
           stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
         };
+      }
+      if (own.length > 0) {
+        const fresh = own.map((s) => slots[s]!);
+        try {
+          const logits = forSamples(fresh.map((a) => a.index), () => model.forwardMany(fresh.map(() => promptIds), fresh.map((a) => a.cache), forwardOpts));
+          fresh.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
+        } catch (e) {
+          if (e instanceof CallbackFailure) throw e;
+          for (const s of own) finish(slots[s]!, s, 'error', (e as Error).message);
+        }
       }
       const live = slots.flatMap((a, s) => (a ? [s] : []));
       if (live.length === 0) break;
@@ -199,7 +210,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
       try {
         const actives = going.map((s) => slots[s]!);
         const tokens = actives.map((a) => a.tokens[a.tokens.length - 1]!);
-        const logits = forSamples(actives.map((a) => a.index), () => actives.length === 1
+        const logits = forSamples(intervention ? actives.map((a) => a.index) : [], () => actives.length === 1
           ? model.forward(tokens, actives[0]!.cache, forwardOpts)
           : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts));
         actives.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
@@ -230,6 +241,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   if (opts.compareClean && intervention) {
     const clean = { ...input, seed: settings.seed, ablate: [], noise: [], patch_from: [] };
     run.clean = generate(model, prompt, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
+    run.clean.settings.sources.seed = sources.seed;
   }
   return run;
 }

@@ -1,6 +1,7 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../model/load.js';
 import type { Hooks } from '../model/hooks.js';
+import { inputIds, tokenEntries } from './tokens.js';
 import { HeadScoreAccumulator, summaryOf, type HeadSummary } from './head-summary.js';
 
 export interface AttentionOptions {
@@ -42,8 +43,7 @@ export function attentionPatterns(model: Model, prompt: string | readonly number
   const c = model.config, tok = model.tokenizer;
   const layers = pick(model, 'layer', opts.layer);
   const heads = pick(model, 'head', opts.head);
-  const ids = typeof prompt === 'string' ? tok.encode(prompt) : [...prompt];
-  checkIds(ids, c.vocabSize, c.contextLength);
+  const ids = inputIds(model, prompt);
   const T = ids.length;
 
   const keep = opts.patterns ?? true;
@@ -67,7 +67,7 @@ export function attentionPatterns(model: Model, prompt: string | readonly number
   model.withScratch(() => model.forward(ids, model.newCache(T), { hooks }));
 
   return {
-    tokens: ids.map((id) => ({ token_id: id, token: tok.tokenText(id) || (id === tok.bosId ? '<bos>' : '') })),
+    tokens: tokenEntries(tok, ids),
     layers: layers.map((l, li) => ({
       layer: l,
       heads: heads.map((h, hi): HeadPattern => {
@@ -93,11 +93,4 @@ export function indexError(model: Model, field: 'layer' | 'head', got: string): 
   const what = field === 'layer' ? `${c.nLayer} layers` : `${c.nHead} query heads per layer`;
   const n = field === 'layer' ? c.nLayer : c.nHead;
   return new UserError(`--${field} must be an integer from 0 to ${n - 1} (this model has ${what}), got ${got}`, field);
-}
-
-function checkIds(ids: number[], vocab: number, context: number): void {
-  if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
-  if (ids.length > context) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${context}`, 'prompt');
-  const bad = ids.find((t) => !Number.isInteger(t) || t < 0 || t >= vocab);
-  if (bad !== undefined) throw new UserError(`--prompt has token id ${bad}; token ids go from 0 to ${vocab - 1}`, 'prompt');
 }

@@ -4,7 +4,7 @@ import { gpt2Parameters } from '../train/from-model.js';
 import { Gpt2Graph } from '../train/gpt2.js';
 import type { Arr } from '../train/layers.js';
 import { LlamaGraph } from '../train/llama.js';
-import { resolveTarget } from './tokens.js';
+import { resolveTarget, tokenLabel } from './tokens.js';
 
 /** What attribution needs of a model: a forward pass and the gradient with respect to its input embeddings. */
 export interface InputDifferentiable {
@@ -73,7 +73,7 @@ export function attribute(model: Model, prompt: string, target?: string | number
       norm += g * g;
     }
     // Control tokens (BOS) render as nothing; name them so the row is readable.
-    const text = tok.tokenText(id) || (id === tok.bosId ? '<bos>' : '');
+    const text = tokenLabel(tok, id);
     return { position: t, token_id: id, token: text, input_x_gradient: ixg, gradient_norm: Math.sqrt(norm) };
   });
   let rank = 1;

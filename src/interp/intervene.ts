@@ -30,7 +30,7 @@ export interface InterventionSettings {
   patch_from: readonly string[];
 }
 
-export interface HeadAblation { layer: number; head: number | '*'; mode: 'zero' | 'mean' }
+export interface AblationSpec { layer: number; head: number | '*'; mode: 'zero' | 'mean' }
 export interface NoiseSpec { hook: string; sigma: number; positions?: [number, number] }
 export interface PatchSpec { file: string; hook?: string; positions?: [number, number] }
 
@@ -45,7 +45,7 @@ function positionRange(text: string, what: string): [number, number] {
 }
 
 /** "L.H[:zero|:mean]" or "L.*[:mode]". Throws an Error with the reason (the schema turns it into a message). */
-export function parseAblation(spec: string): HeadAblation {
+export function parseAblation(spec: string): AblationSpec {
   const m = /^(\d+)\.(\d+|\*)(?::(zero|mean))?$/.exec(spec);
   if (!m) throw new Error('must be L.H, L.H:zero, L.H:mean or L.* (layer and head numbers from 0)');
   return { layer: Number(m[1]), head: m[2] === '*' ? '*' : Number(m[2]), mode: (m[3] ?? 'zero') as 'zero' | 'mean' };
@@ -60,9 +60,9 @@ export function parseNoise(spec: string): NoiseSpec {
     if (eq < 0 || !['hook', 'sigma', 'positions'].includes(key) || fields.has(key)) throw new Error('must be hook=NAME,sigma=S[,positions=A-B]');
     fields.set(key, value);
   }
-  const hook = fields.get('hook'), sigma = Number(fields.get('sigma'));
-  if (!hook || !fields.has('sigma')) throw new Error('must be hook=NAME,sigma=S[,positions=A-B]');
-  if (!Number.isFinite(sigma) || sigma < 0 || sigma > 1e6) throw new Error(`sigma must be a number from 0 to 1e6, got ${JSON.stringify(fields.get('sigma'))}`);
+  const hook = fields.get('hook'), sigmaText = fields.get('sigma'), sigma = Number(sigmaText);
+  if (!hook || sigmaText === undefined) throw new Error('must be hook=NAME,sigma=S[,positions=A-B]');
+  if (!/^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(sigmaText) || sigma > 1e6) throw new Error(`sigma must be a number from 0 to 1e6, got ${JSON.stringify(fields.get('sigma'))}`);
   const positions = fields.get('positions');
   return positions === undefined ? { hook, sigma } : { hook, sigma, positions: positionRange(positions, 'positions') };
 }
@@ -112,11 +112,9 @@ export function meanHeadOutputs(model: Model, ids: readonly number[], layers: re
   return new Map([...sums].map(([l, s]) => [l, Float32Array.from(s, (x) => x / ids.length)]));
 }
 
-/** A stream for one (seed, sample, hook, position): FNV-1a of the key mixed into the generator's stream number. */
+/** The noise stream of one (seed, sample, hook, position), apart from every sampling stream. */
 function noiseRng(seed: number, sample: number, hook: string, position: number): Rng {
-  let h = 0x811c9dc5;
-  for (const ch of `${sample}|${hook}|${position}`) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193);
-  return new Rng(seed, h >>> 0);
+  return Rng.keyed(`noise|${hook}`, [seed >>> 0, Math.floor(seed / 2 ** 32), sample, position]);
 }
 
 /** A standard normal draw (Box–Muller on two uniforms; 1 − u keeps the logarithm finite). */
@@ -182,7 +180,9 @@ export function prepareInterventions(model: Model, promptIds: readonly number[],
         for (let r = 0; r < ctx.positions.length; r++) {
           const p = ctx.positions[r]!;
           if (!inRange(p, n.positions)) continue;
-          const rng = noiseRng(seed, samples[ctx.sequences[r]!] ?? 0, name, p);
+          const sample = samples[ctx.sequences[r]!];
+          if (sample === undefined) throw new Error(`noise on ${name}: no sample given for sequence ${ctx.sequences[r]}`);
+          const rng = noiseRng(seed, sample, name, p);
           for (let i = r * size; i < (r + 1) * size; i++) x[i]! += n.sigma * gaussian(rng);
         }
       }]);
@@ -194,6 +194,9 @@ export function prepareInterventions(model: Model, promptIds: readonly number[],
     const p = parsePatchFrom(spec);
     for (const [name, saved] of readPatch(c, p, spec)) {
       const size = rowSize(name), savedPositions = saved.length / size;
+      if (p.positions && p.positions[1] >= savedPositions) {
+        throw new UserError(`--patch-from ${spec}: ${p.file} holds ${savedPositions} positions of ${name} (0-${savedPositions - 1}), not ${p.positions[0]}-${p.positions[1]}`, 'patch_from');
+      }
       parts.push([name, () => (x, ctx) => {
         for (let r = 0; r < ctx.positions.length; r++) {
           const pos = ctx.positions[r]!;
@@ -226,7 +229,9 @@ function readPatch(c: ModelConfig, p: PatchSpec, spec: string): [string, Float32
     throw e;
   }
   try {
-    const names = p.hook ? [p.hook] : [...file.tensors.keys()];
+    // A whole file (wander cache --save keeps everything) patches every per-position hook in it: the
+    // attention patterns and logits it may also hold are results, not inputs to set.
+    const names = p.hook ? [p.hook] : [...file.tensors.keys()].filter((n) => !/(attn\.hook_pattern|hook_logits)$/.test(n));
     if (p.hook && !file.tensors.has(p.hook)) throw new UserError(`--patch-from ${spec}: ${p.file} has no tensor ${p.hook} (it has ${[...file.tensors.keys()].slice(0, 6).join(', ')}${file.tensors.size > 6 ? ', …' : ''})`, 'patch_from');
     if (names.length === 0) throw new UserError(`--patch-from ${spec}: ${p.file} holds no tensors`, 'patch_from');
     return rowHooks(names.map((n) => selectHooks(c, [n], 'patch-from')[0]!), 'patch-from', spec).map((name) => {

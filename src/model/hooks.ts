@@ -31,8 +31,8 @@ export interface HookContext {
    */
   sequences: number[];
   /**
-   * When a call runs several sequences, attn.hook_pattern fires once per sequence (its keys are that
-   * sequence's): this is the sequence's index. Other hooks see all rows at once (see `sequences`).
+   * attn.hook_pattern fires once per sequence of the call (its keys are that sequence's): this is the
+   * sequence's index (0 for forward()). Other hooks see all rows at once (see `sequences`).
    */
   sequence?: number;
 }

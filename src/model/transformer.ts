@@ -165,17 +165,17 @@ export class Transformer {
     });
     const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
     const out = new Float32Array(tokens.length * V);
-    let rows: number[] = [], segments: Segment[] = [], ends: number[] = [], owners: number[] = [];
+    // The chunk being filled: its rows, segments, each segment's sequence, and whether it ends there.
+    let rows: number[] = [], segments: Segment[] = [], owners: number[] = [], ends: boolean[] = [];
     const flush = () => {
       if (rows.length === 0) return;
-      this.rows(rows, segments, hooks, ends, segments.map((_, i) => owners[i]!));
-      const logits = this.heap.f32(this.logits, ends.length * V);
-      // ends are the rows of sequences that finished in this chunk, in sequence order.
+      const logitRows = segments.flatMap((seg, i) => (ends[i] ? [seg.first + seg.count - 1] : []));
+      this.rows(rows, segments, hooks, logitRows, owners);
+      const logits = this.heap.f32(this.logits, logitRows.length * V);
+      // Logit rows come back in segment order, which is sequence order.
       let k = 0;
-      segments.forEach((seg, i) => {
-        if (ends.includes(seg.first + seg.count - 1)) out.set(logits.subarray(k * V, ++k * V), owners[i]! * V);
-      });
-      rows = []; segments = []; ends = []; owners = [];
+      segments.forEach((_, i) => { if (ends[i]) out.set(logits.subarray(k * V, ++k * V), owners[i]! * V); });
+      rows = []; segments = []; owners = []; ends = [];
     };
     tokens.forEach((t, si) => {
       for (let at = 0; at < t.length;) {
@@ -184,7 +184,7 @@ export class Transformer {
         owners.push(si);
         rows.push(...t.slice(at, at + take));
         at += take;
-        if (at === t.length) ends.push(rows.length - 1);
+        ends.push(at === t.length);
         if (rows.length === CHUNK) flush();
       }
     });
@@ -212,7 +212,8 @@ export class Transformer {
   /**
    * The model's final norm and unembedding on residual-stream rows: [n, d_model] → logits [n, d_vocab].
    * The same kernels and weights as the end of forward(), so the last block's hook_resid_post comes out
-   * as the model's own logits (a logit lens reads every block's residual through it). Uses no cache.
+   * as the model's own logits (a logit lens reads every block's residual through it). Uses no cache,
+   * but the forward pass's scratch: call it between passes, never from inside a hook.
    */
   unembed(resid: Float32Array): Float32Array {
     const d = this.d, V = this.config.vocabSize, n = resid.length / d, W = this.weights;
@@ -242,13 +243,11 @@ export class Transformer {
   private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitRows: number[], sequenceOf?: number[]): void {
     const c = this.config, K = this.kernels, W = this.weights, d = this.d, hd = c.headDim;
     const nt = tokens.length;
-    const positions: number[] = [], sequences: number[] = [];
-    segments.forEach((seg, si) => {
-      for (let i = 0; i < seg.count; i++) {
-        positions.push(seg.cache.length + i);
-        sequences.push(sequenceOf?.[si] ?? si);
-      }
-    });
+    const positions: number[] = [];
+    for (const seg of segments) for (let i = 0; i < seg.count; i++) positions.push(seg.cache.length + i);
+    // Which sequence each row is from, for hooks only (none registered ⇒ nothing built).
+    const sequences: number[] = [];
+    if (hooks) segments.forEach((seg, si) => { for (let i = 0; i < seg.count; i++) sequences.push(sequenceOf?.[si] ?? si); });
     this.heap.i32(this.positions, nt).set(positions);
     const fire = hooks
       ? (name: string, layer: number, ptr: number, shape: number[]) => this.fire(hooks.get(name), name, layer, ptr, shape, positions, sequences)
@@ -303,7 +302,7 @@ export class Transformer {
         K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
         if (hooks) {
           this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
-            positions.slice(first, first + count), sequences.slice(first, first + count), segments.length > 1 ? sequences[first] : undefined);
+            positions.slice(first, first + count), sequences.slice(first, first + count), sequences[first]);
         }
         K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
       }

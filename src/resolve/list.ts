@@ -3,6 +3,7 @@ import { join, relative, sep } from 'node:path';
 import { EMBEDDED_MODELS } from './embedded.js';
 import { cachedSnapshot, hfHubCache } from './hf-cache.js';
 import { findOllamaModel, ollamaStore } from './ollama.js';
+import { isCompleteFolder } from './resolve.js';
 
 /** A model Wander can load without the network, with the --model spec that names it. */
 export interface ListedModel {
@@ -37,7 +38,7 @@ function hfCacheModels(cache: string): ListedModel[] {
     if (!snap) continue;
     const files = walk(snap).map((f) => relative(snap, f).split(sep).join('/'));
     const weights = files.filter((f) => /^model(-\d+-of-\d+)?\.safetensors$/.test(f));
-    if (files.includes('config.json') && files.includes('tokenizer.json') && weights.length > 0) {
+    if (isCompleteFolder(snap)) {
       out.push({ spec: `hf:${repo}`, source: 'hf-cache', path: snap, bytes: weights.reduce((n, f) => n + size(join(snap, f)), 0), about: 'Hugging Face model folder' });
     }
     for (const f of files.filter((f) => f.endsWith('.gguf'))) {

@@ -73,7 +73,8 @@ export function isSchemeSpec(spec: string): boolean {
   return /^(hf|ollama|ladder):/.test(spec);
 }
 
-function isCompleteFolder(dir: string): boolean {
+/** A cached snapshot (or any folder) that holds a whole Hugging Face model: config, tokenizer, safetensors. */
+export function isCompleteFolder(dir: string): boolean {
   const have = new Set(readdirSync(dir));
   return HF_REQUIRED.every((f) => have.has(f)) && (have.has('model.safetensors') || have.has('model.safetensors.index.json'));
 }

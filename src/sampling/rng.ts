@@ -26,6 +26,29 @@ export class Rng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /**
+   * A generator for another purpose than sampling (noise, say), keyed by any number of 32-bit words:
+   * its 128-bit state is mixed from all of them and a domain tag, so keyed streams never coincide with
+   * the (seed, stream) sampling streams, nor, in practice, with each other.
+   */
+  static keyed(domain: string, words: readonly number[]): Rng {
+    const r = new Rng(0);
+    const state = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344];
+    const mix = (w: number) => {
+      for (let i = 0; i < 4; i++) {
+        let h = Math.imul(state[i]! ^ w, 0xcc9e2d51 + 2 * i);
+        h = Math.imul(h ^ (h >>> 15), 0x1b873593);
+        state[i] = (h ^ (h >>> 13) ^ state[(i + 1) & 3]!) >>> 0;
+      }
+    };
+    for (const ch of domain) mix(ch.charCodeAt(0));
+    for (const w of words) mix(w >>> 0);
+    for (let round = 0; round < 4; round++) mix(0x9e3779b9 + round);
+    [r.s0, r.s1, r.s2, r.s3] = state as [number, number, number, number];
+    if ((r.s0 | r.s1 | r.s2 | r.s3) === 0) r.s0 = 1;
+    return r;
+  }
+
   /** Next uniformly distributed 32-bit unsigned integer. */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

@@ -124,7 +124,7 @@ describe('attentionPatterns: whole patterns across 64-position chunks', () => {
     assert.throws(() => attentionPatterns(model, 'The cat', { layer: -1 }), userError('--layer must be an integer from 0 to 1 (this model has 2 layers), got -1', 'layer'));
     assert.throws(() => attentionPatterns(model, 'The cat', { head: 4 }), userError('--head must be an integer from 0 to 3 (this model has 4 query heads per layer), got 4', 'head'));
     assert.throws(() => attentionPatterns(model, 'The cat', { layer: 0, head: 1.5 }), userError('--head must be an integer from 0 to 3 (this model has 4 query heads per layer), got 1.5', 'head'));
-    assert.throws(() => attentionPatterns(model, [1, 99999]), userError(`--prompt has token id 99999; token ids go from 0 to ${model.config.vocabSize - 1}`, 'prompt'));
+    assert.throws(() => attentionPatterns(model, [1, 99999]), userError(`--prompt: token id 99999 is outside the vocabulary (0..${model.config.vocabSize - 1})`, 'prompt'));
     model.close();
   });
 });

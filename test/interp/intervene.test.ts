@@ -134,12 +134,23 @@ describe('patching from a saved cache', () => {
     assert.deepEqual(both, intervened(m, a, {}));
   });
 
+  test('a whole default cache (patterns and all) patches every per-position hook: the donor\'s logits', () => {
+    const m = loadModel(path()), file = join(tempDir(), 'all.safetensors');
+    const a = LONG_IDS.slice(0, 12), b = LONG_IDS.slice(40, 52);
+    saveActivations(file, captureActivations(m, a));
+    assert.deepEqual(intervened(m, b, { patch_from: [file] }), intervened(m, a, {}));
+  });
+
   test('a file that does not fit the model is one clear line', () => {
     const m = loadModel(path()), llama = loadModel(fixture('gguf', WIDE.llama, DType.F32)), dir = tempDir();
     const file = join(dir, 'llama.safetensors');
     saveActivations(file, captureActivations(llama, [1, 2, 3], { hooks: ['blocks.0.mlp.hook_post'] }));
     assert.throws(() => prepareInterventions(m, [1, 2, 3], { patch_from: [file] }, 0),
       userError(`--patch-from ${file}: blocks.0.mlp.hook_post in ${file} has shape [3, ${llama.config.nFf}], but this model's blocks.0.mlp.hook_post has ${m.config.nFf} F32 values per position`, 'patch_from'));
+    const short = join(dir, 'short.safetensors');
+    saveActivations(short, captureActivations(m, [1, 2, 3], { hooks: ['blocks.0.hook_resid_pre'] }));
+    assert.throws(() => prepareInterventions(m, [1, 2, 3, 4, 5, 6], { patch_from: [`${short}:blocks.0.hook_resid_pre,4-5`] }, 0),
+      userError(`--patch-from ${short}:blocks.0.hook_resid_pre,4-5: ${short} holds 3 positions of blocks.0.hook_resid_pre (0-2), not 4-5`, 'patch_from'));
     assert.throws(() => prepareInterventions(m, [1, 2, 3], { patch_from: [`${file}:blocks.0.hook_z`] }, 0),
       userError(`--patch-from ${file}:blocks.0.hook_z: ${file} has no tensor blocks.0.hook_z (it has blocks.0.mlp.hook_post)`, 'patch_from'));
   });
@@ -204,6 +215,8 @@ describe('intervention settings: one schema, one message per mistake', () => {
   test('bad strings name the setting, the entry and the syntax', () => {
     assert.throws(() => parseSettings({ ablate: ['3'] }), userError('ablate entry "3": must be L.H, L.H:zero, L.H:mean or L.* (layer and head numbers from 0)', 'ablate'));
     assert.throws(() => parseSettings({ noise: ['hook=x,sigma=-1'] }), userError('noise entry "hook=x,sigma=-1": sigma must be a number from 0 to 1e6, got "-1"', 'noise'));
+    assert.throws(() => parseSettings({ noise: ['hook=x,sigma='] }), userError('noise entry "hook=x,sigma=": sigma must be a number from 0 to 1e6, got ""', 'noise'));
+    assert.throws(() => parseSettings({ noise: ['hook=x,sigma=0x10'] }), userError('noise entry "hook=x,sigma=0x10": sigma must be a number from 0 to 1e6, got "0x10"', 'noise'));
     assert.throws(() => parseSettings({ noise: ['sigma=1'] }), userError('noise entry "sigma=1": must be hook=NAME,sigma=S[,positions=A-B]', 'noise'));
     assert.throws(() => parseSettings({ patch_from: ['a.bin'] }), userError('patch_from entry "a.bin": must be FILE.safetensors[:HOOK[,A-B]]', 'patch_from'));
     assert.throws(() => parseSettings({ noise: ['hook=x,sigma=1,positions=5-2'] }), userError('noise entry "hook=x,sigma=1,positions=5-2": positions 5-2 ends before it starts', 'noise'));
