@@ -12,7 +12,7 @@ const MANUAL: Record<string, string> = {
   attribute: 'internals.md#gradients-wander-attribute', attention: 'internals.md#attention-patterns-wander-attention', cache: 'internals.md#wander-cache--an-activation-cache',
   lens: 'internals.md#wander-lens--the-logit-lens', score: 'internals.md#wander-score--per-token-loss', patch: 'internals.md#wander-patch--activation-patching',
   heads: 'internals.md#wander-heads--which-heads-matter-an-ablation-scan', dla: 'internals.md#wander-dla--direct-logit-attribution',
-  train: 'training.md', models: 'models.md#wander-models',
+  train: 'training.md', models: 'models.md#wander-models', serve: 'server.md',
 };
 
 const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');

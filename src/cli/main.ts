@@ -13,6 +13,7 @@ import { nextCommand } from './next.js';
 import { patchCommand } from './patch.js';
 import { reportCommand } from './report.js';
 import { scoreCommand } from './score.js';
+import { serveCommand } from './serve.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   scoreCommand(program);
   trainCommand(program);
   modelsCommand(program);
+  serveCommand(program);
   return program;
 }
 

@@ -7,7 +7,9 @@ import type { Model } from '../model/load.js';
  * model was trained to see it. The template's leading BOS text is dropped when the tokenizer adds
  * BOS itself, so the prompt never starts with two.
  */
-export function chatPrompt(model: Model, message: string): string {
+export interface ChatMessage { role: string; content: string }
+
+export function chatPrompt(model: Model, message: string | readonly ChatMessage[]): string {
   const source = model.source.chatTemplate;
   if (!source) throw new UserError(`${model.path}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`, 'chat');
   const tok = model.tokenizer;
@@ -16,7 +18,7 @@ export function chatPrompt(model: Model, message: string): string {
   let text: string;
   try {
     text = new Template(source).render({
-      messages: [{ role: 'user', content: message }], add_generation_prompt: true, bos_token: bos, eos_token: eos,
+      messages: typeof message === 'string' ? [{ role: 'user', content: message }] : message, add_generation_prompt: true, bos_token: bos, eos_token: eos,
     });
   } catch (e) {
     throw new UserError(`${model.path}: the model's chat template failed: ${(e as Error).message}`, 'chat');

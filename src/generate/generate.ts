@@ -64,11 +64,17 @@ interface Active {
  * random stream (seed, i), and batching never changes a sequence's logits, so sample i is
  * bit-identical whatever n and max_batch_size are.
  */
-export function generate(model: Model, prompt: string, input: SettingsInput, opts: GenerateOptions = {}): Run {
+export function generate(model: Model, promptInput: string | readonly number[], input: SettingsInput, opts: GenerateOptions = {}): Run {
   const { settings, sources } = resolveSettings(input, model.generationDefaults);
   const c = model.config;
   const tok = model.tokenizer;
-  const promptIds = tok.encode(prompt);
+  // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
+  const promptIds = typeof promptInput === 'string' ? tok.encode(promptInput) : [...promptInput];
+  const prompt = typeof promptInput === 'string' ? promptInput : tok.decode(promptIds);
+  if (typeof promptInput !== 'string') {
+    const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
+    if (bad !== undefined) throw new UserError(`--prompt: token id ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`, 'prompt');
+  }
   if (promptIds.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token, so there is nothing to continue; give a prompt', 'prompt');
   if (promptIds.length > c.contextLength) {
     throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
@@ -240,7 +246,7 @@ export function generate(model: Model, prompt: string, input: SettingsInput, opt
   };
   if (opts.compareClean && intervention) {
     const clean = { ...input, seed: settings.seed, ablate: [], noise: [], patch_from: [] };
-    run.clean = generate(model, prompt, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
+    run.clean = generate(model, promptInput, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
     run.clean.settings.sources.seed = sources.seed;
   }
   return run;

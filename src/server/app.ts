@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { apiRoutes } from './api.js';
+import { errorHandler, HttpError } from './errors.js';
+import { openaiRoutes } from './openai.js';
+import type { ModelRegistry } from './registry.js';
+
+export interface ServerOptions {
+  registry: ModelRegistry;
+  /** When set, every request but /health needs `Authorization: Bearer KEY`. */
+  apiKey?: string;
+  /** Largest request body, bytes (default 1 MiB). */
+  bodyLimit?: number;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * The server as a Fastify app, built by a function so that tests start it on a free loopback port and
+ * close it. Handlers only turn HTTP into library calls and back; errors come out in OpenAI's shape.
+ */
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const app = Fastify({ bodyLimit: opts.bodyLimit ?? 1 << 20, logger: false });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send({ error: { message: `no route ${req.method} ${req.url}`, type: 'not_found_error', param: null, code: 'route_not_found' } });
+  });
+  if (opts.apiKey) {
+    const expected = `Bearer ${opts.apiKey}`;
+    app.addHook('onRequest', async (req) => {
+      if (req.url === '/health') return;
+      if (req.headers.authorization !== expected) throw new HttpError(401, 'a valid API key is needed: Authorization: Bearer <key>', null, 'invalid_api_key');
+    });
+  }
+  app.get('/health', async () => ({ status: 'ok', version: VERSION, models: opts.registry.ids }));
+  openaiRoutes(app, opts.registry, VERSION);
+  apiRoutes(app, opts.registry);
+  app.addHook('onClose', async () => opts.registry.close());
+  return app;
+}

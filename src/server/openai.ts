@@ -1,0 +1,236 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { chatPrompt, type ChatMessage } from '../generate/chat.js';
+import { generate } from '../generate/generate.js';
+import type { FinishReason, Run, Sample } from '../generate/report.js';
+import { parseSettings, type SettingsInput } from '../generate/settings.js';
+import type { Model } from '../model/load.js';
+import { HttpError } from './errors.js';
+import type { ModelRegistry } from './registry.js';
+
+/**
+ * The OpenAI-compatible endpoints: /v1/models, /v1/completions, /v1/chat/completions. A request's
+ * sampling fields become Wander settings (validated by the one schema, so the same mistake gets the
+ * same message as on the command line); every other Wander setting may be sent under its JSON name
+ * (top_k, min_p, typical_p, repetition_penalty, …), as vLLM users do. Sample i of a request draws
+ * from stream (seed, i), so a request gives exactly what `wander generate --n … --seed …` gives.
+ */
+
+/** Limits enforced before any model work. */
+export const LIMITS = { n: 64, logprobs: 20, prompts: 64 };
+
+/** Request fields that are not Wander settings (handled here), per endpoint. */
+const COMMON = ['model', 'stream', 'stream_options', 'user', 'stop', 'logit_bias', 'min_tokens'];
+const COMPLETION_FIELDS = new Set([...COMMON, 'prompt', 'echo', 'logprobs']);
+const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 'max_completion_tokens']);
+
+type Body = Record<string, unknown>;
+
+/** The request's fields as Wander settings. */
+function settingsOf(body: Body, own: Set<string>, version: string): SettingsInput {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (!own.has(k)) raw[k] = v;
+  if ('patch_from' in raw) throw new HttpError(400, 'patch_from reads a file, and the server reads no file a request names: run patching with the CLI', 'patch_from');
+  if ('top_logprobs' in raw && version === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
+  if (body['stop'] !== undefined) raw['stop'] = typeof body['stop'] === 'string' ? [body['stop']] : body['stop'];
+  if (body['min_tokens'] !== undefined) raw['min_new_tokens'] = body['min_tokens'];
+  if (body['max_completion_tokens'] !== undefined) raw['max_tokens'] = body['max_completion_tokens'];
+  if (body['logit_bias'] !== undefined) raw['logit_bias'] = logitBias(body['logit_bias']);
+  const n = raw['n'];
+  if (typeof n === 'number' && n > LIMITS.n) throw new HttpError(400, `n must be an integer from 1 to ${LIMITS.n} on the server, got ${n}`, 'n');
+  return parseSettings(raw);
+}
+
+/** OpenAI's { "token id": bias } with bias in [−100, 100], as Wander's logit_bias entries. */
+function logitBias(v: unknown): { token_id: number; bias: number }[] {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'logit_bias must be an object mapping token ids to biases from -100 to 100', 'logit_bias');
+  return Object.entries(v).map(([id, bias]) => {
+    if (!/^\d+$/.test(id)) throw new HttpError(400, `logit_bias keys must be token ids, got ${JSON.stringify(id)}`, 'logit_bias');
+    if (typeof bias !== 'number' || !(bias >= -100 && bias <= 100)) throw new HttpError(400, `logit_bias[${id}] must be a number from -100 to 100, got ${JSON.stringify(bias)}`, 'logit_bias');
+    return { token_id: Number(id), bias };
+  });
+}
+
+/** The number of alternatives a request asks for, checked: 0–20. */
+function logprobCount(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (v === true) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > LIMITS.logprobs) throw new HttpError(400, `${field} must be an integer from 0 to ${LIMITS.logprobs}, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+
+/** OpenAI's finish reasons; Wander's own is reported beside it. */
+function finishReason(r: FinishReason): string {
+  return r === 'eos' || r === 'stop_sequence' ? 'stop' : r === 'error' ? 'error' : 'length';
+}
+
+/** Completions' prompts: a string, a list of strings, token ids, or a list of token id lists. */
+function prompts(v: unknown): (string | number[])[] {
+  const isIds = (x: unknown): x is number[] => Array.isArray(x) && x.length > 0 && x.every((t) => typeof t === 'number');
+  const list = typeof v === 'string' || isIds(v) ? [v] : Array.isArray(v) && v.length > 0 && v.every((p) => typeof p === 'string' || isIds(p)) ? v : undefined;
+  if (!list) throw new HttpError(400, 'prompt must be a string, a list of strings, a list of token ids, or a list of such lists', 'prompt');
+  if (list.length > LIMITS.prompts) throw new HttpError(400, `prompt takes at most ${LIMITS.prompts} prompts, got ${list.length}`, 'prompt');
+  return list as (string | number[])[];
+}
+
+export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, version: string): void {
+  const created = () => Math.floor(Date.now() / 1000);
+  const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
+  const fingerprint = (model: Model, hash: string) => `wander-${version}-${model.kernels}-${hash}`;
+
+  app.get('/v1/models', async () => ({
+    object: 'list',
+    data: registry.ids.map((m) => ({ id: m, object: 'model', created: 0, owned_by: 'wander' })),
+  }));
+
+  app.post('/v1/completions', async (req, reply) => {
+    const body = bodyOf(req.body);
+    const { id: modelId, model, fingerprint: hash } = await registry.get(optionalString(body['model'], 'model'));
+    const top = logprobCount(body['logprobs'], 'logprobs');
+    const input = { ...settingsOf(body, COMPLETION_FIELDS, 'completions'), ...(top !== undefined ? { top_logprobs: Math.max(1, top) } : {}) };
+    const list = prompts(body['prompt']);
+    const echo = body['echo'] === true;
+    const n = input.n ?? 1;
+    const head = { id: id('cmpl'), object: 'text_completion', created: created(), model: modelId, system_fingerprint: fingerprint(model, hash) };
+    const legacy = (run: Run, s: Sample) => (top === undefined ? null : legacyLogprobs(s, top, echo ? run.prompt.text.length : 0));
+    const choice = (run: Run, s: Sample, p: number) => ({
+      index: p * n + s.index, text: (echo ? run.prompt.text : '') + s.text, logprobs: legacy(run, s),
+      finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
+    });
+    if (body['stream'] === true) {
+      const sse = openStream(reply);
+      const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+      let seed = 0;
+      for (const [p, prompt] of list.entries()) {
+        const run = generate(model, prompt, input, {
+          onText: (text, i) => sse.send({ ...head, choices: [{ index: p * n + i, text, logprobs: null, finish_reason: null }] }),
+          onSample: (s) => sse.send({ ...head, choices: [{ ...choice(runStub(prompt, model), s, p), text: '' }] }),
+        });
+        seed = run.settings.seed;
+        addUsage(usage, run);
+      }
+      if (includeUsage(body)) sse.send({ ...head, choices: [], usage, seed });
+      sse.end();
+      return reply;
+    }
+    const runs = list.map((prompt) => generate(model, prompt, input));
+    const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+    runs.forEach((r) => addUsage(usage, r));
+    return { ...head, choices: runs.flatMap((run, p) => run.samples.map((s) => choice(run, s, p))), usage, seed: runs[0]!.settings.seed };
+  });
+
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const body = bodyOf(req.body);
+    const { id: modelId, model, fingerprint: hash } = await registry.get(optionalString(body['model'], 'model'));
+    const messages = chatMessages(body['messages']);
+    const wantLogprobs = body['logprobs'] === true;
+    if (body['logprobs'] !== undefined && typeof body['logprobs'] !== 'boolean') throw new HttpError(400, `logprobs must be true or false on /v1/chat/completions, got ${JSON.stringify(body['logprobs'])}`, 'logprobs');
+    const top = wantLogprobs ? logprobCount(body['top_logprobs'] ?? 0, 'top_logprobs')! : 0;
+    if (!wantLogprobs && body['top_logprobs'] !== undefined) throw new HttpError(400, 'top_logprobs needs logprobs: true', 'top_logprobs');
+    const input = { ...settingsOf(body, CHAT_FIELDS, 'chat'), ...(wantLogprobs ? { top_logprobs: Math.max(1, top) } : {}) };
+    const prompt = chatPrompt(model, messages);
+    const head = { id: id('chatcmpl'), created: created(), model: modelId, system_fingerprint: fingerprint(model, hash) };
+    if (body['stream'] === true) {
+      const sse = openStream(reply);
+      const chunk = (index: number, delta: object, finish: Sample | null, logprobs: object | null = null) => sse.send({
+        ...head, object: 'chat.completion.chunk',
+        choices: [{ index, delta, logprobs, finish_reason: finish ? finishReason(finish.finish_reason) : null, ...(finish ? { wander_finish_reason: finish.finish_reason } : {}) }],
+      });
+      const started = new Set<number>();
+      const run = generate(model, prompt, input, {
+        onText: (text, i) => {
+          if (!started.has(i)) { started.add(i); chunk(i, { role: 'assistant', content: '' }, null); }
+          chunk(i, { content: text }, null);
+        },
+        onSample: (s) => {
+          if (!started.has(s.index)) { started.add(s.index); chunk(s.index, { role: 'assistant', content: '' }, null); }
+          chunk(s.index, {}, s, wantLogprobs ? { content: chatLogprobs(s, top) } : null);
+        },
+      });
+      if (includeUsage(body)) sse.send({ ...head, object: 'chat.completion.chunk', choices: [], usage: run.usage, seed: run.settings.seed });
+      sse.end();
+      return reply;
+    }
+    const run = generate(model, prompt, input);
+    return {
+      ...head, object: 'chat.completion',
+      choices: run.samples.map((s) => ({
+        index: s.index, message: { role: 'assistant', content: s.text }, logprobs: wantLogprobs ? { content: chatLogprobs(s, top) } : null,
+        finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
+      })),
+      usage: run.usage, seed: run.settings.seed,
+    };
+  });
+}
+
+function bodyOf(v: unknown): Body {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'the request body must be a JSON object');
+  return v as Body;
+}
+
+function optionalString(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new HttpError(400, `${field} must be a string, got ${JSON.stringify(v)}`, field);
+  return v;
+}
+
+function chatMessages(v: unknown): ChatMessage[] {
+  const ok = Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string');
+  if (!ok) throw new HttpError(400, 'messages must be a non-empty list of { role, content } with string content', 'messages');
+  return (v as ChatMessage[]).map((m) => ({ role: m.role, content: m.content }));
+}
+
+function includeUsage(body: Body): boolean {
+  const o = body['stream_options'];
+  return typeof o === 'object' && o !== null && (o as Record<string, unknown>)['include_usage'] === true;
+}
+
+function addUsage(u: { prompt_tokens: number; completion_tokens: number; total_tokens: number }, run: Run): void {
+  u.prompt_tokens += run.usage.prompt_tokens;
+  u.completion_tokens += run.usage.completion_tokens;
+  u.total_tokens += run.usage.total_tokens;
+}
+
+/** What choice() needs of a run while it is still streaming: the prompt text (for echo offsets). */
+function runStub(prompt: string | number[], model: Model): Run {
+  return { prompt: { text: typeof prompt === 'string' ? prompt : model.tokenizer.decode(prompt) } } as Run;
+}
+
+/** The legacy completions logprobs: every generated token, its logprob, the top alternatives, its text offset. */
+function legacyLogprobs(s: Sample, top: number, offset: number) {
+  const lp = s.logprobs ?? [];
+  const text_offset: number[] = [];
+  let at = offset;
+  for (const t of lp) { text_offset.push(at); at += t.token.length; }
+  return {
+    tokens: lp.map((t) => t.token), token_logprobs: lp.map((t) => t.logprob), text_offset,
+    top_logprobs: lp.map((t) => Object.fromEntries(t.top_logprobs.slice(0, top).map((a) => [a.token, a.logprob]))),
+  };
+}
+
+/** Chat logprobs: { token, logprob, bytes, top_logprobs } per generated token. */
+function chatLogprobs(s: Sample, top: number) {
+  const bytes = (t: string) => [...Buffer.from(t, 'utf8')];
+  return (s.logprobs ?? []).map((t) => ({
+    token: t.token, logprob: t.logprob, bytes: bytes(t.token),
+    top_logprobs: t.top_logprobs.slice(0, top).map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytes(a.token) })),
+  }));
+}
+
+/**
+ * Server-sent events on the raw response: `data: {json}` per chunk, then `data: [DONE]`. The response
+ * starts with the first chunk, so a request rejected before any work still gets its JSON error.
+ */
+function openStream(reply: FastifyReply): { send: (o: object) => void; end: () => void } {
+  const res = reply.raw;
+  let open = false;
+  const start = () => {
+    if (open) return;
+    open = true;
+    reply.hijack();
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  };
+  return {
+    send: (o) => { start(); res.write(`data: ${JSON.stringify(o)}\n\n`); },
+    end: () => { start(); res.end('data: [DONE]\n\n'); },
+  };
+}

@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+import { generate } from '../../src/generate/generate.js';
+import { nextTokenDistribution } from '../../src/generate/next.js';
+import { attentionPatterns } from '../../src/interp/attention.js';
+import { directLogitAttribution } from '../../src/interp/dla.js';
+import { headAblationScan } from '../../src/interp/heads.js';
+import { logitLens } from '../../src/interp/lens.js';
+import { activationPatching } from '../../src/interp/patch.js';
+import { scoreTokens } from '../../src/interp/score.js';
+import { loadModel } from '../../src/model/load.js';
+import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
+import { fixture, SMALL } from '../fixtures/models.js';
+import { ROOT, tempDir } from '../helpers.js';
+
+// `wander serve` as a real process on a free loopback port, driven by the official openai client.
+
+interface Server { proc: ChildProcess; url: string }
+
+const M = 'ladder:medium';
+
+/** Starts `wander serve ARGS --port 0` and waits for the address it prints. */
+function serve(...args: string[]): Promise<Server> {
+  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), 'serve', '--port', '0', '--threads', '1', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      const m = / on (http:\/\/127\.0\.0\.1:\d+) /.exec(err);
+      if (m) resolve({ proc, url: m[1]! });
+    });
+    proc.on('exit', (code) => reject(new Error(`wander serve exited with ${code}: ${err}`)));
+  });
+}
+
+function stop(s: Server | undefined): Promise<void> {
+  if (!s || s.proc.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => { s.proc.on('exit', () => resolve()); s.proc.kill('SIGTERM'); });
+}
+
+/** A copy of the Llama fixture with a chat template, for /v1/chat/completions. */
+function chatModel(): string {
+  const dir = join(tempDir(), 'chat-model');
+  cpSync(fixture('hf', SMALL.llama), dir, { recursive: true });
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({
+    chat_template: "{{ bos_token }}{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}",
+  }));
+  return dir;
+}
+
+describe('wander serve: the OpenAI API, through the openai client', () => {
+  let server: Server;
+  let client: OpenAI;
+  const model = loadModel(DEFAULT_MODEL);
+  let chatDir: string;
+
+  before(async () => {
+    chatDir = chatModel();
+    server = await serve('--model', 'ladder:medium', '--model', `chat=${chatDir}`);
+    client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  });
+  after(() => stop(server));
+
+  test('lists the models; /health answers', async () => {
+    assert.deepEqual((await client.models.list()).data.map((m) => m.id), ['ladder:medium', 'chat']);
+    const health = await (await fetch(`${server.url}/health`)).json() as { status: string; models: string[] };
+    assert.deepEqual([health.status, health.models], ['ok', ['ladder:medium', 'chat']]);
+  });
+
+  test('a completion is what wander generate gives for the same settings and seed', async () => {
+    const r = await client.completions.create({ model: 'ladder:medium', prompt: 'And God said', max_tokens: 12, temperature: 0.8, n: 3, seed: 7 });
+    const local = generate(model, 'And God said', { max_tokens: 12, temperature: 0.8, n: 3, seed: 7 });
+    assert.deepEqual(r.choices.map((c) => c.text), local.samples.map((s) => s.text));
+    assert.deepEqual(r.choices.map((c) => c.finish_reason), ['length', 'length', 'length']);
+    assert.deepEqual(r.usage, { prompt_tokens: 3, completion_tokens: 36, total_tokens: 39 });
+    assert.match(r.system_fingerprint!, /^wander-\d+\.\d+\.\d+-wasm-simd-[0-9a-f]{12}$/);
+    assert.equal((r as unknown as { seed: number }).seed, 7);
+  });
+
+  test('token-id prompts, echo, stop, logit_bias and the legacy logprobs', async () => {
+    const ids = model.tokenizer.encode('And God said');
+    const byIds = await client.completions.create({ model: M, prompt: ids, max_tokens: 6, temperature: 0 });
+    const byText = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 6, temperature: 0 });
+    assert.equal(byIds.choices[0]!.text, byText.choices[0]!.text);
+    const echo = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 6, temperature: 0, echo: true });
+    assert.equal(echo.choices[0]!.text, 'And God said' + byText.choices[0]!.text);
+    const stopped = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 20, temperature: 0, stop: ',' });
+    assert.equal(stopped.choices[0]!.finish_reason, 'stop');
+    assert.ok(!stopped.choices[0]!.text.includes(','));
+    // Banning the greedy first token (" unto") changes it.
+    const unto = model.tokenizer.encode(' unto')[0]!;
+    const banned = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 1, temperature: 0, logit_bias: { [unto]: -100 } });
+    assert.notEqual(banned.choices[0]!.text, ' unto');
+    const lp = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 4, temperature: 0, logprobs: 3 });
+    const local = generate(model, 'And God said', { max_tokens: 4, temperature: 0, top_logprobs: 3 });
+    const l = lp.choices[0]!.logprobs!;
+    assert.deepEqual(l.tokens, local.samples[0]!.logprobs!.map((t) => t.token));
+    assert.deepEqual(l.token_logprobs, local.samples[0]!.logprobs!.map((t) => t.logprob));
+    assert.equal(Object.keys(l.top_logprobs![0]!).length, 3);
+    assert.deepEqual(l.text_offset!.slice(0, 2), [0, l.tokens![0]!.length]);
+  });
+
+  test('streaming sends the same text as one response, then the usage, then [DONE]', async () => {
+    const stream = await client.completions.create({ model: M, prompt: 'And it came to pass', max_tokens: 16, temperature: 0.7, seed: 3, n: 2, stream: true, stream_options: { include_usage: true } });
+    const text = ['', ''];
+    let usage: OpenAI.CompletionUsage | undefined, finishes = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) { text[c.index] += c.text; if (c.finish_reason) finishes++; }
+      if (chunk.usage) usage = chunk.usage;
+    }
+    const whole = await client.completions.create({ model: M, prompt: 'And it came to pass', max_tokens: 16, temperature: 0.7, seed: 3, n: 2 });
+    assert.deepEqual(text, whole.choices.map((c) => c.text));
+    assert.equal(finishes, 2);
+    assert.deepEqual(usage, whole.usage);
+  });
+
+  test('chat: the model\'s template, logprobs per token, streaming deltas', async () => {
+    const messages = [{ role: 'user' as const, content: 'The cat' }];
+    const r = await client.chat.completions.create({ model: 'chat', messages, max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 2 });
+    const chat = loadModel(chatDir);
+    const local = generate(chat, '<user>The cat\n<assistant>', { max_tokens: 6, temperature: 0, top_logprobs: 2 });
+    assert.equal(r.choices[0]!.message.content, local.samples[0]!.text);
+    const content = r.choices[0]!.logprobs!.content!;
+    assert.deepEqual(content.map((t) => t.logprob), local.samples[0]!.logprobs!.map((t) => t.logprob));
+    assert.equal(content[0]!.top_logprobs.length, 2);
+    assert.deepEqual(content[0]!.bytes, [...Buffer.from(content[0]!.token)]);
+    const stream = await client.chat.completions.create({ model: 'chat', messages, max_completion_tokens: 6, temperature: 0, stream: true });
+    let text = '', role = '';
+    for await (const chunk of stream) {
+      const d = chunk.choices[0]?.delta;
+      if (d?.role) role = d.role;
+      text += d?.content ?? '';
+    }
+    assert.deepEqual([role, text], ['assistant', r.choices[0]!.message.content]);
+  });
+
+  test('errors in OpenAI\'s shape, as the client\'s error classes', async () => {
+    const bad = async (p: Promise<unknown>, cls: abstract new (...args: never[]) => InstanceType<typeof OpenAI.APIError>, status: number, message: string, param: string | null) => {
+      await assert.rejects(p, (e: unknown) => {
+        assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
+        const err = e as InstanceType<typeof OpenAI.APIError>;
+        assert.deepEqual([err.status, (err.error as { message: string }).message, err.param ?? null], [status, message, param]);
+        return true;
+      });
+    };
+    await bad(client.completions.create({ model: M, prompt: 'x', temperature: -1 }), OpenAI.BadRequestError, 400, 'temperature must be a number ≥ 0 (0 = greedy), got -1', 'temperature');
+    await bad(client.completions.create({ model: M, prompt: 'x', top_p: 1.5 }), OpenAI.BadRequestError, 400, 'top_p must be in (0, 1] (1 = off), got 1.5', 'top_p');
+    await bad(client.completions.create({ model: M, prompt: 'x', n: 65 }), OpenAI.BadRequestError, 400, 'n must be an integer from 1 to 64 on the server, got 65', 'n');
+    await bad(client.completions.create({ model: M, prompt: 'x', logprobs: 21 }), OpenAI.BadRequestError, 400, 'logprobs must be an integer from 0 to 20, got 21', 'logprobs');
+    await bad(client.completions.create({ model: M, prompt: 'x', logit_bias: { 5: 101 } }), OpenAI.BadRequestError, 400, 'logit_bias[5] must be a number from -100 to 100, got 101', 'logit_bias');
+    await bad(client.completions.create({ model: M, prompt: 'x', patch_from: ['/etc/passwd.safetensors'] } as never), OpenAI.BadRequestError, 400,
+      'patch_from reads a file, and the server reads no file a request names: run patching with the CLI', 'patch_from');
+    await bad(client.completions.create({ model: M, prompt: 'x', colour: 1 } as never), OpenAI.BadRequestError, 400,
+      `unknown setting colour (allowed: temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_n_sigma, repetition_penalty, frequency_penalty, presence_penalty, penalty_window, no_repeat_ngram_size, logit_bias, banned_strings, min_new_tokens, min_tokens_to_keep, chain, seed, max_tokens, stop, top_logprobs, n, max_batch_size, trace, ablate, noise, patch_from)`, 'colour');
+    await bad(client.completions.create({ model: M, prompt: 'abc '.repeat(200) }), OpenAI.BadRequestError, 400, "--prompt is 401 tokens, longer than the model's context of 128 tokens", 'prompt');
+    await bad(client.completions.create({ model: 'gpt-4', prompt: 'x' }), OpenAI.NotFoundError, 404, 'model "gpt-4" is not served here (served: ladder:medium, chat)', 'model');
+    await bad(client.chat.completions.create({ model: M, messages: [{ role: 'user', content: 'hi' }] }), OpenAI.BadRequestError, 400,
+      `${DEFAULT_MODEL}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`, 'chat');
+    const big = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x'.repeat(2 << 20) }) });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+  });
+
+  test('/api/next returns what wander next --json prints', async () => {
+    const res = await fetch(`${server.url}/api/next`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'And the', top: 5, top_p: 0.9, seed: 1 }) });
+    const got = await res.json() as ReturnType<typeof nextTokenDistribution>;
+    const want = JSON.parse(JSON.stringify(nextTokenDistribution(model, 'And the', { top_p: 0.9, seed: 1 }, { top: 5 })));
+    want.model.threads = got.model.threads;
+    assert.deepEqual(got, want);
+  });
+});
+
+describe('wander serve: every /api endpoint returns what its command\'s --json prints', () => {
+  let server: Server;
+  const model = loadModel(DEFAULT_MODEL);
+  before(async () => { server = await serve(); });
+  after(() => stop(server));
+  const post = async (path: string, body: object) => {
+    const r = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, body: await r.json() as Record<string, unknown> };
+  };
+  const same = (x: unknown) => JSON.parse(JSON.stringify(x));
+
+  test('lens, score, attention, heads, patch, dla', async () => {
+    const p = 'And the LORD spake unto Moses, saying';
+    assert.deepEqual((await post('/api/lens', { prompt: p, target: ',', top: 2 })).body, same(logitLens(model, p, { target: ',', top: 2 })));
+    assert.deepEqual((await post('/api/score', { text: p })).body, same(scoreTokens(model, p)));
+    assert.deepEqual((await post('/api/attention', { prompt: p, layer: 1 })).body, same(attentionPatterns(model, p, { layer: 1 })));
+    assert.deepEqual((await post('/api/heads', { prompt: p, mode: 'mean' })).body, same(headAblationScan(model, p, { mode: 'mean' })));
+    assert.deepEqual((await post('/api/patch', { clean: 'And the king said unto', corrupted: 'And the king went unto' })).body,
+      same(activationPatching(model, 'And the king said unto', 'And the king went unto')));
+    assert.deepEqual((await post('/api/dla', { prompt: p })).body, same(directLogitAttribution(model, p)));
+  });
+
+  test('interventions as JSON settings; bad ones are 400 naming the field', async () => {
+    const got = await post('/api/next', { prompt: 'And the', top: 3, seed: 1, ablate: ['0.*'] });
+    assert.ok((got.body['intervention'] as { kl_nats: number }).kl_nats > 0);
+    const bad = await post('/api/lens', { prompt: 'x', ablate: ['9.0'] });
+    assert.deepEqual([bad.status, bad.body], [400, { error: { message: '--ablate 9.0: layer must be from 0 to 3 (this model has 4 layers)', type: 'invalid_request_error', param: 'ablate', code: null } }]);
+  });
+
+  test('tokenize and detokenize', async () => {
+    const t = await post('/tokenize', { prompt: 'And God said' });
+    assert.deepEqual(t.body, { tokens: model.tokenizer.encode('And God said'), count: 3, max_model_len: 128 });
+    assert.deepEqual((await post('/detokenize', { tokens: t.body['tokens'] })).body, { prompt: 'And God said' });
+    assert.equal((await post('/detokenize', { tokens: [99999] })).status, 400);
+  });
+});
+
+describe('wander serve with an API key', () => {
+  let server: Server;
+  before(async () => { server = await serve('--api-key', 'sesame'); });
+  after(() => stop(server));
+
+  test('a missing or wrong key is 401; the right one works; /health needs none', async () => {
+    const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'guess', maxRetries: 0 });
+    await assert.rejects(wrong.models.list(), (e: unknown) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+    const right = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'sesame', maxRetries: 0 });
+    assert.equal((await right.models.list()).data[0]!.id, 'ladder:medium');
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  });
+});
