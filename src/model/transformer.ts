@@ -21,10 +21,6 @@ interface Segment {
   count: number;
 }
 
-function range(from: number, to: number): number[] {
-  return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-}
-
 /** Positions per forward chunk: bounds scratch memory while letting prompt matmuls reuse each weight row. */
 export const CHUNK = 64;
 
@@ -141,7 +137,7 @@ export class Transformer {
       const part = tokens.slice(s, s + CHUNK);
       const last = s + CHUNK >= tokens.length;
       const from = all ? 0 : last ? part.length - 1 : part.length;
-      this.rows(part, [{ cache, first: 0, count: part.length }], hooks, range(from, part.length));
+      this.rows(part, [{ cache, first: 0, count: part.length }], hooks, from);
       if (from < part.length) out.set(this.heap.f32(this.logits, (part.length - from) * c.vocabSize), (all ? s : 0) * c.vocabSize);
     }
     return out;
@@ -205,7 +201,7 @@ export class Transformer {
     if (new Set(caches).size !== caches.length) throw new Error('forwardBatch() needs a distinct cache per sequence');
     this.checkTokens(tokens);
     const hooks = opts.hooks && opts.hooks.size > 0 ? opts.hooks : undefined;
-    this.rows([...tokens], caches.map((cache, b) => ({ cache, first: b, count: 1 })), hooks, range(0, tokens.length));
+    this.rows([...tokens], caches.map((cache, b) => ({ cache, first: b, count: 1 })), hooks, 0);
     return this.heap.f32(this.logits, tokens.length * this.config.vocabSize).slice();
   }
 
@@ -238,9 +234,10 @@ export class Transformer {
    * Runs up to CHUNK rows through the model. Rows are grouped in segments, each a run of consecutive
    * positions of one sequence (one segment of many rows for a prompt; one row per sequence for a
    * batch step). `sequenceOf[i]` is segment i's sequence index for hooks (default: i). Leaves the
-   * logits of `logitRows` (ascending row indices) in this.logits, one row each.
+   * logits of `logitRows` in this.logits, one row each: the rows from that index to the end, or a list
+   * of ascending row indices (forwardMany's sequence ends).
    */
-  private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitRows: number[], sequenceOf?: number[]): void {
+  private rows(tokens: number[], segments: Segment[], hooks: Hooks | undefined, logitRows: number | number[], sequenceOf?: number[]): void {
     const c = this.config, K = this.kernels, W = this.weights, d = this.d, hd = c.headDim;
     const nt = tokens.length;
     const positions: number[] = [];
@@ -332,19 +329,18 @@ export class Transformer {
     }
     for (const seg of segments) seg.cache.length += seg.count;
 
-    // Unembedding, only for the rows whose logits are wanted: gathered to the front of the residual.
-    const rows = logitRows.length;
-    if (rows === 0) return;
-    const contiguous = logitRows[rows - 1]! - logitRows[0]! === rows - 1;
-    let src = this.x + logitRows[0]! * d * 4;
-    if (!contiguous) {
+    // Unembedding, only for the rows whose logits are wanted (a list is gathered to the front of the residual).
+    const first = typeof logitRows === 'number' ? logitRows : 0;
+    const rows = typeof logitRows === 'number' ? nt - logitRows : logitRows.length;
+    if (rows <= 0) return;
+    if (typeof logitRows !== 'number') {
       const x = this.heap.f32(this.x, nt * d);
       logitRows.forEach((r, i) => x.copyWithin(i * d, r * d, (r + 1) * d));
-      src = this.x;
     }
-    this.norm(src, this.h, W.outNorm, W.outNormBias, rows);
+    this.norm(this.x + first * d * 4, this.h, W.outNorm, W.outNormBias, rows);
     if (hooks) {
-      const pos = logitRows.map((r) => positions[r]!), seqs = logitRows.map((r) => sequences[r]!);
+      const at = typeof logitRows === 'number' ? Array.from({ length: rows }, (_, i) => first + i) : logitRows;
+      const pos = at.map((r) => positions[r]!), seqs = at.map((r) => sequences[r]!);
       this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos, seqs);
       this.linear(W.output, 0, this.h, this.logits, rows);
       this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos, seqs);

@@ -26,11 +26,11 @@ const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 
 type Body = Record<string, unknown>;
 
 /** The request's fields as Wander settings. */
-function settingsOf(body: Body, own: Set<string>, version: string): SettingsInput {
+function settingsOf(body: Body, own: Set<string>, endpoint: 'completions' | 'chat'): SettingsInput {
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) if (!own.has(k)) raw[k] = v;
   if ('patch_from' in raw) throw new HttpError(400, 'patch_from reads a file, and the server reads no file a request names: run patching with the CLI', 'patch_from');
-  if ('top_logprobs' in raw && version === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
+  if ('top_logprobs' in raw && endpoint === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
   if (body['stop'] !== undefined) raw['stop'] = typeof body['stop'] === 'string' ? [body['stop']] : body['stop'];
   if (body['min_tokens'] !== undefined) raw['min_new_tokens'] = body['min_tokens'];
   if (body['max_completion_tokens'] !== undefined) raw['max_tokens'] = body['max_completion_tokens'];
@@ -91,9 +91,10 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
     const echo = body['echo'] === true;
     const n = input.n ?? 1;
     const head = { id: id('cmpl'), object: 'text_completion', created: created(), model: modelId, system_fingerprint: fingerprint(model, hash) };
-    const legacy = (run: Run, s: Sample) => (top === undefined ? null : legacyLogprobs(s, top, echo ? run.prompt.text.length : 0));
-    const choice = (run: Run, s: Sample, p: number) => ({
-      index: p * n + s.index, text: (echo ? run.prompt.text : '') + s.text, logprobs: legacy(run, s),
+    const promptText = (prompt: string | number[]) => (typeof prompt === 'string' ? prompt : model.tokenizer.decode(prompt));
+    const choice = (text: string, s: Sample, p: number) => ({
+      index: p * n + s.index, text: (echo ? text : '') + s.text,
+      logprobs: top === undefined ? null : legacyLogprobs(s, top, echo ? text.length : 0),
       finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
     });
     if (body['stream'] === true) {
@@ -101,10 +102,13 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
       const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
       let seed = 0;
       for (const [p, prompt] of list.entries()) {
-        const run = generate(model, prompt, input, {
-          onText: (text, i) => sse.send({ ...head, choices: [{ index: p * n + i, text, logprobs: null, finish_reason: null }] }),
-          onSample: (s) => sse.send({ ...head, choices: [{ ...choice(runStub(prompt, model), s, p), text: '' }] }),
-        });
+        // With echo, each sample's stream starts with the prompt text.
+        const text = promptText(prompt), echoed = new Set<number>();
+        const send = (i: number, t: string, s?: Sample) => {
+          if (echo && !echoed.has(i)) { echoed.add(i); t = text + t; }
+          sse.send({ ...head, choices: [s ? { ...choice(text, s, p), text: t } : { index: p * n + i, text: t, logprobs: null, finish_reason: null }] });
+        };
+        const run = generate(model, prompt, input, { onText: (t, i) => send(i, t), onSample: (s) => send(s.index, '', s) });
         seed = run.settings.seed;
         addUsage(usage, run);
       }
@@ -115,7 +119,7 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
     const runs = list.map((prompt) => generate(model, prompt, input));
     const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
     runs.forEach((r) => addUsage(usage, r));
-    return { ...head, choices: runs.flatMap((run, p) => run.samples.map((s) => choice(run, s, p))), usage, seed: runs[0]!.settings.seed };
+    return { ...head, choices: runs.flatMap((run, p) => run.samples.map((s) => choice(run.prompt.text, s, p))), usage, seed: runs[0]!.settings.seed };
   });
 
   app.post('/v1/chat/completions', async (req, reply) => {
@@ -188,11 +192,6 @@ function addUsage(u: { prompt_tokens: number; completion_tokens: number; total_t
   u.prompt_tokens += run.usage.prompt_tokens;
   u.completion_tokens += run.usage.completion_tokens;
   u.total_tokens += run.usage.total_tokens;
-}
-
-/** What choice() needs of a run while it is still streaming: the prompt text (for echo offsets). */
-function runStub(prompt: string | number[], model: Model): Run {
-  return { prompt: { text: typeof prompt === 'string' ? prompt : model.tokenizer.decode(prompt) } } as Run;
 }
 
 /** The legacy completions logprobs: every generated token, its logprob, the top alternatives, its text offset. */

@@ -116,6 +116,11 @@ describe('wander serve: the OpenAI API, through the openai client', () => {
     assert.deepEqual(text, whole.choices.map((c) => c.text));
     assert.equal(finishes, 2);
     assert.deepEqual(usage, whole.usage);
+    // echo: the stream starts with the prompt, as the whole response's text does.
+    const echoed = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 5, temperature: 0, echo: true, stream: true });
+    let streamed = '';
+    for await (const chunk of echoed) streamed += chunk.choices.map((c) => c.text).join('');
+    assert.equal(streamed, (await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 5, temperature: 0, echo: true })).choices[0]!.text);
   });
 
   test('chat: the model\'s template, logprobs per token, streaming deltas', async () => {
