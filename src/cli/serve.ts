@@ -5,7 +5,7 @@ import { ModelRegistry } from '../server/registry.js';
 import { defaultThreads, MODEL_HELP, THREADS_HELP } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
-interface ServeFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string }
+interface ServeFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string; maxBatchSize: string; queue: string }
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -13,22 +13,31 @@ export function serveCommand(program: Command): void {
     .option('-m, --model <spec>', `a model to serve, as SPEC or NAME=SPEC (repeatable; the first is the default): ${MODEL_HELP}`, (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 = any free port)', '8080')
+    .option('--max-batch-size <B>', 'sequences each model decodes together (continuous batching), 1 to 64', '16')
+    .option('--queue <N>', 'requests that may wait for each model; the next is refused with 503 and Retry-After', '64')
     .option('--api-key <key>', 'require Authorization: Bearer <key> on every request but /health')
     .option('--threads <N>', THREADS_HELP)
     .option('--verbose', 'show stack traces for errors')
     .action(async (flags: ServeFlags) => {
-      const port = numeric(flags.port);
-      if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(flags.port)}`, 'port');
-      const threads = numeric(flags.threads) ?? defaultThreads();
-      if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(flags.threads)}`, 'threads');
+      const port = intFlag(flags.port, '--port', 0, 65535);
+      const threads = flags.threads === undefined ? defaultThreads() : intFlag(flags.threads, '--threads', 1, 64);
+      const maxBatchSize = intFlag(flags.maxBatchSize, '--max-batch-size', 1, 64);
+      const queue = intFlag(flags.queue, '--queue', 0, 100_000);
       let registry: ModelRegistry;
       try {
-        registry = new ModelRegistry(flags.model.length ? flags.model : ['ladder:medium'], threads, (line) => process.stderr.write(`wander serve: ${line}\n`));
+        registry = new ModelRegistry(flags.model.length ? flags.model : ['ladder:medium'], {
+          threads, maxBatchSize, queue, log: (line) => process.stderr.write(`wander serve: ${line}\n`),
+        });
       } catch (e) {
         throw new UserError(`--model: ${(e as Error).message}`, 'model');
       }
       // Every model is loaded before the first request, so a bad spec fails now, with one line.
-      for (const id of registry.ids) await registry.get(id);
+      try {
+        await registry.start();
+      } catch (e) {
+        await registry.close(0);
+        throw new UserError(`--model: ${(e as Error).message}`, 'model');
+      }
       const app = buildServer({ registry, apiKey: flags.apiKey });
       const loopback = /^(127\.|localhost$|::1$)/.test(flags.host);
       if (!loopback && !flags.apiKey) process.stderr.write(`wander serve: warning: listening on ${flags.host} without --api-key: anyone who can reach it can use it\n`);
@@ -40,4 +49,10 @@ export function serveCommand(program: Command): void {
         process.once('SIGTERM', stop);
       });
     });
+}
+
+function intFlag(v: string, flag: string, lo: number, hi: number): number {
+  const n = numeric(v);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < lo || n > hi) throw new UserError(`${flag} must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`, flag.slice(2));
+  return n;
 }

@@ -1,6 +1,5 @@
 import { UserError } from '../errors.js';
 import type { Hooks } from '../model/hooks.js';
-import type { KvCache } from '../model/kv-cache.js';
 import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
@@ -11,7 +10,8 @@ import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
 import { composeHooks, prepareInterventions } from '../interp/intervene.js';
 import { FINISH_REASONS, modelInfo, type FinishReason, type Run, type Sample } from './report.js';
-import { resolveSettings, type Settings, type SettingsInput } from './settings.js';
+import { Scheduler } from './scheduler.js';
+import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
 
 export interface GenerateOptions {
@@ -41,15 +41,13 @@ export interface GenerateOptions {
   compareClean?: boolean;
 }
 
-/** One sample being decoded in a batch slot. */
-interface Active {
+/** One sample's progress: its stream, its tokens so far and what it has recorded. */
+export interface SampleState {
   index: number;
-  cache: KvCache;
   rng: Rng;
   /** Prompt tokens, then this sample's generated tokens. */
   tokens: number[];
   stream: TextStream;
-  logits: Float32Array;
   logprobs: StepLogprobs[];
   trace: StepTrace[];
   stats: StepStats[];
@@ -60,196 +58,239 @@ interface Active {
  * Generates `n` continuations of `prompt` and reports exactly what happened: the settings actually
  * used, the tokens, why each sample stopped, and how long each part took. The prompt runs once and
  * its KV cache is copied to every sample; samples decode together in batches of up to
- * `max_batch_size`, and a finished sample frees its slot for the next. Sample i draws from its own
- * random stream (seed, i), and batching never changes a sequence's logits, so sample i is
- * bit-identical whatever n and max_batch_size are.
+ * `max_batch_size`, and a finished sample frees its slot for the next (see Scheduler). Sample i draws
+ * from its own random stream (seed, i), and batching never changes a sequence's logits, so sample i is
+ * bit-identical whatever n and max_batch_size are, and whatever else the scheduler is running.
  */
 export function generate(model: Model, promptInput: string | readonly number[], input: SettingsInput, opts: GenerateOptions = {}): Run {
-  const { settings, sources } = resolveSettings(input, model.generationDefaults);
-  const c = model.config;
-  const tok = model.tokenizer;
-  // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
-  const promptIds = typeof promptInput === 'string' ? tok.encode(promptInput) : [...promptInput];
-  const prompt = typeof promptInput === 'string' ? promptInput : tok.decode(promptIds);
-  if (typeof promptInput !== 'string') {
-    const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
-    if (bad !== undefined) throw new UserError(`--prompt: token id ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`, 'prompt');
-  }
-  if (promptIds.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token, so there is nothing to continue; give a prompt', 'prompt');
-  if (promptIds.length > c.contextLength) {
-    throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
-  }
-  const eos = new Set(tok.eosIds);
-  const bias = resolveLogitBias(settings.logit_bias, tok, c.vocabSize);
-  const chain = new SamplingChain(settings, {
-    logitBias: bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
+  const job = new Generation(model, promptInput, input, opts);
+  model.withScratch(() => {
+    const scheduler = new Scheduler(model, { maxBatchSize: job.settings.max_batch_size });
+    scheduler.submit(job);
+    scheduler.runToEnd();
   });
-  const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
-  // Interventions become hooks; noise depends on the sample, so the hooks read which sample each
-  // sequence of the current forward call is from `hookSamples`, set before every call.
-  const intervention = prepareInterventions(model, promptIds, settings, settings.seed);
-  const hookSamples: number[] = [];
-  const forwardOpts = { hooks: composeHooks(intervention?.hooks(hookSamples), opts.hooks) };
-  const forSamples = <T>(ids: readonly number[], f: () => T): T => {
-    if (intervention) hookSamples.splice(0, hookSamples.length, ...ids);
-    return f();
-  };
-  opts.onStart?.(promptIds);
-
-  const samples: Sample[] = [];
-  const text = (id: number) => tok.tokenText(id);
-  const t0 = performance.now();
-  let t1 = t0;
-
-  try {
-    model.withScratch(() => decode());
-  } catch (e) {
-    throw e instanceof CallbackFailure ? e.error : e;
-  }
-  /**
-   * The prompt once (or once per sample, when an intervention makes it differ between samples), then
-   * every sample, decoded in batches; runs inside the model's scratch arena.
-   */
-  function decode(): void {
-    const shared = !intervention?.perSample;
-    const prefix = model.newCache(promptIds.length);
-    let promptLogits: Float32Array = new Float32Array(0);
-    try {
-      promptLogits = forSamples([indices[0] ?? 0], () => model.forward(promptIds, prefix, forwardOpts));
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      for (const i of indices) samples.push({ index: i, text: '', token_ids: [], finish_reason: 'error', error: (e as Error).message });
-      return;
-    }
-    t1 = performance.now();
-    callback(() => opts.onPrompt?.(promptIds.length, t1 - t0));
-    const capacity = Math.min(c.contextLength, promptIds.length + settings.max_tokens);
-    const slots: (Active | undefined)[] = Array.from({ length: Math.min(settings.max_batch_size, indices.length) });
-    const caches = slots.map(() => model.newCache(capacity));
-    let queued = 0; // how many of `indices` have been given a slot
-
-    const finish = (a: Active, slot: number, reason: FinishReason, error?: string) => {
-      const tail = a.stream.flush();
-      if (tail) callback(() => opts.onText?.(tail, a.index));
-      const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.tokens.slice(promptIds.length), finish_reason: reason };
-      if (a.stream.stopped !== undefined) s.stop_sequence = a.stream.stopped;
-      if (error !== undefined) s.error = error;
-      if (settings.top_logprobs > 0) s.logprobs = a.logprobs;
-      if (settings.trace > 0) s.trace = a.trace;
-      if (opts.tokenStats) {
-        s.token_logprobs = a.stats.map((t) => t.logprob);
-        s.token_entropy_bits = a.stats.map((t) => t.entropy_bits);
-        s.token_sampled_entropy_bits = a.stats.map((t) => t.sampled_entropy_bits);
-        s.elapsed_ms = round(performance.now() - a.started);
-      }
-      samples.push(s);
-      callback(() => opts.onSample?.(s));
-      slots[slot] = undefined;
-    };
-
-    for (;;) {
-      // Fill free slots with the next samples; each starts from the shared prompt, or, where the
-      // interventions make each sample's prompt its own, from its own prompt pass (run together).
-      const own: number[] = [];
-      for (let s = 0; s < slots.length && queued < indices.length; s++) {
-        if (slots[s]) continue;
-        const cache = caches[s]!;
-        const index = indices[queued++]!;
-        if (shared || index === indices[0]) cache.copyFrom(prefix, model.heap);
-        else {
-          cache.length = 0;
-          own.push(s);
-        }
-        slots[s] = {
-          index, cache, rng: rngFor(settings.seed, index), tokens: [...promptIds], logits: promptLogits,
-          // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
-          stream: new TextStream((x) => tok.decode(x), settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
-        };
-      }
-      if (own.length > 0) {
-        const fresh = own.map((s) => slots[s]!);
-        try {
-          const logits = forSamples(fresh.map((a) => a.index), () => model.forwardMany(fresh.map(() => promptIds), fresh.map((a) => a.cache), forwardOpts));
-          fresh.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
-        } catch (e) {
-          if (e instanceof CallbackFailure) throw e;
-          for (const s of own) finish(slots[s]!, s, 'error', (e as Error).message);
-        }
-      }
-      const live = slots.flatMap((a, s) => (a ? [s] : []));
-      if (live.length === 0) break;
-
-      // Choose every live sample's next token; those that go on are run together.
-      const going: number[] = [];
-      for (const s of live) {
-        const a = slots[s]!;
-        try {
-          const ctx = { tokens: a.tokens, promptLength: promptIds.length, text: a.stream.text };
-          let next: number;
-          let sampledEntropy = 0;
-          if (settings.trace > 0) {
-            const r = chain.sampleWithTrace(a.logits, a.rng, ctx, settings.trace, text);
-            next = r.token;
-            sampledEntropy = r.trace.final_entropy_bits;
-            a.trace.push(r.trace);
-          } else if (opts.tokenStats) {
-            ({ token: next, entropy_bits: sampledEntropy } = chain.sampleWithEntropy(a.logits, a.rng, ctx));
-          } else {
-            next = chain.sample(a.logits, a.rng, ctx);
-          }
-          if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(a.logits, next, settings.top_logprobs, text));
-          if (opts.tokenStats) a.stats.push({ ...tokenStats(a.logits, next), sampled_entropy_bits: sampledEntropy });
-          a.tokens.push(next);
-          if (eos.has(next)) { finish(a, s, 'eos'); continue; }
-          const delta = a.stream.push(next);
-          if (delta) callback(() => opts.onText?.(delta, a.index));
-          if (a.stream.stopped !== undefined) finish(a, s, 'stop_sequence');
-          else if (a.tokens.length - promptIds.length >= settings.max_tokens) finish(a, s, 'max_tokens');
-          else if (a.cache.length >= c.contextLength) finish(a, s, 'context_full');
-          else going.push(s);
-        } catch (e) {
-          if (e instanceof CallbackFailure) throw e;
-          finish(a, s, 'error', (e as Error).message);
-        }
-      }
-      if (going.length === 0) continue;
-      try {
-        const actives = going.map((s) => slots[s]!);
-        const tokens = actives.map((a) => a.tokens[a.tokens.length - 1]!);
-        const logits = forSamples(intervention ? actives.map((a) => a.index) : [], () => actives.length === 1
-          ? model.forward(tokens, actives[0]!.cache, forwardOpts)
-          : model.forwardBatch(tokens, actives.map((a) => a.cache), forwardOpts));
-        actives.forEach((a, b) => { a.logits = logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize); });
-      } catch (e) {
-        if (e instanceof CallbackFailure) throw e;
-        for (const s of going) finish(slots[s]!, s, 'error', (e as Error).message);
-      }
-    }
-  }
-  const t2 = performance.now();
-  samples.sort((a, b) => a.index - b.index);
-
-  const completion = samples.reduce((n, s) => n + s.token_ids.length, 0);
-  const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
-  const generateMs = t2 - t1;
-  const run: Run = {
-    model: modelInfo(model),
-    settings: { ...settings, sources, stages: chain.samplers.map((s) => s.name), ...resolvedBias(settings, bias, text) },
-    prompt: { text: prompt, token_ids: promptIds },
-    samples,
-    summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finishCounts },
-    usage: { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion },
-    timings: {
-      load_ms: round(opts.loadMs ?? 0), prompt_ms: round(t1 - t0), generate_ms: round(generateMs),
-      tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
-    },
-  };
-  if (opts.compareClean && intervention) {
-    const clean = { ...input, seed: settings.seed, ablate: [], noise: [], patch_from: [] };
-    run.clean = generate(model, promptInput, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
-    run.clean.settings.sources.seed = sources.seed;
+  if (job.error !== undefined) throw job.error;
+  const run = job.report();
+  if (opts.compareClean && job.intervened) {
+    const clean = { ...input, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] };
+    run.clean = generate(model, promptInput, clean, { indices: job.indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
+    run.clean.settings.sources.seed = run.settings.sources.seed;
   }
   return run;
+}
+
+/**
+ * One generation request: its resolved settings, sampling chain and samples, advanced by a Scheduler
+ * (which owns the batch, the caches and the forward calls). The constructor checks everything a
+ * person could get wrong, so a bad request fails before any model work.
+ */
+export class Generation {
+  readonly settings: Settings;
+  private readonly sources: Record<keyof Settings, SettingSource>;
+  readonly promptIds: number[];
+  readonly promptText: string;
+  /** KV positions a sample may need. */
+  readonly capacity: number;
+  /** The samples to run; `pending` holds those not started yet. */
+  readonly indices: number[];
+  readonly pending: number[];
+  /** The sample whose hooks the prompt pass runs with; it continues the prompt's cache. */
+  readonly promptSample: number;
+  /** Hooks for every forward call of this generation (interventions, the caller's). */
+  readonly hooks: Hooks | undefined;
+  /** With interventions that differ between samples (noise on prompt positions): each sample runs its own prompt pass. */
+  readonly perSample: boolean;
+  readonly maxLive: number;
+  /** Samples running now (kept by the scheduler). */
+  live = 0;
+  state: 'queued' | 'prompt' | 'running' | 'done' = 'queued';
+  promptLogits: Float32Array | null = null;
+  /** Why the whole generation failed: a callback threw, or memory ran out. */
+  error: unknown;
+
+  private readonly chain: SamplingChain;
+  private readonly bias: Map<number, number>;
+  private readonly eos: Set<number>;
+  private readonly hookSamples: number[] = [];
+  private readonly samples: Sample[] = [];
+  private readonly intervention: ReturnType<typeof prepareInterventions>;
+  private t0 = 0;
+  private t1 = 0;
+  private t2 = 0;
+
+  constructor(private readonly model: Model, promptInput: string | readonly number[], input: SettingsInput, private readonly opts: GenerateOptions = {}) {
+    ({ settings: this.settings, sources: this.sources } = resolveSettings(input, model.generationDefaults));
+    const c = model.config, tok = model.tokenizer, settings = this.settings;
+    // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
+    const promptIds = typeof promptInput === 'string' ? tok.encode(promptInput) : [...promptInput];
+    if (typeof promptInput !== 'string') {
+      const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
+      if (bad !== undefined) throw new UserError(`--prompt: token id ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`, 'prompt');
+    }
+    if (promptIds.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token, so there is nothing to continue; give a prompt', 'prompt');
+    if (promptIds.length > c.contextLength) {
+      throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
+    }
+    this.promptIds = promptIds;
+    this.promptText = typeof promptInput === 'string' ? promptInput : tok.decode(promptIds);
+    this.eos = new Set(tok.eosIds);
+    this.bias = resolveLogitBias(settings.logit_bias, tok, c.vocabSize);
+    this.chain = new SamplingChain(settings, {
+      logitBias: this.bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
+    });
+    this.indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
+    this.pending = [...this.indices];
+    this.promptSample = this.indices[0] ?? 0;
+    this.capacity = Math.min(c.contextLength, promptIds.length + settings.max_tokens);
+    this.maxLive = settings.max_batch_size;
+    // Interventions become hooks; noise depends on the sample, so the hooks read which sample each
+    // sequence of the current forward call is from `hookSamples`, set by bind() before every call.
+    this.intervention = prepareInterventions(model, promptIds, settings, settings.seed);
+    this.perSample = this.intervention?.perSample ?? false;
+    this.hooks = composeHooks(this.intervention?.hooks(this.hookSamples), opts.hooks);
+    opts.onStart?.(promptIds);
+    if (this.indices.length === 0) this.state = 'done';
+  }
+
+  get intervened(): boolean {
+    return this.intervention !== undefined;
+  }
+
+  get finished(): boolean {
+    return this.state === 'done';
+  }
+
+  get failed(): boolean {
+    return this.error !== undefined;
+  }
+
+  /** The scheduler starts the prompt pass. */
+  begin(): void {
+    this.state = 'prompt';
+    this.t0 = this.t1 = performance.now();
+  }
+
+  /** The next forward call's sequence s is sample samples[s] (for the interventions' hooks). */
+  bind(samples: readonly number[]): void {
+    if (this.intervention) this.hookSamples.splice(0, this.hookSamples.length, ...samples);
+  }
+
+  /** The prompt has run: its last logits start every sample. */
+  promptDone(logits: Float32Array): void {
+    this.promptLogits = logits;
+    this.state = 'running';
+    this.t1 = performance.now();
+    callback(() => this.opts.onPrompt?.(this.promptIds.length, this.t1 - this.t0));
+  }
+
+  /** The prompt pass failed: every sample ends with its error, having generated nothing. */
+  promptFailed(message: string): void {
+    this.t1 = performance.now();
+    for (const index of this.pending.splice(0)) this.record({ index, text: '', token_ids: [], finish_reason: 'error', error: message });
+  }
+
+  startSample(index: number): SampleState {
+    this.live++;
+    const tok = this.model.tokenizer;
+    return {
+      index, rng: rngFor(this.settings.seed, index), tokens: [...this.promptIds],
+      // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
+      stream: new TextStream((x) => tok.decode(x), this.settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
+    };
+  }
+
+  /**
+   * Chooses a sample's next token from its logits. Returns the token to run next, or undefined when the
+   * sample has ended (EOS, a stop string, max_tokens, the context, or an error in sampling).
+   */
+  choose(a: SampleState, logits: Float32Array, cacheLength: number): number | undefined {
+    const { settings, opts } = this;
+    const text = (id: number) => this.model.tokenizer.tokenText(id);
+    try {
+      const ctx = { tokens: a.tokens, promptLength: this.promptIds.length, text: a.stream.text };
+      let next: number;
+      let sampledEntropy = 0;
+      if (settings.trace > 0) {
+        const r = this.chain.sampleWithTrace(logits, a.rng, ctx, settings.trace, text);
+        next = r.token;
+        sampledEntropy = r.trace.final_entropy_bits;
+        a.trace.push(r.trace);
+      } else if (opts.tokenStats) {
+        ({ token: next, entropy_bits: sampledEntropy } = this.chain.sampleWithEntropy(logits, a.rng, ctx));
+      } else {
+        next = this.chain.sample(logits, a.rng, ctx);
+      }
+      if (settings.top_logprobs > 0) a.logprobs.push(stepLogprobs(logits, next, settings.top_logprobs, text));
+      if (opts.tokenStats) a.stats.push({ ...tokenStats(logits, next), sampled_entropy_bits: sampledEntropy });
+      a.tokens.push(next);
+      if (this.eos.has(next)) return this.finishSample(a, 'eos');
+      const delta = a.stream.push(next);
+      if (delta) callback(() => opts.onText?.(delta, a.index));
+      if (a.stream.stopped !== undefined) return this.finishSample(a, 'stop_sequence');
+      if (a.tokens.length - this.promptIds.length >= settings.max_tokens) return this.finishSample(a, 'max_tokens');
+      if (cacheLength >= this.model.config.contextLength) return this.finishSample(a, 'context_full');
+      return next;
+    } catch (e) {
+      if (e instanceof CallbackFailure) throw e;
+      return this.finishSample(a, 'error', (e as Error).message);
+    }
+  }
+
+  /** Ends a sample: flushes its text and records it. */
+  finishSample(a: SampleState, reason: FinishReason, error?: string): undefined {
+    const tail = a.stream.flush();
+    if (tail) callback(() => this.opts.onText?.(tail, a.index));
+    const s: Sample = { index: a.index, text: a.stream.text, token_ids: a.tokens.slice(this.promptIds.length), finish_reason: reason };
+    if (a.stream.stopped !== undefined) s.stop_sequence = a.stream.stopped;
+    if (error !== undefined) s.error = error;
+    if (this.settings.top_logprobs > 0) s.logprobs = a.logprobs;
+    if (this.settings.trace > 0) s.trace = a.trace;
+    if (this.opts.tokenStats) {
+      s.token_logprobs = a.stats.map((t) => t.logprob);
+      s.token_entropy_bits = a.stats.map((t) => t.entropy_bits);
+      s.token_sampled_entropy_bits = a.stats.map((t) => t.sampled_entropy_bits);
+      s.elapsed_ms = round(performance.now() - a.started);
+    }
+    this.record(s);
+    return undefined;
+  }
+
+  private record(s: Sample): void {
+    this.samples.push(s);
+    if (this.samples.length === this.indices.length) {
+      this.state = 'done';
+      this.t2 = performance.now();
+    }
+    callback(() => this.opts.onSample?.(s));
+  }
+
+  /** The whole generation failed (a callback threw, memory ran out): it stops, and `error` says why. */
+  fail(e: unknown): void {
+    this.error = e instanceof CallbackFailure ? e.error : e;
+    this.state = 'done';
+  }
+
+  /** The report of a finished generation. */
+  report(): Run {
+    const { settings, promptIds } = this;
+    const text = (id: number) => this.model.tokenizer.tokenText(id);
+    const samples = [...this.samples].sort((a, b) => a.index - b.index);
+    const completion = samples.reduce((n, s) => n + s.token_ids.length, 0);
+    const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
+    const generateMs = Math.max(0, this.t2 - this.t1);
+    return {
+      model: modelInfo(this.model),
+      settings: { ...settings, sources: this.sources, stages: this.chain.samplers.map((s) => s.name), ...resolvedBias(settings, this.bias, text) },
+      prompt: { text: this.promptText, token_ids: promptIds },
+      samples,
+      summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finishCounts },
+      usage: { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion },
+      timings: {
+        load_ms: round(this.opts.loadMs ?? 0), prompt_ms: round(this.t1 - this.t0), generate_ms: round(generateMs),
+        tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
+      },
+    };
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { interventionEffect, prepareInterventions, type InterventionEffect } from '../interp/intervene.js';
+import { inputIds } from '../interp/tokens.js';
 import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { drawFrom, SamplingChain } from '../sampling/chain.js';
@@ -37,6 +38,12 @@ export interface NextTokenDistribution {
   draws?: { token_id: number; token: string; count: number }[];
   /** With interventions: what they did to the distribution (every probability above is the intervened model's). */
   intervention?: InterventionEffect;
+  /**
+   * With `logits: true`: the model's raw next-token logits (before any sampler), every one of them,
+   * as little-endian float32 in base64 — what a page needs to re-run the sampling chain itself — and
+   * the ids that end a generation.
+   */
+  logits?: { encoding: 'base64-f32le'; data: string; eos_ids: number[] };
 }
 
 /**
@@ -44,15 +51,15 @@ export interface NextTokenDistribution {
  * what each stage of the chain did to them, and (with `draws` > 0) that many tokens drawn from the
  * final distribution with the run's seed, counted.
  */
-export function nextTokenDistribution(model: Model, prompt: string, input: SettingsInput, opts: { top?: number; draws?: number } = {}): NextTokenDistribution {
+export function nextTokenDistribution(model: Model, prompt: string | readonly number[], input: SettingsInput, opts: { top?: number; draws?: number; logits?: boolean } = {}): NextTokenDistribution {
   const top = opts.top ?? 20, draws = opts.draws ?? 0;
   if (!Number.isInteger(top) || top < 1 || top > 1000) throw new UserError(`--top must be an integer from 1 to 1000, got ${top}`, 'top');
   if (!Number.isInteger(draws) || draws < 0 || draws > 1_000_000) throw new UserError(`--draw must be an integer from 0 to 1000000, got ${draws}`, 'draw');
   const { settings, sources } = resolveSettings(input, model.generationDefaults);
   const c = model.config, tok = model.tokenizer;
-  const ids = tok.encode(prompt);
-  if (ids.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token; give a prompt', 'prompt');
-  if (ids.length > c.contextLength) throw new UserError(`--prompt is ${ids.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
+  // Text is encoded as the tokenizer does; ids are used as given (re-encoding a text after a drawn
+  // token can give other ids than the ones drawn).
+  const ids = inputIds(model, prompt);
   const chain = new SamplingChain(settings, {
     logitBias: resolveLogitBias(settings.logit_bias, tok, c.vocabSize), bannedStrings: settings.banned_strings,
     eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
@@ -67,7 +74,7 @@ export function nextTokenDistribution(model: Model, prompt: string, input: Setti
   let cum = 0;
   const out: NextTokenDistribution = {
     model: modelInfo(model),
-    prompt: { text: prompt, token_ids: ids },
+    prompt: { text: typeof prompt === 'string' ? prompt : tok.decode(ids), token_ids: ids },
     settings: { ...settings, sources },
     stages: trace.stages,
     entropy_bits: trace.entropy_bits,
@@ -79,6 +86,10 @@ export function nextTokenDistribution(model: Model, prompt: string, input: Setti
       final_prob: t.final_prob, removed_by: t.removed_by,
     })),
   };
+  if (opts.logits) {
+    const le = new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength);
+    out.logits = { encoding: 'base64-f32le', data: Buffer.from(le).toString('base64'), eos_ids: [...tok.eosIds] };
+  }
   if (intervention) out.intervention = interventionEffect(tok, run(), logits, Math.min(top, c.vocabSize));
   if (draws > 0) {
     const dist = chain.distribution(logits, ctx);

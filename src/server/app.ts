@@ -11,6 +11,8 @@ export interface ServerOptions {
   apiKey?: string;
   /** Largest request body, bytes (default 1 MiB). */
   bodyLimit?: number;
+  /** On close, how long requests in flight may take to finish before they are cancelled (default 10 s). */
+  graceMs?: number;
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -32,9 +34,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (req.headers.authorization !== expected) throw new HttpError(401, 'a valid API key is needed: Authorization: Bearer <key>', null, 'invalid_api_key');
     });
   }
-  app.get('/health', async () => ({ status: 'ok', version: VERSION, models: opts.registry.ids }));
+  app.get('/health', async () => ({ status: 'ok', version: VERSION, models: opts.registry.ids, queues: opts.registry.status() }));
   openaiRoutes(app, opts.registry, VERSION);
   apiRoutes(app, opts.registry);
-  app.addHook('onClose', async () => opts.registry.close());
+  app.addHook('onClose', async () => opts.registry.close(opts.graceMs));
   return app;
 }

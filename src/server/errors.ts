@@ -3,7 +3,8 @@ import { isUserError } from '../errors.js';
 
 /** An error with an HTTP status, answered in OpenAI's shape. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) {
+  /** `retryAfter`: seconds, sent as Retry-After (with 503). */
+  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null, readonly retryAfter?: number) {
     super(message);
   }
 }
@@ -16,7 +17,10 @@ const TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'auth
  */
 export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, reply: FastifyReply): void {
   let status = 500, message = 'internal error', param: string | null = null, code: string | null = null;
-  if (err instanceof HttpError) ({ status, message, param, code } = err);
+  if (err instanceof HttpError) {
+    ({ status, message, param, code } = err);
+    if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
+  }
   else if (isUserError(err)) { status = 400; message = err.message; param = err.field ?? null; }
   else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
     // Fastify's own: a body that is not JSON (400), too large (413), a wrong content type (415).

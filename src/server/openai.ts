@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { chatPrompt, type ChatMessage } from '../generate/chat.js';
-import { generate } from '../generate/generate.js';
+import type { ChatMessage } from '../generate/chat.js';
 import type { FinishReason, Run, Sample } from '../generate/report.js';
 import { parseSettings, type SettingsInput } from '../generate/settings.js';
-import type { Model } from '../model/load.js';
+import { clientGone, noFiles } from './body.js';
+import type { Engine } from './engine.js';
 import { HttpError } from './errors.js';
 import type { ModelRegistry } from './registry.js';
 
@@ -29,7 +29,7 @@ type Body = Record<string, unknown>;
 function settingsOf(body: Body, own: Set<string>, endpoint: 'completions' | 'chat'): SettingsInput {
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) if (!own.has(k)) raw[k] = v;
-  if ('patch_from' in raw) throw new HttpError(400, 'patch_from reads a file, and the server reads no file a request names: run patching with the CLI', 'patch_from');
+  noFiles(raw);
   if ('top_logprobs' in raw && endpoint === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
   if (body['stop'] !== undefined) raw['stop'] = typeof body['stop'] === 'string' ? [body['stop']] : body['stop'];
   if (body['min_tokens'] !== undefined) raw['min_new_tokens'] = body['min_tokens'];
@@ -75,7 +75,7 @@ function prompts(v: unknown): (string | number[])[] {
 export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, version: string): void {
   const created = () => Math.floor(Date.now() / 1000);
   const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
-  const fingerprint = (model: Model, hash: string) => `wander-${version}-${model.kernels}-${hash}`;
+  const fingerprint = (engine: Engine) => `wander-${version}-${engine.info.kernels}-${engine.info.fingerprint}`;
 
   app.get('/v1/models', async () => ({
     object: 'list',
@@ -84,55 +84,53 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
 
   app.post('/v1/completions', async (req, reply) => {
     const body = bodyOf(req.body);
-    const { id: modelId, model, fingerprint: hash } = await registry.get(optionalString(body['model'], 'model'));
+    const engine = registry.get(optionalString(body['model'], 'model'));
     const top = logprobCount(body['logprobs'], 'logprobs');
     const input = { ...settingsOf(body, COMPLETION_FIELDS, 'completions'), ...(top !== undefined ? { top_logprobs: Math.max(1, top) } : {}) };
     const list = prompts(body['prompt']);
     const echo = body['echo'] === true;
     const n = input.n ?? 1;
-    const head = { id: id('cmpl'), object: 'text_completion', created: created(), model: modelId, system_fingerprint: fingerprint(model, hash) };
-    const promptText = (prompt: string | number[]) => (typeof prompt === 'string' ? prompt : model.tokenizer.decode(prompt));
+    const signal = clientGone(reply);
+    const head = { id: id('cmpl'), object: 'text_completion', created: created(), model: engine.id, system_fingerprint: fingerprint(engine) };
     const choice = (text: string, s: Sample, p: number) => ({
       index: p * n + s.index, text: (echo ? text : '') + s.text,
       logprobs: top === undefined ? null : legacyLogprobs(s, top, echo ? text.length : 0),
       finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
     });
     if (body['stream'] === true) {
+      // Every prompt's samples decode together; their chunks interleave, each naming its choice.
       const sse = openStream(reply);
-      const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-      let seed = 0;
-      for (const [p, prompt] of list.entries()) {
-        // With echo, each sample's stream starts with the prompt text.
-        const text = promptText(prompt), echoed = new Set<number>();
+      const runs = await Promise.all(list.map((prompt, p) => {
+        let text = '';
+        const echoed = new Set<number>();
         const send = (i: number, t: string, s?: Sample) => {
           if (echo && !echoed.has(i)) { echoed.add(i); t = text + t; }
           sse.send({ ...head, choices: [s ? { ...choice(text, s, p), text: t } : { index: p * n + i, text: t, logprobs: null, finish_reason: null }] });
         };
-        const run = generate(model, prompt, input, { onText: (t, i) => send(i, t), onSample: (s) => send(s.index, '', s) });
-        seed = run.settings.seed;
-        addUsage(usage, run);
-      }
-      if (includeUsage(body)) sse.send({ ...head, choices: [], usage, seed });
+        return engine.generate(prompt, input, {
+          stream: true, signal, onStart: (t) => { text = t ?? ''; }, onText: (t, i) => send(i, t), onSample: (s) => send(s.index, '', s),
+        });
+      })).catch((e: unknown) => sse.fail(e));
+      if (!runs) return reply;
+      if (includeUsage(body)) sse.send({ ...head, choices: [], usage: totalUsage(runs), seed: runs[0]!.settings.seed });
       sse.end();
       return reply;
     }
-    const runs = list.map((prompt) => generate(model, prompt, input));
-    const usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
-    runs.forEach((r) => addUsage(usage, r));
-    return { ...head, choices: runs.flatMap((run, p) => run.samples.map((s) => choice(run.prompt.text, s, p))), usage, seed: runs[0]!.settings.seed };
+    const runs = await Promise.all(list.map((prompt) => engine.generate(prompt, input, { signal })));
+    return { ...head, choices: runs.flatMap((run, p) => run.samples.map((s) => choice(run.prompt.text, s, p))), usage: totalUsage(runs), seed: runs[0]!.settings.seed };
   });
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const body = bodyOf(req.body);
-    const { id: modelId, model, fingerprint: hash } = await registry.get(optionalString(body['model'], 'model'));
+    const engine = registry.get(optionalString(body['model'], 'model'));
     const messages = chatMessages(body['messages']);
     const wantLogprobs = body['logprobs'] === true;
     if (body['logprobs'] !== undefined && typeof body['logprobs'] !== 'boolean') throw new HttpError(400, `logprobs must be true or false on /v1/chat/completions, got ${JSON.stringify(body['logprobs'])}`, 'logprobs');
     const top = wantLogprobs ? logprobCount(body['top_logprobs'] ?? 0, 'top_logprobs')! : 0;
     if (!wantLogprobs && body['top_logprobs'] !== undefined) throw new HttpError(400, 'top_logprobs needs logprobs: true', 'top_logprobs');
     const input = { ...settingsOf(body, CHAT_FIELDS, 'chat'), ...(wantLogprobs ? { top_logprobs: Math.max(1, top) } : {}) };
-    const prompt = chatPrompt(model, messages);
-    const head = { id: id('chatcmpl'), created: created(), model: modelId, system_fingerprint: fingerprint(model, hash) };
+    const signal = clientGone(reply);
+    const head = { id: id('chatcmpl'), created: created(), model: engine.id, system_fingerprint: fingerprint(engine) };
     if (body['stream'] === true) {
       const sse = openStream(reply);
       const chunk = (index: number, delta: object, finish: Sample | null, logprobs: object | null = null) => sse.send({
@@ -140,21 +138,20 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
         choices: [{ index, delta, logprobs, finish_reason: finish ? finishReason(finish.finish_reason) : null, ...(finish ? { wander_finish_reason: finish.finish_reason } : {}) }],
       });
       const started = new Set<number>();
-      const run = generate(model, prompt, input, {
-        onText: (text, i) => {
-          if (!started.has(i)) { started.add(i); chunk(i, { role: 'assistant', content: '' }, null); }
-          chunk(i, { content: text }, null);
-        },
-        onSample: (s) => {
-          if (!started.has(s.index)) { started.add(s.index); chunk(s.index, { role: 'assistant', content: '' }, null); }
-          chunk(s.index, {}, s, wantLogprobs ? { content: chatLogprobs(s, top) } : null);
-        },
-      });
+      const begin = (i: number) => {
+        if (!started.has(i)) { started.add(i); chunk(i, { role: 'assistant', content: '' }, null); }
+      };
+      const run = await engine.generate({ messages }, input, {
+        stream: true, signal,
+        onText: (text, i) => { begin(i); chunk(i, { content: text }, null); },
+        onSample: (s) => { begin(s.index); chunk(s.index, {}, s, wantLogprobs ? { content: chatLogprobs(s, top) } : null); },
+      }).catch((e: unknown) => sse.fail(e));
+      if (!run) return reply;
       if (includeUsage(body)) sse.send({ ...head, object: 'chat.completion.chunk', choices: [], usage: run.usage, seed: run.settings.seed });
       sse.end();
       return reply;
     }
-    const run = generate(model, prompt, input);
+    const run = await engine.generate({ messages }, input, { signal });
     return {
       ...head, object: 'chat.completion',
       choices: run.samples.map((s) => ({
@@ -188,10 +185,14 @@ function includeUsage(body: Body): boolean {
   return typeof o === 'object' && o !== null && (o as Record<string, unknown>)['include_usage'] === true;
 }
 
-function addUsage(u: { prompt_tokens: number; completion_tokens: number; total_tokens: number }, run: Run): void {
-  u.prompt_tokens += run.usage.prompt_tokens;
-  u.completion_tokens += run.usage.completion_tokens;
-  u.total_tokens += run.usage.total_tokens;
+function totalUsage(runs: Run[]): Run['usage'] {
+  const u = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  for (const run of runs) {
+    u.prompt_tokens += run.usage.prompt_tokens;
+    u.completion_tokens += run.usage.completion_tokens;
+    u.total_tokens += run.usage.total_tokens;
+  }
+  return u;
 }
 
 /** The legacy completions logprobs: every generated token, its logprob, the top alternatives, its text offset. */
@@ -219,7 +220,7 @@ function chatLogprobs(s: Sample, top: number) {
  * Server-sent events on the raw response: `data: {json}` per chunk, then `data: [DONE]`. The response
  * starts with the first chunk, so a request rejected before any work still gets its JSON error.
  */
-function openStream(reply: FastifyReply): { send: (o: object) => void; end: () => void } {
+function openStream(reply: FastifyReply): { send: (o: object) => void; end: () => void; fail: (e: unknown) => undefined } {
   const res = reply.raw;
   let open = false;
   const start = () => {
@@ -231,5 +232,14 @@ function openStream(reply: FastifyReply): { send: (o: object) => void; end: () =
   return {
     send: (o) => { start(); res.write(`data: ${JSON.stringify(o)}\n\n`); },
     end: () => { start(); res.end('data: [DONE]\n\n'); },
+    // Before the first chunk an error is an ordinary JSON answer; after it, an error event ends the stream.
+    fail: (e) => {
+      if (!open) throw e;
+      if (!res.writableEnded && !res.destroyed) {
+        const err = e instanceof HttpError ? e : new HttpError(500, 'internal error');
+        res.end(`data: ${JSON.stringify({ error: { message: err.message, type: err.status >= 500 ? 'server_error' : 'invalid_request_error', param: err.param, code: err.code } })}\n\n`);
+      }
+      return undefined;
+    },
   };
 }

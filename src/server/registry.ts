@@ -1,22 +1,27 @@
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { loadModel, type Model } from '../model/load.js';
-import { resolveModelSpec } from '../resolve/resolve.js';
+import { basename } from 'node:path';
+import { Engine } from './engine.js';
 import { HttpError } from './errors.js';
 
-/** A model the server offers: its id (what requests name), the spec it came from, loaded on first use. */
-interface Entry { id: string; spec: string; model?: Model; fingerprint?: string }
+export interface RegistryOptions {
+  /** Matmul threads per model. */
+  threads?: number;
+  /** Sequences decoded together per model. */
+  maxBatchSize?: number;
+  /** Requests that may wait per model before the next is refused with 503. */
+  queue?: number;
+  log?: (line: string) => void;
+}
 
 /**
  * The models given on the command line — and only those: a request names one by id, never a path, so
- * nothing a request sends makes the server read a file. The first is the default.
+ * nothing a request sends makes the server read a file. The first is the default. Each runs in its own
+ * engine (a worker thread with its own queue and batch).
  */
 export class ModelRegistry {
-  private readonly entries: Entry[];
+  private readonly entries: { id: string; spec: string; engine?: Engine }[];
 
   /** `specs`: "SPEC" (id: its file or folder name, or the spec itself for ladder:/hf:/ollama:) or "NAME=SPEC". */
-  constructor(specs: readonly string[], private readonly threads = 1, private readonly log: (line: string) => void = () => {}) {
+  constructor(specs: readonly string[], private readonly opts: RegistryOptions = {}) {
     this.entries = specs.map((s) => {
       const eq = /^([\w.-]+)=(.+)$/.exec(s);
       if (eq) return { id: eq[1]!, spec: eq[2]! };
@@ -31,42 +36,37 @@ export class ModelRegistry {
     return this.entries.map((e) => e.id);
   }
 
-  /** The model a request names (default: the first), loaded once. */
-  async get(id?: string): Promise<{ id: string; model: Model; fingerprint: string }> {
+  /** Starts every model's engine, one after the other, with a line for each. */
+  async start(): Promise<void> {
+    const { threads = 1, maxBatchSize = 16, queue = 64, log = () => {} } = this.opts;
+    for (const e of this.entries) {
+      const t0 = performance.now();
+      log(`loading ${e.id}…`);
+      e.engine = await Engine.start(e.id, { spec: e.spec, threads, maxBatchSize }, queue);
+      log(`loaded ${e.id} (${e.engine.info.path}) in ${Math.round(performance.now() - t0)} ms`);
+    }
+  }
+
+  /** The engine of the model a request names (default: the first). */
+  get(id?: string): Engine {
     const e = id === undefined ? this.entries[0]! : this.entries.find((x) => x.id === id);
     if (!e) throw new HttpError(404, `model ${JSON.stringify(id)} is not served here (served: ${this.ids.join(', ')})`, 'model', 'model_not_found');
-    if (!e.model) {
-      const t0 = performance.now();
-      const path = await resolveModelSpec(e.spec, { progress: false });
-      e.model = loadModel(path, { threads: this.threads });
-      e.fingerprint = fileHash(e.model.path);
-      this.log(`loaded ${e.id} (${e.model.path}) in ${Math.round(performance.now() - t0)} ms`);
-    }
-    return { id: e.id, model: e.model, fingerprint: e.fingerprint! };
+    if (!e.engine) throw new HttpError(503, `model ${e.id} is still loading`, 'model', 'model_loading', 5);
+    return e.engine;
   }
 
-  close(): void {
-    for (const e of this.entries) e.model?.close();
+  /**
+   * Each model's queue, for /health: requests running and waiting, sequences in the batch and tokens
+   * generated since start (as the engine last reported them).
+   */
+  status(): { id: string; running: number; waiting: number; batch: number; generated_tokens: number }[] {
+    return this.entries.map(({ id, engine }) => ({
+      id, running: engine ? engine.inFlight - engine.queued : 0, waiting: engine?.queued ?? 0, batch: engine?.stats.batch ?? 0, generated_tokens: engine?.stats.generated ?? 0,
+    }));
   }
-}
 
-/** The first 12 hex digits of the SHA-256 of a model file (of a folder's config.json and weights). */
-function fileHash(path: string): string {
-  const h = createHash('sha256');
-  const files = statSync(path).isDirectory() ? ['config.json', 'model.safetensors', 'model.safetensors.index.json'].map((f) => join(path, f)) : [path];
-  const buf = Buffer.alloc(1 << 20);
-  for (const f of files) {
-    let fd: number;
-    try {
-      fd = openSync(f, 'r');
-    } catch {
-      continue;
-    }
-    try {
-      for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-    } finally {
-      closeSync(fd);
-    }
+  /** Lets in-flight requests finish (up to graceMs), then stops every engine. */
+  async close(graceMs?: number): Promise<void> {
+    await Promise.all(this.entries.map((e) => e.engine?.close(graceMs)));
   }
-  return h.digest('hex').slice(0, 12);
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,32 +14,12 @@ import { scoreTokens } from '../../src/interp/score.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { tempDir } from '../helpers.js';
+import { serve, stop, type Server } from './process.js';
 
 // `wander serve` as a real process on a free loopback port, driven by the official openai client.
 
-interface Server { proc: ChildProcess; url: string }
-
 const M = 'ladder:medium';
-
-/** Starts `wander serve ARGS --port 0` and waits for the address it prints. */
-function serve(...args: string[]): Promise<Server> {
-  const proc = spawn(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), 'serve', '--port', '0', '--threads', '1', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let err = '';
-    proc.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = / on (http:\/\/127\.0\.0\.1:\d+) /.exec(err);
-      if (m) resolve({ proc, url: m[1]! });
-    });
-    proc.on('exit', (code) => reject(new Error(`wander serve exited with ${code}: ${err}`)));
-  });
-}
-
-function stop(s: Server | undefined): Promise<void> {
-  if (!s || s.proc.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => { s.proc.on('exit', () => resolve()); s.proc.kill('SIGTERM'); });
-}
 
 /** A copy of the Llama fixture with a chat template, for /v1/chat/completions. */
 function chatModel(): string {
