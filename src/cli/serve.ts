@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
+import { ResultsStore } from '../experiments/store.js';
 import { buildServer } from '../server/app.js';
 import { ModelRegistry } from '../server/registry.js';
 import { defaultThreads, MODEL_HELP, THREADS_HELP } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
-interface ServeFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string; maxBatchSize: string; queue: string }
+interface ServeFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string; maxBatchSize: string; queue: string; db?: string }
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -15,6 +16,7 @@ export function serveCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (0 = any free port)', '8080')
     .option('--max-batch-size <B>', 'sequences each model decodes together (continuous batching), 1 to 64', '16')
     .option('--queue <N>', 'requests that may wait for each model; the next is refused with 503 and Retry-After', '64')
+    .option('--db <file>', 'a results database (wander sweep) to serve under /api/sweeps, read-only')
     .option('--api-key <key>', 'require Authorization: Bearer <key> on every request but /health')
     .option('--threads <N>', THREADS_HELP)
     .option('--verbose', 'show stack traces for errors')
@@ -23,6 +25,8 @@ export function serveCommand(program: Command): void {
       const threads = flags.threads === undefined ? defaultThreads() : intFlag(flags.threads, '--threads', 1, 64);
       const maxBatchSize = intFlag(flags.maxBatchSize, '--max-batch-size', 1, 64);
       const queue = intFlag(flags.queue, '--queue', 0, 100_000);
+      // A database that cannot be read fails now, with one line, rather than on every request.
+      if (flags.db !== undefined) ResultsStore.open(flags.db, { readonly: true }).close();
       let registry: ModelRegistry;
       try {
         registry = new ModelRegistry(flags.model.length ? flags.model : ['ladder:medium'], {
@@ -38,13 +42,23 @@ export function serveCommand(program: Command): void {
         await registry.close(0);
         throw new UserError(`--model: ${(e as Error).message}`, 'model');
       }
-      const app = buildServer({ registry, apiKey: flags.apiKey });
+      const app = buildServer({ registry, apiKey: flags.apiKey, db: flags.db });
       const loopback = /^(127\.|localhost$|::1$)/.test(flags.host);
       if (!loopback && !flags.apiKey) process.stderr.write(`wander serve: warning: listening on ${flags.host} without --api-key: anyone who can reach it can use it\n`);
-      const address = await app.listen({ host: flags.host, port });
+      let address: string;
+      try {
+        address = await app.listen({ host: flags.host, port });
+      } catch (e) {
+        await app.close();
+        throw new UserError(`cannot listen on ${flags.host}:${port}: ${(e as Error).message}`, 'port');
+      }
       process.stderr.write(`wander serve: ${registry.ids.join(', ')} on ${address} (OpenAI-compatible: ${address}/v1)\n`);
+      // SIGINT/SIGTERM: refuse new requests, let those in flight finish (up to 10 s), then stop the engines.
       await new Promise<void>((resolve) => {
-        const stop = () => { void app.close().then(resolve); };
+        const stop = () => {
+          process.stderr.write('wander serve: stopping\n');
+          void app.close().then(resolve);
+        };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

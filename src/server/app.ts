@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { apiRoutes } from './api.js';
 import { errorHandler, HttpError } from './errors.js';
 import { openaiRoutes } from './openai.js';
+import { sweepRoutes } from './sweeps.js';
 import type { ModelRegistry } from './registry.js';
 
 export interface ServerOptions {
@@ -11,7 +12,9 @@ export interface ServerOptions {
   apiKey?: string;
   /** Largest request body, bytes (default 1 MiB). */
   bodyLimit?: number;
-  /** On close, how long requests in flight may take to finish before they are cancelled (default 10 s). */
+  /** A results database (wander sweep) to serve under /api/sweeps. */
+  db?: string;
+  /** On close, how long requests in flight may take to finish before they are cancelled with 503 (default 10 s). */
   graceMs?: number;
 }
 
@@ -37,6 +40,19 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get('/health', async () => ({ status: 'ok', version: VERSION, models: opts.registry.ids, queues: opts.registry.status() }));
   openaiRoutes(app, opts.registry, VERSION);
   apiRoutes(app, opts.registry);
-  app.addHook('onClose', async () => opts.registry.close(opts.graceMs));
+  sweepRoutes(app, opts.db);
+  // Closing: new requests get 503 (Fastify's return503OnClosing) and those in flight have graceMs to
+  // finish, then are cancelled (503). A client's keep-alive connection would hold the close open until
+  // it times out, so idle ones are closed as soon as their last answer is written.
+  let reaper: NodeJS.Timeout | undefined, deadline: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+    deadline = setTimeout(() => void opts.registry.close(0), opts.graceMs ?? 10_000);
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(reaper);
+    clearTimeout(deadline);
+    await opts.registry.close(0);
+  });
   return app;
 }

@@ -10,7 +10,7 @@ import type { SettingsInput } from '../generate/settings.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { COMMANDS } from './commands.js';
-import { HttpError } from './errors.js';
+import { fieldMessage, HttpError } from './errors.js';
 import type { EngineEvent, EngineRequest, EngineSetup, WireError } from './engine.js';
 
 /**
@@ -150,7 +150,7 @@ function cancel(id: number): void {
 /** An error as it crosses to the HTTP thread: a person's mistake keeps its status and field. */
 function wireError(e: unknown): WireError {
   if (e instanceof HttpError) return { status: e.status, message: e.message, param: e.param, code: e.code };
-  if (isUserError(e)) return { status: 400, message: e.message, param: e.field ?? null, code: null };
+  if (isUserError(e)) return { status: 400, message: fieldMessage(e.message), param: e.field ?? null, code: null };
   return { status: 500, message: (e as Error)?.message ?? String(e), param: null, code: null };
 }
 

@@ -51,6 +51,7 @@ export class Engine {
   private nextId = 1;
   private waiting = 0;
   private closed = false;
+  private closing?: Promise<void>;
   info!: EngineInfo;
   /** As the worker last reported: sequences decoding, and tokens generated since start. */
   stats = { batch: 0, generated: 0 };
@@ -111,12 +112,12 @@ export class Engine {
     });
   }
 
-  private cancel(id: number): void {
+  private cancel(id: number, why = new HttpError(499, 'the client went away', null, 'cancelled')): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.settle(id, p);
     this.worker.postMessage({ op: 'cancel', id } satisfies EngineRequest);
-    p.reject(new HttpError(499, 'the client went away', null, 'cancelled'));
+    p.reject(why);
   }
 
   private settle(id: number, p: Pending): void {
@@ -149,11 +150,16 @@ export class Engine {
   }
 
   /** Waits for the requests in flight (up to `graceMs`), then stops the worker. */
-  async close(graceMs = 10_000): Promise<void> {
+  close(graceMs = 10_000): Promise<void> {
+    this.closing ??= this.shutdown(graceMs);
+    return this.closing;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.closed = true;
     const deadline = Date.now() + graceMs;
     while (this.pending.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const [id] of this.pending) this.cancel(id);
+    for (const [id] of this.pending) this.cancel(id, new HttpError(503, 'the server stopped before this request finished', null, 'server_shutting_down'));
     this.worker.postMessage({ op: 'close' } satisfies EngineRequest);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => { void this.worker.terminate().then(() => resolve()); }, 2000);

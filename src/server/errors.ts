@@ -21,10 +21,18 @@ export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, re
     ({ status, message, param, code } = err);
     if (err.retryAfter !== undefined) reply.header('retry-after', String(err.retryAfter));
   }
-  else if (isUserError(err)) { status = 400; message = err.message; param = err.field ?? null; }
+  else if (isUserError(err)) { status = 400; message = fieldMessage(err.message); param = err.field ?? null; }
   else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode < 500) {
     // Fastify's own: a body that is not JSON (400), too large (413), a wrong content type (415).
     status = err.statusCode; message = err.message; code = (err as FastifyError).code ?? null;
   } else reply.log.error(err);
   reply.status(status).send({ error: { message, type: TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'), param, code } });
+}
+
+/**
+ * The library's messages name command-line flags ("--prompt is 401 tokens…"); over HTTP the same
+ * message names the JSON field ("prompt is 401 tokens…").
+ */
+export function fieldMessage(message: string): string {
+  return message.replace(/^--([a-z][a-z-]*)/, (_, flag: string) => flag.replace(/-/g, '_'));
 }

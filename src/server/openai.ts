@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ChatMessage } from '../generate/chat.js';
 import type { FinishReason, Run, Sample } from '../generate/report.js';
+import { isUserError } from '../errors.js';
 import { parseSettings, type SettingsInput } from '../generate/settings.js';
 import { clientGone, noFiles } from './body.js';
 import type { Engine } from './engine.js';
@@ -26,18 +27,41 @@ const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 
 type Body = Record<string, unknown>;
 
 /** The request's fields as Wander settings. */
-function settingsOf(body: Body, own: Set<string>, endpoint: 'completions' | 'chat'): SettingsInput {
+function settingsOf(body: Body, own: Set<string>, endpoint: 'completions' | 'chat', engine: Engine): SettingsInput {
   const raw: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) if (!own.has(k)) raw[k] = v;
   noFiles(raw);
   if ('top_logprobs' in raw && endpoint === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
   if (body['stop'] !== undefined) raw['stop'] = typeof body['stop'] === 'string' ? [body['stop']] : body['stop'];
-  if (body['min_tokens'] !== undefined) raw['min_new_tokens'] = body['min_tokens'];
-  if (body['max_completion_tokens'] !== undefined) raw['max_tokens'] = body['max_completion_tokens'];
+  // OpenAI's names for Wander's settings: a mistake is reported under the name the request used.
+  const aliases: Record<string, string> = {};
+  for (const [alias, name] of [['min_tokens', 'min_new_tokens'], ['max_completion_tokens', 'max_tokens']] as const) {
+    if (body[alias] === undefined) continue;
+    raw[name] = body[alias];
+    aliases[name] = alias;
+  }
   if (body['logit_bias'] !== undefined) raw['logit_bias'] = logitBias(body['logit_bias']);
   const n = raw['n'];
-  if (typeof n === 'number' && n > LIMITS.n) throw new HttpError(400, `n must be an integer from 1 to ${LIMITS.n} on the server, got ${n}`, 'n');
-  return parseSettings(raw);
+  if (n !== undefined && !(typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= LIMITS.n)) throw new HttpError(400, `n must be an integer from 1 to ${LIMITS.n} on the server, got ${JSON.stringify(n)}`, 'n');
+  for (const [field, type] of [['echo', 'boolean'], ['stream', 'boolean'], ['user', 'string']] as const) {
+    if (body[field] !== undefined && typeof body[field] !== type) throw new HttpError(400, `${field} must be ${type === 'boolean' ? 'true or false' : 'a string'}, got ${JSON.stringify(body[field])}`, field);
+  }
+  const so = body['stream_options'];
+  if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so))) throw new HttpError(400, `stream_options must be an object such as { "include_usage": true }, got ${JSON.stringify(so)}`, 'stream_options');
+  let settings: SettingsInput;
+  try {
+    settings = parseSettings(raw);
+  } catch (e) {
+    const alias = isUserError(e) && e.field !== undefined ? aliases[e.field] : undefined;
+    if (alias) throw new HttpError(400, (e as Error).message.replace(/^[a-z_]+/, alias), alias);
+    throw e;
+  }
+  const ctx = engine.info.context_length;
+  if (settings.max_tokens !== undefined && settings.max_tokens > ctx) {
+    const field = aliases['max_tokens'] ?? 'max_tokens';
+    throw new HttpError(400, `${field} must be at most the model's context of ${ctx} tokens, got ${settings.max_tokens}`, field);
+  }
+  return settings;
 }
 
 /** OpenAI's { "token id": bias } with bias in [−100, 100], as Wander's logit_bias entries. */
@@ -86,7 +110,7 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
     const body = bodyOf(req.body);
     const engine = registry.get(optionalString(body['model'], 'model'));
     const top = logprobCount(body['logprobs'], 'logprobs');
-    const input = { ...settingsOf(body, COMPLETION_FIELDS, 'completions'), ...(top !== undefined ? { top_logprobs: Math.max(1, top) } : {}) };
+    const input = { ...settingsOf(body, COMPLETION_FIELDS, 'completions', engine), ...(top !== undefined ? { top_logprobs: Math.max(1, top) } : {}) };
     const list = prompts(body['prompt']);
     const echo = body['echo'] === true;
     const n = input.n ?? 1;
@@ -128,7 +152,7 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
     if (body['logprobs'] !== undefined && typeof body['logprobs'] !== 'boolean') throw new HttpError(400, `logprobs must be true or false on /v1/chat/completions, got ${JSON.stringify(body['logprobs'])}`, 'logprobs');
     const top = wantLogprobs ? logprobCount(body['top_logprobs'] ?? 0, 'top_logprobs')! : 0;
     if (!wantLogprobs && body['top_logprobs'] !== undefined) throw new HttpError(400, 'top_logprobs needs logprobs: true', 'top_logprobs');
-    const input = { ...settingsOf(body, CHAT_FIELDS, 'chat'), ...(wantLogprobs ? { top_logprobs: Math.max(1, top) } : {}) };
+    const input = { ...settingsOf(body, CHAT_FIELDS, 'chat', engine), ...(wantLogprobs ? { top_logprobs: Math.max(1, top) } : {}) };
     const signal = clientGone(reply);
     const head = { id: id('chatcmpl'), created: created(), model: engine.id, system_fingerprint: fingerprint(engine) };
     if (body['stream'] === true) {

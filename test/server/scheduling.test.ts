@@ -126,3 +126,19 @@ describe('wander serve: a full queue, and clients that leave', () => {
     assert.ok(spent < 200, `${spent} tokens were generated after the hang-up`);
   });
 });
+
+describe('wander serve: shutting down', () => {
+  test('SIGTERM lets the request in flight finish, refuses new ones, and exits 0', async () => {
+    const server = await serve('--model', file, '--max-batch-size', '2');
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const id = file.split('/').pop()!;
+    const inFlight = client.completions.create({ model: id, prompt: longPrompt, max_tokens: 30, temperature: 0 });
+    await until(server, (q) => q.running === 1, 'the request running');
+    const exited = new Promise<number | null>((resolve) => server.proc.on('exit', resolve));
+    server.proc.kill('SIGTERM');
+    const r = await inFlight;
+    assert.equal(r.usage!.completion_tokens, 30);
+    assert.equal(await exited, 0);
+    assert.match(server.stderr(), /wander serve: stopping\n/);
+  });
+});

@@ -4,13 +4,19 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { generate } from '../../src/generate/generate.js';
-import { nextTokenDistribution } from '../../src/generate/next.js';
+import { nextTokenDistribution, type NextTokenDistribution } from '../../src/generate/next.js';
+import { cacheToJson, captureActivations } from '../../src/interp/cache.js';
 import { attentionPatterns } from '../../src/interp/attention.js';
 import { directLogitAttribution } from '../../src/interp/dla.js';
 import { headAblationScan } from '../../src/interp/heads.js';
 import { logitLens } from '../../src/interp/lens.js';
 import { activationPatching } from '../../src/interp/patch.js';
 import { scoreTokens } from '../../src/interp/score.js';
+import { collectReports } from '../../src/experiments/report/collect.js';
+import { jsonReport } from '../../src/experiments/report/tables.js';
+import { parseExperiment } from '../../src/experiments/spec.js';
+import { ResultsStore } from '../../src/experiments/store.js';
+import { runSweep } from '../../src/experiments/sweep.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 import { fixture, SMALL } from '../fixtures/models.js';
@@ -140,13 +146,45 @@ describe('wander serve: the OpenAI API, through the openai client', () => {
       'patch_from reads a file, and the server reads no file a request names: run patching with the CLI', 'patch_from');
     await bad(client.completions.create({ model: M, prompt: 'x', colour: 1 } as never), OpenAI.BadRequestError, 400,
       `unknown setting colour (allowed: temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_n_sigma, repetition_penalty, frequency_penalty, presence_penalty, penalty_window, no_repeat_ngram_size, logit_bias, banned_strings, min_new_tokens, min_tokens_to_keep, chain, seed, max_tokens, stop, top_logprobs, n, max_batch_size, trace, ablate, noise, patch_from)`, 'colour');
-    await bad(client.completions.create({ model: M, prompt: 'abc '.repeat(200) }), OpenAI.BadRequestError, 400, "--prompt is 401 tokens, longer than the model's context of 128 tokens", 'prompt');
+    await bad(client.completions.create({ model: M, prompt: 'abc '.repeat(200) }), OpenAI.BadRequestError, 400, "prompt is 401 tokens, longer than the model's context of 128 tokens", 'prompt');
     await bad(client.completions.create({ model: 'gpt-4', prompt: 'x' }), OpenAI.NotFoundError, 404, 'model "gpt-4" is not served here (served: ladder:medium, chat)', 'model');
     await bad(client.chat.completions.create({ model: M, messages: [{ role: 'user', content: 'hi' }] }), OpenAI.BadRequestError, 400,
       `${DEFAULT_MODEL}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`, 'chat');
     const big = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x'.repeat(2 << 20) }) });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+  });
+
+  test('bad input: each field out of range is a 400 naming it, before any model work', async () => {
+    const cases: [object, string, string][] = [
+      [{ max_tokens: 0 }, 'max_tokens', 'max_tokens must be an integer from 1 to 1000000, got 0'],
+      [{ max_tokens: 500 }, 'max_tokens', "max_tokens must be at most the model's context of 128 tokens, got 500"],
+      [{ n: 0 }, 'n', 'n must be an integer from 1 to 64 on the server, got 0'],
+      [{ temperature: 'hot' }, 'temperature', 'temperature must be a number ≥ 0 (0 = greedy), got "hot"'],
+      [{ top_k: 1.5 }, 'top_k', 'top_k must be an integer ≥ 0 (0 = off), got 1.5'],
+      [{ min_p: 2 }, 'min_p', 'min_p must be in [0, 1] (0 = off), got 2'],
+      [{ typical_p: 0 }, 'typical_p', 'typical_p must be in (0, 1] (1 = off), got 0'],
+      [{ repetition_penalty: 0 }, 'repetition_penalty', 'repetition_penalty must be a number > 0 (1 = off), got 0'],
+      [{ presence_penalty: 3 }, 'presence_penalty', 'presence_penalty must be in [-2, 2] (0 = off), got 3'],
+      [{ frequency_penalty: -3 }, 'frequency_penalty', 'frequency_penalty must be in [-2, 2] (0 = off), got -3'],
+      [{ seed: -1 }, 'seed', 'seed must be an integer from 0 to 2^53 − 1, got -1'],
+      [{ stop: 'abcdefghijklmnopq'.split('') }, 'stop', `stop takes at most 16 strings, got ${JSON.stringify('abcdefghijklmnopq'.split(''))}`],
+      [{ logit_bias: { x: 1 } }, 'logit_bias', 'logit_bias keys must be token ids, got "x"'],
+      [{ min_tokens: -1 }, 'min_tokens', 'min_tokens must be an integer ≥ 0, got -1'],
+      [{ echo: 'yes' }, 'echo', 'echo must be true or false, got "yes"'],
+      [{ stream: 'yes' }, 'stream', 'stream must be true or false, got "yes"'],
+      [{ user: 5 }, 'user', 'user must be a string, got 5'],
+      [{ stream_options: 5 }, 'stream_options', 'stream_options must be an object such as { "include_usage": true }, got 5'],
+      [{ prompt: [] }, 'prompt', 'prompt must be a string, a list of strings, a list of token ids, or a list of such lists'],
+      [{ prompt: [1, 2, 99999] }, 'prompt', 'prompt: token id 99999 is outside the vocabulary (0..2047)'],
+      [{ model: 5 }, 'model', 'model must be a string, got 5'],
+    ];
+    for (const [fields, param, message] of cases) {
+      const r = await fetch(`${server.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'x', ...fields }) });
+      assert.deepEqual([r.status, await r.json()], [400, { error: { message, type: 'invalid_request_error', param, code: null } }], JSON.stringify(fields));
+    }
+    const chat = await fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'chat', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 0 }) });
+    assert.equal(((await chat.json()) as { error: { message: string } }).error.message, 'max_completion_tokens must be an integer from 1 to 1000000, got 0');
   });
 
   test('/api/next returns what wander next --json prints', async () => {
@@ -167,7 +205,6 @@ describe('wander serve: every /api endpoint returns what its command\'s --json p
     const r = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: r.status, body: await r.json() as Record<string, unknown> };
   };
-  const same = (x: unknown) => JSON.parse(JSON.stringify(x));
 
   test('lens, score, attention, heads, patch, dla', async () => {
     const p = 'And the LORD spake unto Moses, saying';
@@ -184,7 +221,32 @@ describe('wander serve: every /api endpoint returns what its command\'s --json p
     const got = await post('/api/next', { prompt: 'And the', top: 3, seed: 1, ablate: ['0.*'] });
     assert.ok((got.body['intervention'] as { kl_nats: number }).kl_nats > 0);
     const bad = await post('/api/lens', { prompt: 'x', ablate: ['9.0'] });
-    assert.deepEqual([bad.status, bad.body], [400, { error: { message: '--ablate 9.0: layer must be from 0 to 3 (this model has 4 layers)', type: 'invalid_request_error', param: 'ablate', code: null } }]);
+    assert.deepEqual([bad.status, bad.body], [400, { error: { message: 'ablate 9.0: layer must be from 0 to 3 (this model has 4 layers)', type: 'invalid_request_error', param: 'ablate', code: null } }]);
+  });
+
+  test('/api/next takes token ids and returns the raw logits; /api/vocab; /api/cache', async () => {
+    const ids = model.tokenizer.encode('And the');
+    const got = (await post('/api/next', { prompt_ids: ids, top: 3, logits: true, seed: 1 })).body as unknown as NextTokenDistribution;
+    const want = same(nextTokenDistribution(model, ids, { seed: 1 }, { top: 3, logits: true }));
+    want.model.threads = got.model.threads;
+    assert.deepEqual(got, want);
+    const bytes = Buffer.from(got.logits!.data, 'base64');
+    const logits = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    assert.equal(logits.length, model.config.vocabSize);
+    // The page's softmax of the raw logits gives the reported probabilities.
+    const max = Math.max(...logits), z = logits.reduce((a, x) => a + Math.exp(x - max), 0);
+    for (const c of got.candidates) assert.ok(Math.abs(Math.exp(logits[c.token_id]! - max) / z - c.prob) < 1e-6);
+    assert.deepEqual(got.logits!.eos_ids, model.tokenizer.eosIds);
+    assert.equal((await post('/api/next', { prompt: 'x', logits: 'yes' })).body['error'] !== undefined, true);
+
+    const vocab = await (await fetch(`${server.url}/api/vocab`)).json() as { vocab_size: number; tokens: string[]; eos_ids: number[] };
+    assert.equal(vocab.tokens.length, model.config.vocabSize);
+    assert.deepEqual(ids.map((id) => vocab.tokens[id]), ids.map((id) => model.tokenizer.tokenText(id)));
+
+    const hooks = ['blocks.0.hook_resid_post', 'blocks.1.attn.hook_pattern'];
+    assert.deepEqual((await post('/api/cache', { prompt: 'And the', hooks })).body, same(cacheToJson(captureActivations(model, 'And the', { hooks }))));
+    const bad = await post('/api/cache', { prompt: 'x', hooks: 'all' });
+    assert.deepEqual([bad.status, (bad.body['error'] as { param: string }).param], [400, 'hooks']);
   });
 
   test('tokenize and detokenize', async () => {
@@ -208,3 +270,36 @@ describe('wander serve with an API key', () => {
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
 });
+
+describe('wander serve --db: the experiments in a results database', () => {
+  let server: Server;
+  let db: string;
+  before(async () => {
+    db = join(tempDir(), 'results.sqlite');
+    const store = ResultsStore.open(db);
+    await runSweep(parseExperiment(`name: tiny
+models: [{ model: ${JSON.stringify(fixture('gguf', SMALL.gpt2))}, label: gpt2 }]
+prompts: [{ label: cat, text: "The cat" }]
+presets: { t1: { temperature: 1 } }
+samples: 4
+seed: 3
+max_tokens: 6
+`), store);
+    store.close();
+    server = await serve('--db', db);
+  });
+  after(() => stop(server));
+
+  test('/api/sweeps lists them; /api/sweeps/NAME/report is what wander report --json prints', async () => {
+    const list = await (await fetch(`${server.url}/api/sweeps`)).json() as { experiments: { name: string; cells: number; finished_at: string | null }[] };
+    assert.deepEqual(list.experiments.map((e) => [e.name, e.cells, e.finished_at !== null]), [['tiny', 1, true]]);
+    const report = await (await fetch(`${server.url}/api/sweeps/tiny/report`)).json();
+    const store = ResultsStore.open(db, { readonly: true });
+    assert.deepEqual(report, same(jsonReport(collectReports(store, 'tiny'))));
+    store.close();
+    const missing = await fetch(`${server.url}/api/sweeps/nope/report`);
+    assert.deepEqual([missing.status, await missing.json()], [404, { error: { message: 'no experiment "nope" in the results database (it has: tiny)', type: 'not_found_error', param: 'name', code: 'experiment_not_found' } }]);
+  });
+});
+
+const same = (x: unknown) => JSON.parse(JSON.stringify(x));
