@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { chatPrompt } from '../generate/chat.js';
-import { generate } from '../generate/generate.js';
-import { resolveSettings, type SettingsInput } from '../generate/settings.js';
+import { Generation } from '../generate/generate.js';
+import { Scheduler } from '../generate/scheduler.js';
+import { DEFAULTS, resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { loadModel, type LoadOptions } from '../model/load.js';
 import { isSchemeSpec, resolveModelSpec } from '../resolve/resolve.js';
 import { planCells } from './plan.js';
@@ -90,30 +91,43 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
         path: model.path, architecture: model.config.architecture, family: model.config.family, format: model.format,
         parameters: model.parameters, vocab_size: model.config.vocabSize, context_length: model.config.contextLength,
       });
-      for (const { cell, missing } of mine) {
-        const prompt = cell.chat ? chatPrompt(model, cell.prompt) : cell.prompt;
-        const input: SettingsInput = { ...(cell.settings as SettingsInput), ...(spec.max_batch_size ? { max_batch_size: spec.max_batch_size } : {}) };
-        const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
-        store.setCellModel(cell.id, modelId, {
-          ...withoutPerRun(settings), sources: withoutPerRun(sources), ...(cell.chat ? { chat_prompt: prompt } : {}),
-        });
-        for (const [seed, indices] of missing) {
-          let promptMs = 0, promptTokens = 0;
-          generate(model, prompt, { ...input, seed, n: cell.samples }, {
-            indices, tokenStats: true,
-            onPrompt: (tokens, ms) => { promptTokens = tokens; promptMs = ms; },
-            onSample: (s) => {
-              store.insertSample(cell.id, seed, s, { tokens: promptTokens, ms: promptMs });
-              result.generated++;
-              result.tokens += s.token_ids.length;
-              if (s.finish_reason === 'error') result.errors++;
-              progress();
-            },
+      // Every cell and seed of this model is one generation on one scheduler, so cells with few samples
+      // are decoded together; sample i of a cell still draws from stream (seed, i), and batching never
+      // changes a sequence's logits, so the stored samples are what cell-by-cell runs would give.
+      const jobs: Generation[] = [];
+      model.withScratch(() => {
+        const scheduler = new Scheduler(model, { maxBatchSize: spec.max_batch_size ?? DEFAULTS.max_batch_size });
+        for (const { cell, missing } of mine) {
+          const prompt = cell.chat ? chatPrompt(model, cell.prompt) : cell.prompt;
+          const input: SettingsInput = { ...(cell.settings as SettingsInput), ...(spec.max_batch_size ? { max_batch_size: spec.max_batch_size } : {}) };
+          const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
+          store.setCellModel(cell.id, modelId, {
+            ...withoutPerRun(settings), sources: withoutPerRun(sources), ...(cell.chat ? { chat_prompt: prompt } : {}),
           });
+          let left = [...missing.values()].reduce((n, l) => n + l.length, 0);
+          for (const [seed, indices] of missing) {
+            let promptMs = 0, promptTokens = 0;
+            const job = new Generation(model, prompt, { ...input, seed, n: cell.samples }, {
+              indices, tokenStats: true,
+              onPrompt: (tokens, ms) => { promptTokens = tokens; promptMs = ms; },
+              onSample: (s) => {
+                store.insertSample(cell.id, seed, s, { tokens: promptTokens, ms: promptMs });
+                result.generated++;
+                result.tokens += s.token_ids.length;
+                if (s.finish_reason === 'error') result.errors++;
+                if (--left === 0) cellsDone++;
+                progress();
+              },
+            });
+            jobs.push(job);
+            scheduler.submit(job);
+          }
         }
-        cellsDone++;
-        progress();
-      }
+        // A failure that is not a sample's own (the disk is full) ends the sweep; what was stored stays.
+        while (!scheduler.idle && !jobs.some((j) => j.failed)) scheduler.step();
+      });
+      const failed = jobs.find((j) => j.failed);
+      if (failed) throw failed.error;
     } finally {
       model.close();
     }

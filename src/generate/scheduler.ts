@@ -131,7 +131,7 @@ export class Scheduler {
   /** Every running sample with fresh logits chooses its next token; finished ones leave the batch. */
   private choose(): void {
     for (const seq of [...this.running]) {
-      if (!seq.logits || seq.fed < seq.feed.length) continue;
+      if (seq.job.failed || !seq.logits || seq.fed < seq.feed.length) continue;
       const next = this.tryJob(seq.job, () => seq.job.choose(seq.state!, seq.logits!, seq.cache.length));
       if (seq.job.failed) continue;
       this.generated++;
