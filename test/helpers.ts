@@ -79,3 +79,12 @@ export function wanderWith(env: NodeJS.ProcessEnv, ...args: string[]): { code: n
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'wander.mjs'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, maxBuffer: 256 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Debian's Chromium (apt-get install chromium; .ci/run installs it), or WANDER_CHROMIUM. */
+export const CHROMIUM = [process.env['WANDER_CHROMIUM'], '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => p && existsSync(p));
+/** The `skip` option for a browser test: in CI the browser must be there (a missing one is a failure). */
+export const needsChromium = needsInstalled(CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set WANDER_CHROMIUM)');
+/** Where browser tests leave screenshots and pages to look at. */
+export const ARTIFACTS = join(ROOT, 'build', 'test-artifacts');
+/** Chromium's flags for a headless test on loopback: no sandbox (containers), nothing phoning home. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];

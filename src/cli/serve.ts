@@ -17,7 +17,7 @@ export function serveCommand(program: Command): void {
     .option('--max-batch-size <B>', 'sequences each model decodes together (continuous batching), 1 to 64', '16')
     .option('--queue <N>', 'requests that may wait for each model; the next is refused with 503 and Retry-After', '64')
     .option('--db <file>', 'a results database (wander sweep) to serve under /api/sweeps, read-only')
-    .option('--api-key <key>', 'require Authorization: Bearer <key> on every request but /health')
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on every API request (/v1, /api, /tokenize, /detokenize)')
     .option('--threads <N>', THREADS_HELP)
     .option('--verbose', 'show stack traces for errors')
     .action(async (flags: ServeFlags) => {

@@ -3,27 +3,15 @@ import { interventionEffect, prepareInterventions, type InterventionEffect } fro
 import { inputIds } from '../interp/tokens.js';
 import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
-import { drawFrom, SamplingChain } from '../sampling/chain.js';
+import { SamplingChain } from '../sampling/chain.js';
+import { describeDistribution, type NextCandidate } from '../sampling/describe.js';
 import { rngFor } from '../sampling/rng.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
 import { modelInfo, type ModelInfo } from './report.js';
 import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
 
-export interface NextCandidate {
-  token_id: number;
-  token: string;
-  /** Raw probability (temperature 1, nothing removed). */
-  prob: number;
-  /** Running sum of raw probability down the ranking. */
-  cumulative_prob: number;
-  /** Probability after each stage, in `stages` order (0 once removed). */
-  stage_probs: number[];
-  /** Probability in the distribution a sample is drawn from (0 when removed). */
-  final_prob: number;
-  /** The first stage that removed the token, or null when it survived. */
-  removed_by: string | null;
-}
+export type { NextCandidate } from '../sampling/describe.js';
 
 export interface NextTokenDistribution {
   model: ModelInfo;
@@ -69,36 +57,18 @@ export function nextTokenDistribution(model: Model, prompt: string | readonly nu
   const logits = run(intervention?.hooks([0]));
   const ctx = { tokens: ids, promptLength: ids.length, text: '' };
   const text = (id: number) => tok.tokenText(id);
-  const rng = rngFor(settings.seed, 0);
-  const { trace } = chain.sampleWithTrace(logits, rng, ctx, Math.min(top, c.vocabSize), text);
-  let cum = 0;
+  const { chosen: _, draws: counted, ...view } = describeDistribution(chain, logits, ctx, rngFor(settings.seed, 0), { top, draws, text });
   const out: NextTokenDistribution = {
     model: modelInfo(model),
     prompt: { text: typeof prompt === 'string' ? prompt : tok.decode(ids), token_ids: ids },
     settings: { ...settings, sources },
-    stages: trace.stages,
-    entropy_bits: trace.entropy_bits,
-    final_entropy_bits: trace.final_entropy_bits,
-    kept_count: trace.kept_count,
-    kept_mass: trace.kept_mass,
-    candidates: trace.candidates.map((t) => ({
-      token_id: t.token_id, token: t.token, prob: t.prob, cumulative_prob: (cum += t.prob), stage_probs: t.stage_probs,
-      final_prob: t.final_prob, removed_by: t.removed_by,
-    })),
+    ...view,
   };
   if (opts.logits) {
     const le = new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength);
     out.logits = { encoding: 'base64-f32le', data: Buffer.from(le).toString('base64'), eos_ids: [...tok.eosIds] };
   }
   if (intervention) out.intervention = interventionEffect(tok, run(), logits, Math.min(top, c.vocabSize));
-  if (draws > 0) {
-    const dist = chain.distribution(logits, ctx);
-    const counts = new Map<number, number>();
-    for (let i = 0; i < draws; i++) {
-      const id = chain.greedy ? dist.ids[0]! : drawFrom(dist, rng.uniform());
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    out.draws = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]).map(([id, count]) => ({ token_id: id, token: text(id), count }));
-  }
+  if (counted) out.draws = counted;
   return out;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UserError } from '../errors.js';
 import type { GenerationDefaults } from '../model/source.js';
-import { parseAblation, parseNoise, parsePatchFrom } from '../interp/intervene.js';
+import { parseAblation, parseNoise, parsePatchFrom } from '../interp/intervention-specs.js';
 import { randomSeed } from '../sampling/rng.js';
 
 /**

@@ -4,11 +4,12 @@ import { apiRoutes } from './api.js';
 import { errorHandler, HttpError } from './errors.js';
 import { openaiRoutes } from './openai.js';
 import { sweepRoutes } from './sweeps.js';
+import { webRoutes } from './web.js';
 import type { ModelRegistry } from './registry.js';
 
 export interface ServerOptions {
   registry: ModelRegistry;
-  /** When set, every request but /health needs `Authorization: Bearer KEY`. */
+  /** When set, every API request (/v1, /api, /tokenize, /detokenize) needs `Authorization: Bearer KEY`. */
   apiKey?: string;
   /** Largest request body, bytes (default 1 MiB). */
   bodyLimit?: number;
@@ -33,7 +34,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   if (opts.apiKey) {
     const expected = `Bearer ${opts.apiKey}`;
     app.addHook('onRequest', async (req) => {
-      if (req.url === '/health') return;
+      // The web lab's files hold no data (its requests to the API carry the key); /health is public.
+      if (!/^\/(v1|api|tokenize|detokenize)(\/|\?|$)/.test(req.url)) return;
       if (req.headers.authorization !== expected) throw new HttpError(401, 'a valid API key is needed: Authorization: Bearer <key>', null, 'invalid_api_key');
     });
   }
@@ -41,6 +43,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   openaiRoutes(app, opts.registry, VERSION);
   apiRoutes(app, opts.registry);
   sweepRoutes(app, opts.db);
+  webRoutes(app);
   // Closing: new requests get 503 (Fastify's return503OnClosing) and those in flight have graceMs to
   // finish, then are cancelled (503). A client's keep-alive connection would hold the close open until
   // it times out, so idle ones are closed as soon as their last answer is written.

@@ -43,7 +43,8 @@ export const COMMANDS: Record<string, Command> = {
 
   vocab(model) {
     const tok = model.tokenizer, V = model.config.vocabSize;
-    return { vocab_size: V, tokens: vocabTexts(tok, V), bos_id: tok.bosId ?? null, eos_ids: [...tok.eosIds] };
+    // With the model's generation defaults, a page resolves settings exactly as the server does.
+    return { vocab_size: V, tokens: vocabTexts(tok, V), bos_id: tok.bosId ?? null, eos_ids: [...tok.eosIds], generation_defaults: model.generationDefaults };
   },
 
   score(model, body) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -10,13 +10,8 @@ import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
 import { fixture, SMALL } from '../fixtures/models.js';
-import { needsInstalled, ROOT, tempDir } from '../helpers.js';
+import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needsChromium, tempDir } from '../helpers.js';
 
-/** Debian's Chromium (apt-get install chromium; .ci/run installs it), or WANDER_CHROMIUM. */
-const CHROMIUM = [process.env['WANDER_CHROMIUM'], '/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => p && existsSync(p));
-// In CI the browser must be there: a missing one is a failure, not a skip.
-const needsChromium = needsInstalled(CHROMIUM ? false : 'Chromium not found (apt-get install chromium, or set WANDER_CHROMIUM)');
-const ARTIFACTS = join(ROOT, 'build', 'test-artifacts');
 
 describe('the HTML report in a real browser', () => {
   it('opens offline, draws every plot without an error, and shows the sample tables', needsChromium, async () => {
@@ -47,7 +42,7 @@ count: ["a", "<b>"]
 
     const browser = await chromium.launch({
       executablePath: CHROMIUM!,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
