@@ -272,6 +272,7 @@ async function main(): Promise<void> {
       console.log(`| ${s.name} | ${clients} | ${f(r.ok / r.seconds)} | ${f(t)} | ${ms(r.p50)} | ${ms(r.p99)} | ${r.e503} | ${r.other} |${ratio}`);
     }
   }
+  if ([...tps.values()].some((t) => t === 0)) console.log('\n–: no request completed within the measured seconds (each took longer, or failed)');
   const scale = (s: Server) => {
     const one = tps.get(`${s.name}@1`)!, sixteen = tps.get(`${s.name}@16`)!;
     return one > 0 ? `${(sixteen / one).toFixed(2)}×` : 'n/a';

@@ -1,3 +1,4 @@
+import type { Run } from '../../../src/generate/report.js';
 import type { SettingsInput } from '../../../src/generate/settings.js';
 
 // The page's only way to the model: wander serve's JSON API. Every failure becomes an ApiError whose
@@ -32,6 +33,8 @@ export interface NextAnswer {
 export const api = {
   models: async () => (await call<{ data: { id: string }[] }>('/v1/models')).data.map((m) => m.id),
   vocab: (model: string) => call<Vocab>(`/api/vocab?model=${encodeURIComponent(model)}`),
+  /** `wander generate` on the server: the run report. */
+  generate: (model: string, prompt: string, settings: SettingsInput) => call<Run>('/api/generate', { model, prompt, ...settings }),
   /** The raw logits after a prompt (text, or token ids), with its ids. */
   logits: (model: string, prompt: string | number[]) => call<NextAnswer>('/api/next', {
     model, ...(typeof prompt === 'string' ? { prompt } : { prompt_ids: prompt }), top: 1, seed: 0, logits: true,

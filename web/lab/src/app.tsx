@@ -1,9 +1,13 @@
 import { render } from 'preact';
 import { wasmSimdAvailable } from './kernels';
+import { Compare } from './compare';
 import { Explorer } from './explorer';
 
 /** The lab's pages, by path; each keeps its state in the query string, so a view can be shared. */
-const PAGES = [{ path: '/explorer', title: 'Explorer', Page: Explorer }];
+const PAGES = [
+  { path: '/explorer', title: 'Explorer', Page: Explorer },
+  { path: '/compare', title: 'Compare', Page: Compare },
+];
 
 function App() {
   const path = location.pathname === '/' ? '/explorer' : location.pathname;
