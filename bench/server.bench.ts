@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     idle.set(s, Math.min(...times));
   }
 
-  console.log(`\n${modelName}: ${show(model)}; ${servers.map((s) => s.name).join(' against ')}, ${THREADS} thread(s) each`);
+  console.log(`\n${modelName}: ${show(model)}; ${servers.map((s) => s.name).join(' against ')}, ${THREADS} thread(s)${llama ? ' each' : ''}`);
   console.log(`autocannon on loopback: POST /v1/completions, max_tokens ${MAX_TOKENS}, temperature 0.8, a new seed per request; per level ${WARM} s of warm-up, then ${SECONDS} s measured:`);
   console.log('what completes in those seconds counts (tokens/s = the 200s\' usage.completion_tokens ÷ seconds; latency of the 200s only)\n');
   console.log(`| server | clients | req/s (200) | tokens/s | p50 ms | p99 ms | 503 | other errors |${llama ? ' Wander ÷ llama-server tokens/s |' : ''}`);

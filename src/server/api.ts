@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { bodyObject, clientGone, promptOf, splitBody } from './body.js';
 import { COMMANDS } from './commands.js';
+import { HttpError } from './errors.js';
 import type { ModelRegistry } from './registry.js';
 
 /**
@@ -15,8 +16,10 @@ export function apiRoutes(app: FastifyInstance, registry: ModelRegistry): void {
   };
 
   app.post('/api/generate', async (req, reply) => {
-    const { fields, settings } = splitBody(req.body, ['prompt', 'prompt_ids']);
-    return model(req.body).generate(promptOf(fields), settings, { compareClean: true, signal: clientGone(reply) });
+    const { fields, settings } = splitBody(req.body, ['prompt', 'prompt_ids', 'token_stats']);
+    const tokenStats = fields['token_stats'] ?? false;
+    if (typeof tokenStats !== 'boolean') throw new HttpError(400, `token_stats must be true or false, got ${JSON.stringify(tokenStats)}`, 'token_stats');
+    return model(req.body).generate(promptOf(fields), settings, { compareClean: true, tokenStats, signal: clientGone(reply) });
   });
 
   app.get('/api/vocab', async (req, reply) => model(req.query).call('vocab', {}, clientGone(reply)));

@@ -97,16 +97,16 @@ function runCall(m: Extract<EngineRequest, { op: 'call' }>): void {
 function submit(m: Extract<EngineRequest, { op: 'generate' }>, settings: SettingsInput = m.settings): void {
   try {
     const prompt = typeof m.prompt === 'object' && !Array.isArray(m.prompt) ? chatPrompt(model, m.prompt.messages as ChatMessage[]) : m.prompt;
+    const tokenStats = m.tokenStats ?? false;
     const job = new Generation(model, prompt, settings, m.stream ? {
-      onText: (delta, index) => post({ op: 'text', id: m.id, index, delta }),
-      onSample: (sample) => post({ op: 'sample', id: m.id, sample }),
-    } : {});
+      tokenStats, onText: (delta, index) => post({ op: 'text', id: m.id, index, delta }), onSample: (sample) => post({ op: 'sample', id: m.id, sample }),
+    } : { tokenStats });
     const entry: { job: Generation; started: boolean; then?: () => void } = { job, started: false };
     // With interventions, /api/generate also reports the same samples without them.
     if (m.compareClean && job.intervened) {
       entry.then = () => {
         const run = job.report();
-        const clean = new Generation(model, prompt, { ...settings, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] }, {});
+        const clean = new Generation(model, prompt, { ...settings, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] }, { tokenStats });
         generations.set(m.id, { job: clean, started: true, then: () => {
           run.clean = clean.report();
           run.clean.settings.sources.seed = run.settings.sources.seed;

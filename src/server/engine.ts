@@ -16,7 +16,7 @@ export interface WireError { status: number; message: string; param: string | nu
 export type EnginePrompt = string | number[] | { messages: { role: string; content: string }[] };
 
 export type EngineRequest =
-  | { op: 'generate'; id: number; prompt: EnginePrompt; settings: SettingsInput; stream: boolean; compareClean?: boolean }
+  | { op: 'generate'; id: number; prompt: EnginePrompt; settings: SettingsInput; stream: boolean; compareClean?: boolean; tokenStats?: boolean }
   | { op: 'call'; id: number; command: string; body: Record<string, unknown> }
   | { op: 'cancel'; id: number }
   | { op: 'close' };
@@ -89,8 +89,8 @@ export class Engine {
   }
 
   /** Generates; resolves with the Run. Aborting the signal takes the request out of the batch. */
-  generate(prompt: EnginePrompt, settings: SettingsInput, opts: Listener & { stream?: boolean; compareClean?: boolean; signal?: AbortSignal } = {}): Promise<Run> {
-    return this.send((id) => ({ op: 'generate', id, prompt, settings, stream: opts.stream ?? false, compareClean: opts.compareClean }), opts, opts.signal) as Promise<Run>;
+  generate(prompt: EnginePrompt, settings: SettingsInput, opts: Listener & { stream?: boolean; compareClean?: boolean; tokenStats?: boolean; signal?: AbortSignal } = {}): Promise<Run> {
+    return this.send((id) => ({ op: 'generate', id, prompt, settings, stream: opts.stream ?? false, compareClean: opts.compareClean, tokenStats: opts.tokenStats }), opts, opts.signal) as Promise<Run>;
   }
 
   /** Runs one of Wander's commands (COMMANDS in commands.ts) on the request body. */

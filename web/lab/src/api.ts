@@ -34,7 +34,7 @@ export const api = {
   models: async () => (await call<{ data: { id: string }[] }>('/v1/models')).data.map((m) => m.id),
   vocab: (model: string) => call<Vocab>(`/api/vocab?model=${encodeURIComponent(model)}`),
   /** `wander generate` on the server: the run report. */
-  generate: (model: string, prompt: string, settings: SettingsInput) => call<Run>('/api/generate', { model, prompt, ...settings }),
+  generate: (model: string, prompt: string, settings: SettingsInput, opts: { token_stats?: boolean } = {}) => call<Run>('/api/generate', { model, prompt, ...settings, ...opts }),
   /** The raw logits after a prompt (text, or token ids), with its ids. */
   logits: (model: string, prompt: string | number[]) => call<NextAnswer>('/api/next', {
     model, ...(typeof prompt === 'string' ? { prompt } : { prompt_ids: prompt }), top: 1, seed: 0, logits: true,

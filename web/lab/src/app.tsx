@@ -1,12 +1,14 @@
 import { render } from 'preact';
 import { wasmSimdAvailable } from './kernels';
 import { Compare } from './compare';
+import { Diversity } from './diversity';
 import { Explorer } from './explorer';
 
 /** The lab's pages, by path; each keeps its state in the query string, so a view can be shared. */
 const PAGES = [
   { path: '/explorer', title: 'Explorer', Page: Explorer },
   { path: '/compare', title: 'Compare', Page: Compare },
+  { path: '/diversity', title: 'Diversity', Page: Diversity },
 ];
 
 function App() {

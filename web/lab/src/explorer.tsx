@@ -5,6 +5,7 @@ import { PRESETS, SamplingChain, type StageName } from '../../../src/sampling/ch
 import { describeDistribution, type DistributionView } from '../../../src/sampling/describe.js';
 import { rngFor } from '../../../src/sampling/rng.js';
 import { api, decodeLogits, type Vocab } from './api';
+import { Chart } from './chart';
 import { readState, writeState, type Field, type StateOf } from './url-state';
 
 /**
@@ -268,17 +269,6 @@ function StageOrder({ order, onChange }: { order: StageName[]; onChange: (o: Sta
       ))}
     </ol>
   );
-}
-
-/** An Observable Plot figure, redrawn when its data changes. */
-function Chart({ plot, label }: { plot: () => SVGSVGElement | HTMLElement; label: string }) {
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    const el = plot();
-    ref.current?.replaceChildren(el);
-    return () => el.remove();
-  });
-  return <figure class="chart" aria-label={label} ref={ref} />;
 }
 
 function barChart(view: DistributionView) {
