@@ -3,12 +3,14 @@ import { wasmSimdAvailable } from './kernels';
 import { Compare } from './compare';
 import { Diversity } from './diversity';
 import { Explorer } from './explorer';
+import { Inside } from './inside';
 
 /** The lab's pages, by path; each keeps its state in the query string, so a view can be shared. */
 const PAGES = [
   { path: '/explorer', title: 'Explorer', Page: Explorer },
   { path: '/compare', title: 'Compare', Page: Compare },
   { path: '/diversity', title: 'Diversity', Page: Diversity },
+  { path: '/inside', title: 'Inside', Page: Inside },
 ];
 
 function App() {
