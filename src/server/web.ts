@@ -26,4 +26,4 @@ export function webRoutes(app: FastifyInstance): void {
 }
 
 /** The lab's pages (web/lab/src/app.tsx). */
-const PAGES = ['/explorer', '/compare', '/diversity', '/inside'];
+const PAGES = ['/explorer', '/compare', '/diversity', '/inside', '/sweeps'];

@@ -72,8 +72,8 @@ describe('the web lab: Explorer', () => {
       assert.deepEqual(await rows(page), cli(model, prompt, {}));
       const entropy = await page.getByTestId('final-entropy').textContent();
 
-      // Temperature: the bars and the entropy readout change, to what the CLI says.
-      await setControl(page, 'Temperature', '0.5');
+      // Temperature, moved with its slider: the bars and the entropy readout change, to what the CLI says.
+      await page.getByRole('slider', { name: 'Temperature' }).fill('0.5');
       await page.waitForFunction((e) => document.querySelector('[data-testid="final-entropy"]')?.textContent !== e, entropy);
       assert.deepEqual(await rows(page), cli(model, prompt, { temperature: 0.5 }));
       assert.equal(await page.getByTestId('final-entropy').textContent(), nextTokenDistribution(model, prompt, { seed: 1, temperature: 0.5 }).final_entropy_bits.toFixed(3));
@@ -123,6 +123,9 @@ describe('the web lab: Explorer', () => {
 
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, `explorer-${id.replace(/\W/g, '-')}.png`), fullPage: true });
+      // On a phone's width the page reflows: nothing sticks out sideways.
+      await page.setViewportSize({ width: 390, height: 844 });
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 391), 'no horizontal scrolling at 390 px');
       assert.deepEqual(problems, []);
       await page.close();
       model.close();

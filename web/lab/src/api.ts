@@ -35,8 +35,8 @@ export const api = {
   vocab: (model: string) => call<Vocab>(`/api/vocab?model=${encodeURIComponent(model)}`),
   /** `wander generate` on the server: the run report. */
   generate: (model: string, prompt: string, settings: SettingsInput, opts: { token_stats?: boolean } = {}) => call<Run>('/api/generate', { model, prompt, ...settings, ...opts }),
-  /** One of Wander's commands (POST /api/NAME): exactly what `wander NAME --json` prints. */
-  command: <T>(name: string, body: object) => call<T>(`/api/${name}`, body),
+  /** One of Wander's commands (POST /api/NAME; GET without a body): exactly what `wander NAME --json` prints. */
+  command: <T>(name: string, body: object | undefined) => call<T>(`/api/${name}`, body),
   /** The raw logits after a prompt (text, or token ids), with its ids. */
   logits: (model: string, prompt: string | number[]) => call<NextAnswer>('/api/next', {
     model, ...(typeof prompt === 'string' ? { prompt } : { prompt_ids: prompt }), top: 1, seed: 0, logits: true,

@@ -4,6 +4,7 @@ import { Compare } from './compare';
 import { Diversity } from './diversity';
 import { Explorer } from './explorer';
 import { Inside } from './inside';
+import { Sweeps } from './sweeps';
 
 /** The lab's pages, by path; each keeps its state in the query string, so a view can be shared. */
 const PAGES = [
@@ -11,6 +12,7 @@ const PAGES = [
   { path: '/compare', title: 'Compare', Page: Compare },
   { path: '/diversity', title: 'Diversity', Page: Diversity },
   { path: '/inside', title: 'Inside', Page: Inside },
+  { path: '/sweeps', title: 'Sweeps', Page: Sweeps },
 ];
 
 function App() {

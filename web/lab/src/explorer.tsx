@@ -229,6 +229,7 @@ export function Explorer() {
 function Candidates({ view, onPick }: { view: DistributionView; onPick: (id: number) => void }) {
   const counts = new Map(view.draws?.map((d) => [d.token_id, d.count]));
   return (
+    <div class="table-wrap">
     <table class="candidates" aria-label="candidates">
       <thead>
         <tr><th>rank</th><th>token</th><th>raw p</th><th>cumulative</th><th>after chain</th><th>removed by</th>{view.draws && <th>drawn / 100</th>}</tr>
@@ -248,6 +249,7 @@ function Candidates({ view, onPick }: { view: DistributionView; onPick: (id: num
       </tbody>
       {view.draws && <tfoot><tr><td colSpan={6}>drawn outside the top {view.candidates.length}</td><td class="num" data-count>{100 - view.candidates.reduce((n, c) => n + (counts.get(c.token_id) ?? 0), 0)}</td></tr></tfoot>}
     </table>
+    </div>
   );
 }
 
