@@ -4,7 +4,7 @@ import { inputIds } from '../interp/tokens.js';
 import type { Hooks } from '../model/hooks.js';
 import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
-import { describeDistribution, type NextCandidate } from '../sampling/describe.js';
+import { describeDistribution, type DistributionView } from '../sampling/describe.js';
 import { rngFor } from '../sampling/rng.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
@@ -13,17 +13,11 @@ import { resolveSettings, type Settings, type SettingSource, type SettingsInput 
 
 export type { NextCandidate } from '../sampling/describe.js';
 
-export interface NextTokenDistribution {
+/** What `wander next --json` prints: the chain's view of the distribution (describe.ts), with its context. */
+export interface NextTokenDistribution extends Omit<DistributionView, 'chosen'> {
   model: ModelInfo;
   prompt: { text: string; token_ids: number[] };
   settings: Settings & { sources: Record<keyof Settings, SettingSource> };
-  stages: string[];
-  entropy_bits: number;
-  final_entropy_bits: number;
-  kept_count: number;
-  kept_mass: number;
-  candidates: NextCandidate[];
-  draws?: { token_id: number; token: string; count: number }[];
   /** With interventions: what they did to the distribution (every probability above is the intervened model's). */
   intervention?: InterventionEffect;
   /**

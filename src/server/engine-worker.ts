@@ -6,7 +6,6 @@ import { isUserError } from '../errors.js';
 import { chatPrompt, type ChatMessage } from '../generate/chat.js';
 import { Generation } from '../generate/generate.js';
 import { Scheduler } from '../generate/scheduler.js';
-import type { SettingsInput } from '../generate/settings.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { COMMANDS } from './commands.js';
@@ -94,7 +93,8 @@ function runCall(m: Extract<EngineRequest, { op: 'call' }>): void {
 }
 
 /** A generation request: checked now (so a bad one fails at once), then decoded with the others. */
-function submit(m: Extract<EngineRequest, { op: 'generate' }>, settings: SettingsInput = m.settings): void {
+function submit(m: Extract<EngineRequest, { op: 'generate' }>): void {
+  const settings = m.settings;
   try {
     const prompt = typeof m.prompt === 'object' && !Array.isArray(m.prompt) ? chatPrompt(model, m.prompt.messages as ChatMessage[]) : m.prompt;
     const tokenStats = m.tokenStats ?? false;
@@ -106,7 +106,13 @@ function submit(m: Extract<EngineRequest, { op: 'generate' }>, settings: Setting
     if (m.compareClean && job.intervened) {
       entry.then = () => {
         const run = job.report();
-        const clean = new Generation(model, prompt, { ...settings, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] }, { tokenStats });
+        let clean: Generation;
+        try {
+          clean = new Generation(model, prompt, { ...settings, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] }, { tokenStats });
+        } catch (e) {
+          post({ op: 'error', id: m.id, error: wireError(e) });
+          return;
+        }
         generations.set(m.id, { job: clean, started: true, then: () => {
           run.clean = clean.report();
           run.clean.settings.sources.seed = run.settings.sources.seed;

@@ -1,43 +1,25 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import { generate } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model/load.js';
-import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needsChromium, sharedModel } from '../helpers.js';
-import { serve, stop, type Server } from '../server/process.js';
+import { ARTIFACTS } from '../helpers.js';
+import { LAB_MODELS, labSkip, openPage, useLab } from './lab.js';
 
 // The web lab's Compare page in a real browser: three settings side by side, each column what
 // `wander generate` gives for the same settings and seed.
 
-const STORIES = sharedModel('stories260K.gguf');
 /** The notes' test 1: greedy; top-p 0.9, top-k 50, T 0.2; top-p 0.95, top-k 100, T 0.9. */
 const TRIO = [{ temperature: 0, top_k: 1, top_p: 1 }, { temperature: 0.2, top_k: 50, top_p: 0.9 }, { temperature: 0.9, top_k: 100, top_p: 0.95 }];
 
 describe('the web lab: Compare', () => {
-  let server: Server;
-  let browser: Browser;
-  before(async () => {
-    if (needsChromium.skip) return;
-    server = await serve('--model', 'ladder:medium', ...(STORIES ? ['--model', `stories=${STORIES}`] : []));
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_ARGS });
-  });
-  after(async () => {
-    await browser?.close();
-    await stop(server);
-  });
+  const lab = useLab();
 
-  for (const [id, path, prompt] of [['ladder:medium', DEFAULT_MODEL, 'And the LORD said'], ['stories', STORIES, 'Once upon a time']] as const) {
-    const skip = needsChromium.skip || (path ? false : 'stories260K.gguf not found in ../shared/models (the shared test models are absent)');
-    test(`${id}: three columns equal wander generate; the same seed gives the same text again`, { skip }, async () => {
+  for (const [[id, path], prompt] of LAB_MODELS.map((m, i) => [m, ['And the LORD said', 'Once upon a time'][i]!] as const)) {
+    test(`${id}: three columns equal wander generate; the same seed gives the same text again`, { skip: labSkip(path) }, async () => {
       const model = loadModel(path!);
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-      await page.goto(`${server.url}/compare?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}&seed=3&max_tokens=24`);
+      const { page, problems } = await openPage(lab.browser, `${lab.server.url}/compare?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}&seed=3&max_tokens=24`);
       await page.locator('.column .sample').nth(2).waitFor();
       const texts = await page.locator('.column .output').evaluateAll((ps) => ps.map((p) => p.getAttribute('data-text')));
       assert.deepEqual(texts, TRIO.map((s) => generate(model, prompt, { ...s, seed: 3, max_tokens: 24 }).samples[0]!.text));
@@ -74,7 +56,7 @@ describe('the web lab: Compare', () => {
       await page.getByLabel('Top-p 2').press('Enter');
       await page.locator('.column').nth(1).getByRole('alert').waitFor();
       assert.equal(await page.locator('.column').nth(1).getByRole('alert').textContent(), 'top_p must be in (0, 1] (1 = off), got 1.5');
-      assert.deepEqual(problems.filter((p) => !p.includes('status of 400')), []);
+      assert.deepEqual(problems(), []);
       await page.close();
       model.close();
     });

@@ -1,41 +1,23 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import { cellMetrics } from '../../src/experiments/metrics/index.js';
 import { generate } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model/load.js';
-import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needsChromium, sharedModel } from '../helpers.js';
-import { serve, stop, type Server } from '../server/process.js';
+import { ARTIFACTS } from '../helpers.js';
+import { LAB_MODELS, labSkip, openPage, useLab } from './lab.js';
 
 // The web lab's Diversity page in a real browser: n samples, measured by the metric code `wander report` uses.
 
-const STORIES = sharedModel('stories260K.gguf');
 
 describe('the web lab: Diversity', () => {
-  let server: Server;
-  let browser: Browser;
-  before(async () => {
-    if (needsChromium.skip) return;
-    server = await serve('--model', 'ladder:medium', ...(STORIES ? ['--model', `stories=${STORIES}`] : []));
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_ARGS });
-  });
-  after(async () => {
-    await browser?.close();
-    await stop(server);
-  });
+  const lab = useLab();
 
-  for (const [id, path, prompt] of [['ladder:medium', DEFAULT_MODEL, 'And the LORD said'], ['stories', STORIES, 'Once upon a time']] as const) {
-    const skip = needsChromium.skip || (path ? false : 'stories260K.gguf not found in ../shared/models (the shared test models are absent)');
-    test(`${id}: the metrics are wander report's for the same samples`, { skip }, async () => {
+  for (const [[id, path], prompt] of LAB_MODELS.map((m, i) => [m, ['And the LORD said', 'Once upon a time'][i]!] as const)) {
+    test(`${id}: the metrics are wander report's for the same samples`, { skip: labSkip(path) }, async () => {
       const model = loadModel(path!);
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-      await page.goto(`${server.url}/diversity?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}&n=12&max_tokens=16&seed=5&count=the|,`);
+      const { page, problems } = await openPage(lab.browser, `${lab.server.url}/diversity?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}&n=12&max_tokens=16&seed=5&count=the|,`);
       await page.locator('table.metrics').waitFor();
       const run = generate(model, prompt, { n: 12, max_tokens: 16, seed: 5 }, { tokenStats: true });
       const m = cellMetrics(run.samples.map((s) => ({
@@ -58,7 +40,7 @@ describe('the web lab: Diversity', () => {
       await page.getByLabel('Top-p').fill('0');
       await page.getByLabel('Top-p').press('Enter');
       assert.equal(await page.getByRole('alert').textContent(), 'top_p must be in (0, 1] (1 = off), got 0');
-      assert.deepEqual(problems.filter((p) => !p.includes('status of 400')), []);
+      assert.deepEqual(problems(), []);
       await page.close();
       model.close();
     });

@@ -1,22 +1,19 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import type { SettingsInput } from '../../src/generate/settings.js';
 import { loadModel, type Model } from '../../src/model/load.js';
-import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needsChromium, sharedModel } from '../helpers.js';
-import { serve, stop, type Server } from '../server/process.js';
+import { ARTIFACTS, needsChromium } from '../helpers.js';
+import { LAB_MODELS, labSkip, openPage, useLab } from './lab.js';
 
 // The web lab's Explorer in a real browser against a real `wander serve`: the page runs Wander's
 // sampling chain itself on the logits the server sends, and must show exactly what `wander next` does
 // (nextTokenDistribution is what `wander next --json` prints).
 
-const STORIES = sharedModel('stories260K.gguf');
-const MODELS: [string, string | undefined][] = [['ladder:medium', DEFAULT_MODEL], ['stories', STORIES]];
 const PROMPT = { 'ladder:medium': 'And the LORD spake unto Moses', stories: 'Once upon a time' } as Record<string, string>;
 
 interface Row { id: number; prob: number; final: number; removedBy: string }
@@ -42,29 +39,13 @@ async function setControl(page: Page, label: string, value: string): Promise<voi
 }
 
 describe('the web lab: Explorer', () => {
-  let server: Server;
-  let browser: Browser;
-  before(async () => {
-    if (needsChromium.skip) return;
-    server = await serve('--model', 'ladder:medium', ...(STORIES ? ['--model', `stories=${STORIES}`] : []));
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_ARGS });
-  });
-  after(async () => {
-    await browser?.close();
-    await stop(server);
-  });
+  const lab = useLab();
 
-  for (const [id, path] of MODELS) {
-    const skip = needsChromium.skip || (path ? false : 'stories260K.gguf not found in ../shared/models (the shared test models are absent)');
-    test(`${id}: the page's numbers are wander next's, control by control`, { skip }, async () => {
+  for (const [id, path] of LAB_MODELS) {
+    test(`${id}: the page's numbers are wander next's, control by control`, { skip: labSkip(path) }, async () => {
       const model = loadModel(path!);
       const prompt = PROMPT[id]!;
-      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-      page.on('request', (r) => { if (!r.url().startsWith(server.url)) problems.push(`network request: ${r.url()}`); });
-      await page.goto(`${server.url}/explorer?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}`);
+      const { page, problems } = await openPage(lab.browser, `${lab.server.url}/explorer?model=${encodeURIComponent(id)}&prompt=${encodeURIComponent(prompt)}`, 1000);
       await page.locator('table.candidates tbody tr').first().waitFor();
       assert.match(await page.locator('footer').textContent() ?? '', /WebAssembly SIMD kernels/, 'the page is cross-origin isolated and runs the kernels');
 
@@ -126,15 +107,16 @@ describe('the web lab: Explorer', () => {
       // On a phone's width the page reflows: nothing sticks out sideways.
       await page.setViewportSize({ width: 390, height: 844 });
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 391), 'no horizontal scrolling at 390 px');
-      assert.deepEqual(problems, []);
+      // Nothing beyond loopback: every request the page made went to the server.
+      const elsewhere = (await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name))).filter((u) => !u.startsWith(lab.server.url));
+      assert.deepEqual([...problems(), ...elsewhere], []);
       await page.close();
       model.close();
     });
   }
 
   test('a prompt longer than the context: the server\'s message in the page', needsChromium, async () => {
-    const page = await browser.newPage();
-    await page.goto(`${server.url}/explorer?prompt=${encodeURIComponent('abc '.repeat(200))}`);
+    const { page } = await openPage(lab.browser, `${lab.server.url}/explorer?prompt=${encodeURIComponent('abc '.repeat(200))}`);
     assert.equal(await page.getByRole('alert').textContent(), "prompt is 401 tokens, longer than the model's context of 128 tokens");
     await page.close();
   });

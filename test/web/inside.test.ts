@@ -1,45 +1,28 @@
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { scoreTokens } from '../../src/interp/score.js';
 import { loadModel } from '../../src/model/load.js';
-import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needsChromium, sharedModel } from '../helpers.js';
-import { serve, stop, type Server } from '../server/process.js';
+import { ARTIFACTS } from '../helpers.js';
+import { LAB_MODELS, labSkip, openPage, useLab } from './lab.js';
 
 // The web lab's Inside page in a real browser: ablating a head from the page gives the KL `wander next --ablate` gives.
 
-const STORIES = sharedModel('stories260K.gguf');
 
 describe('the web lab: Inside', () => {
-  let server: Server;
-  let browser: Browser;
-  before(async () => {
-    if (needsChromium.skip) return;
-    server = await serve('--model', 'ladder:medium', ...(STORIES ? ['--model', `stories=${STORIES}`] : []));
-    browser = await chromium.launch({ executablePath: CHROMIUM!, args: CHROMIUM_ARGS });
-  });
-  after(async () => {
-    await browser?.close();
-    await stop(server);
-  });
+  const lab = useLab();
+  const PROMPTS = [
+    ['And the LORD spake unto Moses, saying', 'And the king said unto', 'And the king went unto'],
+    ['Once upon a time, there was a little girl', 'Once upon a time, there was a big', 'Once upon a time, there was a little'],
+  ] as const;
 
-  for (const [id, path, prompt, clean, corrupted] of [
-    ['ladder:medium', DEFAULT_MODEL, 'And the LORD spake unto Moses, saying', 'And the king said unto', 'And the king went unto'],
-    ['stories', STORIES, 'Once upon a time, there was a little girl', 'Once upon a time, there was a big', 'Once upon a time, there was a little'],
-  ] as const) {
-    const skip = needsChromium.skip || (path ? false : 'stories260K.gguf not found in ../shared/models (the shared test models are absent)');
-    test(`${id}: lens, heads, ablation with the CLI's KL, noise, patching, per-token loss`, { skip }, async () => {
+  for (const [[id, path], [prompt, clean, corrupted]] of LAB_MODELS.map((m, i) => [m, PROMPTS[i]!] as const)) {
+    test(`${id}: lens, heads, ablation with the CLI's KL, noise, patching, per-token loss`, { skip: labSkip(path) }, async () => {
       const model = loadModel(path!);
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
       const q = new URLSearchParams({ model: id, prompt, clean, corrupted, layer: '1' });
-      await page.goto(`${server.url}/inside?${q}`);
+      const { page, problems } = await openPage(lab.browser, `${lab.server.url}/inside?${q}`);
       await page.locator('.head').first().waitFor();
       await page.locator('[aria-label="logit lens: each layer\'s top token at each position"] svg').last().waitFor();
       await page.locator('[aria-label="patching grid"] svg').last().waitFor();
@@ -66,7 +49,7 @@ describe('the web lab: Inside', () => {
       await page.getByLabel('Layer', { exact: true }).press('Enter');
       await page.getByRole('alert').waitFor();
       assert.match(await page.getByRole('alert').textContent() ?? '', /layer/);
-      assert.deepEqual(problems.filter((p) => !p.includes('status of 400')), []);
+      assert.deepEqual(problems(), []);
       await page.close();
       model.close();
     });

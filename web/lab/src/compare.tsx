@@ -3,7 +3,8 @@ import type { Run, Sample } from '../../../src/generate/report.js';
 import type { StepTrace } from '../../../src/sampling/trace.js';
 import { api } from './api';
 import { show } from './explorer';
-import { readState, writeState, type Field, type StateOf } from './url-state';
+import { PromptBar, useModels, usePageState } from './page';
+import type { Field } from './url-state';
 
 /**
  * Compare: up to three settings side by side on one prompt — by default the notes' test 1 (greedy;
@@ -24,7 +25,6 @@ const FIELDS = {
   columns: { kind: 'string', default: '0/1/1;0.2/50/0.9;0.9/100/0.95' },
 } satisfies Record<string, Field>;
 
-type State = StateOf<typeof FIELDS>;
 interface Column { temperature: number; top_k: number; top_p: number }
 
 const parseColumns = (s: string): Column[] => s.split(';').slice(0, 3).map((c) => {
@@ -39,22 +39,11 @@ const TRACE_TOP = 5;
 type Result = { run?: Run; error?: string; again?: 'same' | 'different' };
 
 export function Compare() {
-  const [state, setState] = useState(() => readState(FIELDS));
-  const set = (patch: Partial<State>) => setState((s) => ({ ...s, ...patch }));
-  useEffect(() => writeState(FIELDS, state), [state]);
-  const [models, setModels] = useState<string[]>([]);
-  const [draft, setDraft] = useState(state.prompt);
+  const [state, set] = usePageState(FIELDS);
+  const { models, error } = useModels(state.model, (model) => set({ model }));
   const [results, setResults] = useState<Result[]>([]);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
   const columns = parseColumns(state.columns);
-
-  useEffect(() => {
-    api.models().then((ids) => {
-      setModels(ids);
-      if (!state.model || !ids.includes(state.model)) set({ model: ids[0] ?? '' });
-    }, (e: Error) => setError(e.message));
-  }, []);
 
   const request = (c: Column) => api.generate(state.model, state.prompt, {
     ...c, seed: state.seed, n: state.n, max_tokens: state.max_tokens, trace: TRACE_TOP,
@@ -82,22 +71,7 @@ export function Compare() {
 
   return (
     <div class="compare">
-      <section class="prompt" aria-label="prompt">
-        <form onSubmit={(e) => { e.preventDefault(); set({ prompt: draft }); }}>
-          <label>
-            Model
-            <select value={state.model} onChange={(e) => set({ model: (e.target as HTMLSelectElement).value })}>
-              {models.map((m) => <option value={m}>{m}</option>)}
-            </select>
-          </label>
-          <label class="grow">
-            Prompt
-            <textarea rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-              onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); set({ prompt: draft }); } }} />
-          </label>
-          <button type="submit">Run</button>
-        </form>
-      </section>
+      <PromptBar models={models} model={state.model} prompt={state.prompt} onModel={(model) => set({ model })} onPrompt={(prompt) => set({ prompt })} />
       <section class="controls" aria-label="run settings">
         <NumberBox label="Seed" value={state.seed} min={0} onSet={(seed) => set({ seed })} />
         <NumberBox label="Samples per column" value={state.n} min={1} max={16} onSet={(n) => set({ n })} />

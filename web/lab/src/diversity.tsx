@@ -4,7 +4,8 @@ import { cellMetrics, normalizeOutput, type CellMetrics } from '../../../src/exp
 import type { Run, Sample } from '../../../src/generate/report.js';
 import { api } from './api';
 import { Chart } from './chart';
-import { readState, writeState, type Field, type StateOf } from './url-state';
+import { PromptBar, useModels, usePageState } from './page';
+import type { Field } from './url-state';
 
 /**
  * Diversity: n samples of one prompt under one setting, measured with the same metric code as
@@ -25,25 +26,14 @@ const FIELDS = {
   count: { kind: 'string', default: ',' },
 } satisfies Record<string, Field>;
 
-type State = StateOf<typeof FIELDS>;
 
 export function Diversity() {
-  const [state, setState] = useState(() => readState(FIELDS));
-  const set = (patch: Partial<State>) => setState((s) => ({ ...s, ...patch }));
-  useEffect(() => writeState(FIELDS, state), [state]);
-  const [models, setModels] = useState<string[]>([]);
-  const [draft, setDraft] = useState(state.prompt);
+  const [state, set] = usePageState(FIELDS);
+  const { models, error: modelsError } = useModels(state.model, (model) => set({ model }));
   const [run, setRun] = useState<Run>();
-  const [error, setError] = useState<string>();
+  const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const [vocab, setVocab] = useState<string[]>();
-
-  useEffect(() => {
-    api.models().then((ids) => {
-      setModels(ids);
-      if (!state.model || !ids.includes(state.model)) set({ model: ids[0] ?? '' });
-    }, (e: Error) => setError(e.message));
-  }, []);
 
   useEffect(() => {
     if (state.model) api.vocab(state.model).then((v) => setVocab(v.tokens), (e: Error) => setError(e.message));
@@ -65,22 +55,7 @@ export function Diversity() {
 
   return (
     <div class="diversity">
-      <section class="prompt" aria-label="prompt">
-        <form onSubmit={(e) => { e.preventDefault(); set({ prompt: draft }); }}>
-          <label>
-            Model
-            <select value={state.model} onChange={(e) => set({ model: (e.target as HTMLSelectElement).value })}>
-              {models.map((m) => <option value={m}>{m}</option>)}
-            </select>
-          </label>
-          <label class="grow">
-            Prompt
-            <textarea rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-              onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); set({ prompt: draft }); } }} />
-          </label>
-          <button type="submit">Run</button>
-        </form>
-      </section>
+      <PromptBar models={models} model={state.model} prompt={state.prompt} onModel={(model) => set({ model })} onPrompt={(prompt) => set({ prompt })} />
       <section class="controls" aria-label="settings">
         {([['n', 'Samples', 1, 64, 1], ['max_tokens', 'Max tokens', 1, 256, 1], ['seed', 'Seed', 0, undefined, 1], ['temperature', 'Temperature', 0, undefined, 0.05],
           ['top_k', 'Top-k', 0, undefined, 1], ['top_p', 'Top-p', 0.01, 1, 0.01], ['min_p', 'Min-p', 0, 1, 0.01]] as const).map(([field, label, min, max, step]) => (
@@ -96,7 +71,7 @@ export function Diversity() {
         </label>
         {busy && <span class="status" role="status">Generating {state.n} samples…</span>}
       </section>
-      {error && <p class="error" role="alert">{error}</p>}
+      {(error ?? modelsError) && <p class="error" role="alert">{error ?? modelsError}</p>}
       {run && metrics && !error && (
         <>
           <MetricsTable m={metrics} />

@@ -6,7 +6,8 @@ import { describeDistribution, type DistributionView } from '../../../src/sampli
 import { rngFor } from '../../../src/sampling/rng.js';
 import { api, decodeLogits, type Vocab } from './api';
 import { Chart } from './chart';
-import { readState, writeState, type Field, type StateOf } from './url-state';
+import { PromptBar, useModels, usePageState } from './page';
+import type { Field, StateOf } from './url-state';
 
 /**
  * The Explorer: the next-token distribution after a prompt on a real model, reshaped by Wander's
@@ -52,25 +53,14 @@ export const show = (t: string) => JSON.stringify(t).slice(1, -1).replace(/ /g, 
 type Loaded = { ids: number[]; promptLength: number; logits: Float32Array; key: string };
 
 export function Explorer() {
-  const [state, setState] = useState(() => readState(FIELDS));
-  const set = (patch: Partial<State>) => setState((s) => ({ ...s, ...patch }));
-  useEffect(() => writeState(FIELDS, state), [state]);
-
-  const [models, setModels] = useState<string[]>([]);
+  const [state, set] = usePageState(FIELDS);
+  const { models, error: modelsError } = useModels(state.model, (model) => set({ model }));
   const [vocab, setVocab] = useState<Vocab>();
   const [loaded, setLoaded] = useState<Loaded>();
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [draws, setDraws] = useState(false);
-  const [draft, setDraft] = useState(state.prompt);
   const history = useRef<{ id: number; how: string }[]>([]);
-
-  useEffect(() => {
-    api.models().then((ids) => {
-      setModels(ids);
-      if (!state.model || !ids.includes(state.model)) set({ model: ids[0] ?? '' });
-    }, (e: Error) => setError(e.message));
-  }, []);
 
   useEffect(() => {
     if (!state.model) return;
@@ -130,9 +120,9 @@ export function Explorer() {
     history.current.pop();
     set({ added: state.added.slice(0, -1) });
   };
-  const runPrompt = () => {
+  const runPrompt = (prompt: string) => {
     history.current = [];
-    set({ prompt: draft, added: [] });
+    set({ prompt, added: [] });
   };
 
   const problem = built && 'problem' in built ? built.problem : undefined;
@@ -141,26 +131,13 @@ export function Explorer() {
 
   return (
     <div class="explorer">
-      <section class="prompt" aria-label="prompt">
-        <form onSubmit={(e) => { e.preventDefault(); runPrompt(); }}>
-          <label>
-            Model
-            <select value={state.model} onChange={(e) => { history.current = []; set({ model: (e.target as HTMLSelectElement).value, added: [] }); }}>
-              {models.map((m) => <option value={m}>{m}</option>)}
-            </select>
-          </label>
-          <label class="grow">
-            Prompt
-            <textarea rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-              onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); runPrompt(); } }} />
-          </label>
-          <button type="submit">Run</button>
-        </form>
+      <PromptBar models={models} model={state.model} prompt={state.prompt} onPrompt={runPrompt}
+        onModel={(model) => { history.current = []; set({ model, added: [] }); }}>
         <p class="text" aria-label="text so far">
           <span class="prompt-text">{state.prompt}</span>
           {state.added.map((id, i) => <span class={`added ${history.current[i]?.how ?? ''}`} title={`${history.current[i]?.how ?? 'added'} token ${id}`}>{vocab?.tokens[id] ?? ''}</span>)}
         </p>
-      </section>
+      </PromptBar>
 
       <section class="controls" aria-label="sampling settings">
         {CONTROLS.map(([field, label, min, max, step, off]) => (
@@ -202,7 +179,7 @@ export function Explorer() {
         {busy && <span class="status" role="status">Running the model…</span>}
       </section>
 
-      {error && <p class="error" role="alert">{error}</p>}
+      {(error ?? modelsError) && <p class="error" role="alert">{error ?? modelsError}</p>}
       {problem && <p class="error" role="alert">{problem}</p>}
       {!error && !problem && !view && <p class="status">Loading…</p>}
       {view && built && !('problem' in built) && (

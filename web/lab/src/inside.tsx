@@ -1,5 +1,4 @@
 import * as Plot from '@observablehq/plot';
-import { useEffect, useState } from 'preact/hooks';
 import type { NextTokenDistribution } from '../../../src/generate/next.js';
 import type { AttentionPatterns } from '../../../src/interp/attention.js';
 import type { LensResult } from '../../../src/interp/lens.js';
@@ -8,7 +7,8 @@ import type { TokenScores } from '../../../src/interp/score.js';
 import { api } from './api';
 import { Chart } from './chart';
 import { show } from './explorer';
-import { readState, writeState, type Field, type StateOf } from './url-state';
+import { PromptBar, useModels, usePageState } from './page';
+import type { Field } from './url-state';
 import { useRequest, type Requested } from './use-request';
 
 /**
@@ -31,22 +31,10 @@ const FIELDS = {
   hook: { kind: 'string', default: 'resid_pre' },
 } satisfies Record<string, Field>;
 
-type State = StateOf<typeof FIELDS>;
 
 export function Inside() {
-  const [state, setState] = useState(() => readState(FIELDS));
-  const set = (patch: Partial<State>) => setState((s) => ({ ...s, ...patch }));
-  useEffect(() => writeState(FIELDS, state), [state]);
-  const [models, setModels] = useState<string[]>([]);
-  const [draft, setDraft] = useState(state.prompt);
-  const [error, setError] = useState<string>();
-
-  useEffect(() => {
-    api.models().then((ids) => {
-      setModels(ids);
-      if (!state.model || !ids.includes(state.model)) set({ model: ids[0] ?? '' });
-    }, (e: Error) => setError(e.message));
-  }, []);
+  const [state, set] = usePageState(FIELDS);
+  const { models, error } = useModels(state.model, (model) => set({ model }));
   const m = state.model || undefined;
   const lens = useRequest(m === undefined ? undefined : (() => api.command<LensResult>('lens', { model: m, prompt: state.prompt, top: 5, ...(state.target ? { target: state.target } : {}) })), [m, state.prompt, state.target]);
   const attention = useRequest(m === undefined ? undefined : (() => api.command<AttentionPatterns>('attention', { model: m, prompt: state.prompt, layer: state.layer })), [m, state.prompt, state.layer]);
@@ -57,22 +45,7 @@ export function Inside() {
 
   return (
     <div class="inside">
-      <section class="prompt" aria-label="prompt">
-        <form onSubmit={(e) => { e.preventDefault(); set({ prompt: draft, ablate: '' }); }}>
-          <label>
-            Model
-            <select value={state.model} onChange={(e) => set({ model: (e.target as HTMLSelectElement).value, ablate: '' })}>
-              {models.map((id) => <option value={id}>{id}</option>)}
-            </select>
-          </label>
-          <label class="grow">
-            Prompt
-            <textarea rows={2} value={draft} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
-              onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); set({ prompt: draft, ablate: '' }); } }} />
-          </label>
-          <button type="submit">Run</button>
-        </form>
-      </section>
+      <PromptBar models={models} model={state.model} prompt={state.prompt} onModel={(model) => set({ model, ablate: '' })} onPrompt={(prompt) => set({ prompt, ablate: '' })} />
       {error && <p class="error" role="alert">{error}</p>}
 
       <section aria-label="per-token loss">

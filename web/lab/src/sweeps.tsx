@@ -1,7 +1,7 @@
-import { useEffect, useState } from 'preact/hooks';
 import type { MetricRow } from '../../../src/experiments/report/tables.js';
 import { api } from './api';
-import { readState, writeState, type Field, type StateOf } from './url-state';
+import { usePageState } from './page';
+import type { Field } from './url-state';
 import { useRequest } from './use-request';
 
 /**
@@ -20,8 +20,7 @@ const COLUMNS: [keyof MetricRow, string][] = [
 ];
 
 export function Sweeps() {
-  const [state, setState] = useState<StateOf<typeof FIELDS>>(() => readState(FIELDS));
-  useEffect(() => writeState(FIELDS, state), [state]);
+  const [state, setState] = usePageState(FIELDS);
   const list = useRequest(() => api.command<{ experiments: Experiment[] }>('sweeps', undefined), []);
   const chosen = state.experiment || list.data?.experiments[0]?.name;
   const report = useRequest(chosen ? () => api.command<{ cells: MetricRow[] }>(`sweeps/${encodeURIComponent(chosen)}/report`, undefined) : undefined, [chosen]);
