@@ -7,13 +7,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { DType } from '../src/formats/tensor-types.js';
 import { defaultThreads } from '../src/cli/model-flags.js';
 import { fixture, type FixtureSpec } from '../test/fixtures/models.js';
+import { freePort } from '../test/server/process.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env['WANDER_BENCH_SECONDS'] ?? 20);
@@ -82,17 +82,6 @@ async function startWander(model: string): Promise<Server> {
     timeout(180_000, 'wander serve'),
   ]);
   return { name: `wander serve${batch.length ? ` --max-batch-size ${MAX_BATCH}` : ''}`, url, pid: child.pid!, child, log };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function startLlama(model: string): Promise<Server> {
