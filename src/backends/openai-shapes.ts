@@ -57,11 +57,13 @@ export type ChoiceShape = 'openai-legacy' | 'openai-chat' | 'llama.cpp' | 'vllm'
 /**
  * How the tokens' text compares with the choice's text. 'exact': they spell it. 'prefix': they spell only
  * the start of it, some tokens are missing (llama.cpp build 4748 drops the last token's logprobs when a stop
- * string ends the choice). 'overrun': the text is the start of what they spell (the server cut the text at
- * a stop string and still reported the token that completed it, as `wander serve` does). 'mismatch':
- * neither (e.g. tokens decoded on their own differ from the text decoded as a whole).
+ * string ends the choice). 'suffix': they spell only the end of it (under `echo` the text starts with the
+ * prompt, and `wander serve` reports the generated tokens only; vLLM reports the prompt's tokens too).
+ * 'overrun': the text is the start of what they spell (the server cut the text at a stop string and still
+ * reported the token that completed it, as `wander serve` does). 'mismatch': none of these (e.g. tokens
+ * decoded on their own differ from the text decoded as a whole).
  */
-export type TextCoverage = 'exact' | 'prefix' | 'overrun' | 'mismatch';
+export type TextCoverage = 'exact' | 'prefix' | 'suffix' | 'overrun' | 'mismatch';
 
 /** One alternative at a position: a token the model could have chosen. */
 export interface NormalisedAlternative {
@@ -169,8 +171,8 @@ export function normaliseChoice(choice: unknown, endpoint: Endpoint, path = 'cho
   const serverIds = optionalIds(c['token_ids'], `${path}.token_ids`);
   const promptIds = optionalIds(c['prompt_token_ids'], `${path}.prompt_token_ids`);
   if (tokens && serverIds) {
-    const lined = tokens.length === serverIds.length ? { ids: serverIds, from: 0, field: 'token_ids' }
-      : promptIds && tokens.length === promptIds.length + serverIds.length ? { ids: [...promptIds, ...serverIds], from: promptIds.length, field: 'token_ids' }
+    const lined = tokens.length === serverIds.length ? { ids: serverIds, from: 0 }
+      : promptIds && tokens.length === promptIds.length + serverIds.length ? { ids: [...promptIds, ...serverIds], from: promptIds.length }
       : null;
     if (lined) {
       tokens.forEach((t, i) => {
@@ -346,6 +348,7 @@ function coverage(tokens: NormalisedToken[], text: string): TextCoverage | null 
     : tokens.map((t) => t.token).join('');
   if (spelled === text) return 'exact';
   if (text.startsWith(spelled)) return 'prefix';
+  if (text.endsWith(spelled)) return 'suffix';
   if (spelled.startsWith(text)) return 'overrun';
   return 'mismatch';
 }

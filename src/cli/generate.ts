@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import { OpenAIBackend } from '../backends/openai.js';
+import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
+import type { SettingsInput } from '../generate/settings.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 import { hasInterventions } from '../interp/intervene.js';
 import { printComparison, printReport, printSample } from './print-report.js';
@@ -7,6 +10,7 @@ import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './
 
 interface GenerateFlags extends ModelFlags, SamplerFlags {
   maxTokens?: string; stop: string[]; topLogprobs?: string; n?: string; maxBatchSize?: string; trace?: string | boolean;
+  apiKeyEnv?: string; concurrency?: string;
 }
 
 export function generateCommand(program: Command): void {
@@ -20,12 +24,15 @@ export function generateCommand(program: Command): void {
     .option('--n <N>', 'number of samples (default 1); sample i depends only on (seed, i)')
     .option('--max-batch-size <B>', 'decode up to B samples together (1–64, default 8)')
     .option('--trace [N]', 'explain every step: the top N candidates (default 10) through each sampler')
+    .option('--api-key-env <NAME>', 'with --model openai:URL: the environment variable holding the API key (default OPENAI_API_KEY)')
+    .option('--concurrency <N>', 'with --model openai:URL: requests in flight at once (default 4)')
     .action(async (flags: GenerateFlags) => {
       const trace = flags.trace === undefined ? undefined : flags.trace === true ? 10 : numeric(String(flags.trace));
       const input = samplerSettings(flags, {
         max_tokens: numeric(flags.maxTokens), stop: flags.stop.length ? flags.stop : undefined, top_logprobs: numeric(flags.topLogprobs),
         n: numeric(flags.n), max_batch_size: numeric(flags.maxBatchSize), trace,
       });
+      if (flags.model?.startsWith('openai:')) return remote(flags, input);
       const { model, prompt, loadMs } = await openModel(flags);
       try {
         // With interventions the run is shown beside the clean one, so nothing streams.
@@ -50,4 +57,24 @@ export function generateCommand(program: Command): void {
         model.close();
       }
     });
+}
+
+/** `--model openai:URL#ID`: the server samples, one request per sample (src/backends/openai.ts). */
+async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void> {
+  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
+  if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
+  const t0 = performance.now();
+  const backend = await OpenAIBackend.connect(flags.model!, { apiKey, concurrency: numeric(flags.concurrency) as number | undefined });
+  const single = (input.n ?? 1) === 1;
+  const run = await backend.generate(flags.prompt, input, {
+    loadMs: performance.now() - t0,
+    onSample: !flags.json && !single ? (s) => printSample(s, flags.prompt!, process.stdout) : undefined,
+  });
+  if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+  else {
+    if (single) process.stdout.write(flags.prompt + run.samples[0]!.text + '\n');
+    printReport(run, process.stderr);
+  }
+  if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
 }

@@ -75,7 +75,10 @@ export function describeModel(m: ModelInfo): string {
 export function printReport(run: Run, out: NodeJS.WritableStream): void {
   const m = run.model, s = run.settings, u = run.usage, t = run.timings;
   const lines: string[] = ['', '── run report ' + '─'.repeat(50)];
-  lines.push(`model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
+  const b = run.backend;
+  lines.push(b && b.kind !== 'wander'
+    ? `model     ${b.name}, sampled by the server (${b.kind} backend${b.version ? `, ${b.version}` : ''})`
+    : `model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
   lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);
   if (s.resolved_bias) lines.push(`bias      ${s.resolved_bias.map((b) => `${showToken(b.token)} (#${b.token_id}) ${b.bias}`).join(', ')}`);
   lines.push(`tokens    prompt ${u.prompt_tokens} · generated ${u.completion_tokens} · total ${u.total_tokens}`);

@@ -1,3 +1,4 @@
+import type { BackendInfo } from '../backends/capabilities.js';
 import type { Model } from '../model/load.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import type { StepTrace } from '../sampling/trace.js';
@@ -74,4 +75,6 @@ export interface Run {
   timings: { load_ms: number; prompt_ms: number; generate_ms: number; tokens_per_second: number };
   /** With interventions and compareClean: the same samples (same seed) generated without them. */
   clean?: Run;
+  /** When another engine than Wander's own ran the model (an OpenAI-compatible server): which, and what it can do. */
+  backend?: BackendInfo;
 }

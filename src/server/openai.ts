@@ -120,6 +120,8 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
       index: p * n + s.index, text: (echo ? text : '') + s.text,
       logprobs: top === undefined ? null : legacyLogprobs(s, top, echo ? text.length : 0),
       finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
+      // vLLM's name for the generated ids (its `return_token_ids`): clients that know it need no tokenizer.
+      token_ids: s.token_ids,
     });
     if (body['stream'] === true) {
       // Every prompt's samples decode together; their chunks interleave, each naming its choice.

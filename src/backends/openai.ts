@@ -1,0 +1,235 @@
+import { UserError } from '../errors.js';
+import type { FinishReason, ModelInfo, Run, Sample } from '../generate/report.js';
+import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsInput } from '../generate/settings.js';
+import { Rng } from '../sampling/rng.js';
+import type { StepLogprobs } from '../sampling/logprobs.js';
+import { requireCapability, type BackendInfo } from './capabilities.js';
+import { normaliseChoice, type NormalisedChoice } from './openai-shapes.js';
+
+/**
+ * The sampling backend for any OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama, MAX,
+ * SGLang, `wander serve`): `--model openai:http://HOST:PORT/v1#MODEL-ID`. The server samples; Wander
+ * sends every setting explicitly (so the server's own defaults never apply silently), one request per
+ * sample with a seed derived from (seed, i) — so sample i never depends on n or on the server's `n`
+ * support — and records what came back, logprobs normalised to Wander's shape. A setting only Wander's
+ * own chain can apply is an error naming it, not a silent approximation.
+ */
+
+export interface OpenAISpec { baseURL: string; model?: string }
+
+/** "openai:http://127.0.0.1:8000/v1#MODEL-ID" (the model id is optional when the server has one model). */
+export function parseOpenAISpec(spec: string): OpenAISpec {
+  const rest = spec.slice('openai:'.length);
+  const hash = rest.indexOf('#');
+  const url = hash >= 0 ? rest.slice(0, hash) : rest;
+  const model = hash >= 0 ? rest.slice(hash + 1) : undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UserError(`--model ${spec}: not a URL after openai: (expected openai:http://HOST:PORT/v1[#MODEL-ID])`, 'model');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UserError(`--model ${spec}: the server's URL must be http:// or https://`, 'model');
+  if (model === '') throw new UserError(`--model ${spec}: nothing after # (give the model id, or leave out the #)`, 'model');
+  return { baseURL: url.replace(/\/+$/, ''), ...(model !== undefined ? { model } : {}) };
+}
+
+/** The settings the server's sampler is sent (every one, explicitly), with their request field names. */
+const SENT: (keyof Settings)[] = [
+  'temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'repetition_penalty', 'frequency_penalty', 'presence_penalty',
+  'stop', 'max_tokens', 'seed', 'logit_bias', 'min_new_tokens', 'top_logprobs', 'n', 'max_batch_size',
+];
+
+export interface OpenAIOptions {
+  /** The API key (from OPENAI_API_KEY or --api-key-env). */
+  apiKey?: string;
+  /** Requests in flight at once (default 4). */
+  concurrency?: number;
+  /** Per-request time limit, ms (default 120 s). */
+  timeoutMs?: number;
+  /** Retries on 429, 503 and connection errors, with doubling waits from 250 ms (default 4). */
+  retries?: number;
+}
+
+export class OpenAIBackend {
+  readonly info: BackendInfo;
+  private maxLogprobs?: number;
+
+  private constructor(readonly spec: string, readonly baseURL: string, readonly model: string, private readonly opts: OpenAIOptions, version: string | null) {
+    this.info = {
+      kind: 'openai', name: `${baseURL}#${model}`, version,
+      capabilities: { full_logits: false, top_logprobs: 20, own_sampling_chain: false, internals: false, token_ids: false, batch_invariant: false },
+    };
+  }
+
+  /** Reaches the server and checks that it serves the model (or has exactly one when none is named). */
+  static async connect(spec: string, opts: OpenAIOptions = {}): Promise<OpenAIBackend> {
+    const { baseURL, model } = parseOpenAISpec(spec);
+    let res: Response;
+    try {
+      res = await fetch(`${baseURL}/models`, { headers: headers(opts.apiKey), signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+    } catch (e) {
+      throw new UserError(`--model ${spec}: cannot reach the server: ${reason(e)}`, 'model');
+    }
+    if (res.status === 401 || res.status === 403) throw new UserError(`--model ${spec}: the server refused the API key (${res.status}); set OPENAI_API_KEY or --api-key-env NAME`, 'model');
+    const body = await res.json().catch(() => undefined) as { data?: { id?: unknown }[] } | undefined;
+    const ids = Array.isArray(body?.data) ? body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string') : undefined;
+    if (!res.ok || !ids) throw new UserError(`--model ${spec}: ${baseURL}/models did not answer as an OpenAI-compatible server (HTTP ${res.status})`, 'model');
+    let chosen = model;
+    if (chosen === undefined) {
+      if (ids.length !== 1) throw new UserError(`--model ${spec}: the server serves ${ids.length} models (${ids.join(', ')}); name one: openai:${baseURL}#ID`, 'model');
+      chosen = ids[0]!;
+    } else if (!ids.includes(chosen)) {
+      throw new UserError(`--model ${spec}: the server does not serve ${chosen} (it serves: ${ids.join(', ')})`, 'model');
+    }
+    return new OpenAIBackend(spec, baseURL, chosen, opts, res.headers.get('server'));
+  }
+
+  /**
+   * Generates n samples of `prompt`: sample i is one request with the seed `sampleSeed(seed, i)`.
+   * The report is Wander's Run, with `backend` saying who sampled; what the server does not say
+   * (its tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed.
+   */
+  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number } = {}): Promise<Run> {
+    const { settings, sources } = resolveSettings(parseSettings(input), {});
+    this.check(input, settings);
+    const top = settings.top_logprobs > 0 ? Math.min(settings.top_logprobs, await this.logprobLimit()) : 0;
+    const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
+    const t0 = performance.now();
+    const samples: Sample[] = [];
+    let promptTokens = 0, completion = 0;
+    const queue = [...indices];
+    const worker = async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        const { sample, prompt_tokens, completion_tokens } = await this.sample(prompt, settings, i, top);
+        promptTokens = Math.max(promptTokens, prompt_tokens);
+        completion += completion_tokens;
+        samples.push(sample);
+        opts.onSample?.(sample);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, indices.length) }, worker));
+    const ms = performance.now() - t0;
+    samples.sort((a, b) => a.index - b.index);
+    const finish = Object.fromEntries((['eos', 'max_tokens', 'stop_sequence', 'context_full', 'error'] as FinishReason[]).map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return {
+      model: this.modelInfo(),
+      backend: this.info,
+      settings: { ...settings, sources, stages: [] },
+      prompt: { text: prompt, token_ids: [] },
+      samples,
+      summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finish },
+      usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
+      timings: { load_ms: round(opts.loadMs ?? 0), prompt_ms: 0, generate_ms: round(ms), tokens_per_second: ms > 0 ? round((completion / ms) * 1000) : 0 },
+    };
+  }
+
+  /** Settings only Wander's own chain can apply are refused, by name. */
+  private check(input: SettingsInput, settings: Settings): void {
+    if (settings.trace > 0) requireCapability('generate', this.info, 'own_sampling_chain', '--trace');
+    for (const k of ['ablate', 'noise', 'patch_from'] as const) if (settings[k].length) requireCapability('generate', this.info, 'internals', `--${k.replace('_', '-')}`);
+    for (const k of Object.keys(input) as (keyof Settings)[]) {
+      if (SENT.includes(k) || input[k] === undefined) continue;
+      if (JSON.stringify(settings[k]) === JSON.stringify((DEFAULTS as Partial<Settings>)[k])) continue;
+      throw new UserError(`${k} cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: ${SENT.filter((s) => s !== 'max_batch_size').join(', ')})`, k);
+    }
+    if (settings.logit_bias.some((b) => !('token_id' in b))) throw new UserError('logit_bias: the server needs token ids (#ID), not texts, since Wander does not know its tokenizer', 'logit_bias');
+  }
+
+  /** The most alternatives per token the server gives, probed once (20, 5, 1). */
+  private async logprobLimit(): Promise<number> {
+    if (this.maxLogprobs !== undefined) return this.maxLogprobs;
+    for (const n of [20, 5, 1]) {
+      const res = await this.post({ model: this.model, prompt: 'a', max_tokens: 1, logprobs: n, temperature: 0 }).catch(() => undefined);
+      if (res?.ok) return (this.maxLogprobs = n);
+    }
+    throw new UserError(`--model ${this.spec}: the server gives no logprobs (asked for 20, 5 and 1)`, 'top_logprobs');
+  }
+
+  /** One sample: one request, retried on 429, 503 and connection errors; a failure is the sample's error. */
+  private async sample(prompt: string, s: Settings, index: number, top: number): Promise<{ sample: Sample; prompt_tokens: number; completion_tokens: number }> {
+    const body: Record<string, unknown> = {
+      model: this.model, prompt, n: 1, max_tokens: s.max_tokens, seed: sampleSeed(s.seed, index),
+      temperature: s.temperature, top_p: s.top_p, top_k: s.top_k, min_p: s.min_p, typical_p: s.typical_p,
+      repetition_penalty: s.repetition_penalty, frequency_penalty: s.frequency_penalty, presence_penalty: s.presence_penalty,
+      ...(s.stop.length ? { stop: s.stop } : {}), ...(s.min_new_tokens ? { min_tokens: s.min_new_tokens } : {}),
+      ...(s.logit_bias.length ? { logit_bias: Object.fromEntries(s.logit_bias.map((b) => ['token_id' in b ? b.token_id : -1, b.bias === '-inf' ? -100 : b.bias])) } : {}),
+      ...(top > 0 ? { logprobs: top } : {}),
+    };
+    const failed = (error: string) => ({ sample: { index, text: '', token_ids: [], finish_reason: 'error' as const, error }, prompt_tokens: 0, completion_tokens: 0 });
+    let res: Response | undefined, lastError = '';
+    for (let attempt = 0; attempt <= (this.opts.retries ?? 4); attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+      try {
+        res = await this.post(body);
+      } catch (e) {
+        lastError = reason(e);
+        res = undefined;
+        continue;
+      }
+      if (res.status !== 429 && res.status !== 503) break;
+      lastError = `HTTP ${res.status}`;
+      res = undefined;
+    }
+    if (!res) return failed(`the server did not answer: ${lastError}`);
+    const json = await res.json().catch(() => undefined) as { choices?: unknown[]; usage?: { prompt_tokens?: number; completion_tokens?: number }; error?: { message?: string } } | undefined;
+    if (!res.ok) {
+      const message = json?.error?.message ?? `HTTP ${res.status}`;
+      // A setting the server rejects is the user's to fix: one line, not an error per sample.
+      if (res.status === 400) throw new UserError(`the server refused the request: ${message}`, 'model');
+      return failed(`the server answered ${res.status}: ${message}`);
+    }
+    let c: NormalisedChoice;
+    try {
+      c = normaliseChoice(json?.choices?.[0], 'completions', 'choices[0]');
+    } catch (e) {
+      return failed(`the server's answer has an unexpected shape: ${(e as Error).message}`);
+    }
+    const sample: Sample = { index, text: c.text, token_ids: c.token_ids ?? [], finish_reason: finishReason(c, s) };
+    if (sample.finish_reason === 'stop_sequence' && typeof c.stop_reason === 'string') sample.stop_sequence = c.stop_reason;
+    if (top > 0 && c.tokens) sample.logprobs = c.tokens.filter((t) => t.logprob !== null).map((t): StepLogprobs => ({
+      token_id: t.token_id ?? -1, token: t.token, logprob: t.logprob!, top_logprobs: t.top.slice(0, top).map((a) => ({ token_id: a.token_id ?? -1, token: a.token, logprob: a.logprob })),
+    }));
+    const count = (x: unknown, or: number) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : or);
+    return { sample, prompt_tokens: count(json?.usage?.prompt_tokens, 0), completion_tokens: count(json?.usage?.completion_tokens, c.tokens?.length ?? sample.token_ids.length) };
+  }
+
+  private post(body: object): Promise<Response> {
+    return fetch(`${this.baseURL}/completions`, {
+      method: 'POST', headers: { ...headers(this.opts.apiKey), 'content-type': 'application/json' }, body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
+    });
+  }
+
+  /** What a run says about the model: the server and id; what the server does not tell is 0. */
+  private modelInfo(): ModelInfo {
+    return { path: this.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, context_length: 0, vocab_size: 0, tokenizer: 'server', kernels: 'server', threads: 0 };
+  }
+}
+
+/** The seed sent for sample i: a keyed stream of (seed, i), so samples differ and each repeats. */
+export function sampleSeed(seed: number, index: number): number {
+  return Rng.keyed('openai-sample-seed', [seed >>> 0, Math.floor(seed / 2 ** 32), index]).nextU32() & 0x7fffffff;
+}
+
+/** The server's 'stop' is an end of sequence or a stop string: Wander's own reason when the server says it, or vLLM's stop_reason. */
+function finishReason(c: NormalisedChoice, s: Settings): FinishReason {
+  const own = c.wander_finish_reason;
+  if (own === 'eos' || own === 'max_tokens' || own === 'stop_sequence' || own === 'context_full' || own === 'error') return own;
+  if (c.finish_reason === 'length') return 'max_tokens';
+  // Without vLLM's stop_reason, a server's 'stop' after stop strings were sent may be either; it is
+  // counted as the stop string (the server cut the text there, or ended it — both end the sample).
+  if (c.finish_reason === 'stop') return typeof c.stop_reason === 'string' || (c.shape !== 'vllm' && s.stop.length > 0) ? 'stop_sequence' : 'eos';
+  return 'error';
+}
+
+function headers(apiKey?: string): Record<string, string> {
+  return apiKey ? { authorization: `Bearer ${apiKey}` } : {};
+}
+
+function reason(e: unknown): string {
+  const err = e as { cause?: { code?: string; message?: string }; name?: string; message?: string };
+  if (err?.name === 'TimeoutError') return 'timed out';
+  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+}

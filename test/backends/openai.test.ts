@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { OpenAIBackend, parseOpenAISpec, sampleSeed } from '../../src/backends/openai.js';
+import { generate } from '../../src/generate/generate.js';
+import { loadModel } from '../../src/model/load.js';
+import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
+import { needsShared, sharedModel, wander } from '../helpers.js';
+import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
+import { existsSync } from 'node:fs';
+
+// The OpenAI-compatible backend against real servers on loopback: `wander serve` and llama.cpp's
+// llama-server. The server samples; greedy output must be the native engine's.
+
+/** A CLI run that failed on bad input: exit code 2 and one line on stderr, returned without the prefix. */
+function userError(r: { code: number; stdout: string; stderr: string }): string {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  return r.stderr.trim().replace(/^wander: /, '');
+}
+
+describe('the openai backend against wander serve', () => {
+  let server: Server;
+  const model = loadModel(DEFAULT_MODEL);
+  before(async () => { server = await serve(); });
+  after(() => stop(server));
+
+  test('greedy text, token ids and logprobs are the native engine\'s', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
+    assert.equal(backend.model, 'ladder:medium');
+    const run = await backend.generate('And God said', { temperature: 0, max_tokens: 10, top_logprobs: 3 });
+    const local = generate(model, 'And God said', { temperature: 0, max_tokens: 10, top_logprobs: 3 });
+    assert.equal(run.samples[0]!.text, local.samples[0]!.text);
+    assert.deepEqual(run.samples[0]!.token_ids, local.samples[0]!.token_ids);
+    assert.deepEqual(run.samples[0]!.logprobs!.map((t) => t.logprob), local.samples[0]!.logprobs!.map((t) => t.logprob));
+    assert.deepEqual(run.usage, local.usage);
+    assert.equal(run.backend?.kind, 'openai');
+    assert.equal(run.backend?.capabilities.full_logits, false);
+  });
+
+  test('sample i is the server\'s sample for seed sampleSeed(seed, i): reproducible, and independent of n', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server.url}/v1#ladder:medium`, { concurrency: 3 });
+    const three = await backend.generate('And God said', { seed: 5, max_tokens: 8, n: 3 });
+    const again = await backend.generate('And God said', { seed: 5, max_tokens: 8, n: 2 });
+    assert.deepEqual(again.samples.map((s) => s.text), three.samples.slice(0, 2).map((s) => s.text));
+    // What the server gives for that seed alone is what wander generate gives locally with it.
+    assert.equal(three.samples[2]!.text, generate(model, 'And God said', { seed: sampleSeed(5, 2), max_tokens: 8 }).samples[0]!.text);
+    assert.ok(new Set(three.samples.map((s) => s.text)).size > 1);
+  });
+
+  test('the CLI: generate runs on it; commands that need the distribution, and bad specs, are one line', async () => {
+    const closed = await freePort();
+    const r = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'And God said', '--max-tokens', '6', '--temperature', '0', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).samples[0].text, generate(model, 'And God said', { temperature: 0, max_tokens: 6 }).samples[0]!.text);
+    const trace = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--trace');
+    assert.equal(userError(trace), `wander generate needs Wander's own sampling chain (--trace), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
+    const next = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x');
+    assert.match(userError(next), /only wander generate runs on it; this command needs the full next-token distribution$/);
+    assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1#gpt-4`, '-p', 'x')), `--model openai:${server.url}/v1#gpt-4: the server does not serve gpt-4 (it serves: ladder:medium)`);
+    assert.equal(userError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
+    assert.equal(userError(wander('generate', '--model', `openai:http://127.0.0.1:${closed}/v1`, '-p', 'x')), `--model openai:http://127.0.0.1:${closed}/v1: cannot reach the server: ECONNREFUSED`);
+    assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--typical-p', '0.5', '--epsilon', '0.01')),
+      'epsilon_cutoff cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: temperature, top_k, top_p, min_p, typical_p, repetition_penalty, frequency_penalty, presence_penalty, stop, max_tokens, seed, logit_bias, min_new_tokens, top_logprobs, n)');
+  });
+});
+
+describe('the openai backend against llama.cpp\'s llama-server', () => {
+  const file = sharedModel('stories260K.gguf');
+  const skip = needsShared('stories260K.gguf').skip || (existsSync(LLAMA_SERVER) ? false : `${LLAMA_SERVER} not found (the shared llama.cpp tools are absent)`);
+  let server: Server | undefined;
+  before(async () => { if (!skip) server = await llamaServe(file!); });
+  after(() => stop(server));
+
+  test('greedy text equals the native engine; logprobs come back with token ids', { skip }, async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server!.url}/v1`);
+    const run = await backend.generate('Once upon a time', { temperature: 0, max_tokens: 16, top_logprobs: 3 });
+    const local = generate(loadModel(file!), 'Once upon a time', { temperature: 0, max_tokens: 16, top_logprobs: 3 });
+    assert.equal(run.samples[0]!.text, local.samples[0]!.text);
+    assert.deepEqual(run.samples[0]!.token_ids, local.samples[0]!.token_ids);
+    run.samples[0]!.logprobs!.forEach((t, i) => assert.ok(Math.abs(t.logprob - local.samples[0]!.logprobs![i]!.logprob) < 1e-4, `token ${i}`));
+    assert.equal(run.samples[0]!.finish_reason, 'max_tokens');
+  });
+});
+
+describe('the openai backend when the server misbehaves', () => {
+  let busy: HttpServer, slow: HttpServer;
+  let busyUrl = '', slowUrl = '';
+  let busyPosts = 0;
+  const listen = (s: HttpServer) => new Promise<string>((resolve) => s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as { port: number }).port}/v1`)));
+  const models = (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'm' }] }));
+  before(async () => {
+    busy = createServer((req, res) => { if (req.url === '/v1/models') return models(res); busyPosts++; res.writeHead(503).end(); });
+    slow = createServer((req, res) => { if (req.url === '/v1/models') return models(res); /* never answers */ });
+    [busyUrl, slowUrl] = await Promise.all([listen(busy), listen(slow)]);
+  });
+  after(() => { busy.close(); slow.closeAllConnections(); slow.close(); });
+
+  test('503s are retried with backoff, then the sample is an error naming why', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${busyUrl}`, { retries: 2 });
+    const run = await backend.generate('x', { max_tokens: 2 });
+    assert.equal(busyPosts, 3);
+    assert.deepEqual([run.samples[0]!.finish_reason, run.samples[0]!.error], ['error', 'the server did not answer: HTTP 503']);
+  });
+
+  test('a request past the time limit is an error, not a hang', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${slowUrl}`, { retries: 0, timeoutMs: 300 });
+    const run = await backend.generate('x', { max_tokens: 2 });
+    assert.deepEqual([run.samples[0]!.finish_reason, run.samples[0]!.error], ['error', 'the server did not answer: timed out']);
+  });
+
+  test('specs', () => {
+    assert.deepEqual(parseOpenAISpec('openai:http://h:8000/v1/#m'), { baseURL: 'http://h:8000/v1', model: 'm' });
+    assert.deepEqual(parseOpenAISpec('openai:https://h/v1'), { baseURL: 'https://h/v1' });
+    assert.throws(() => parseOpenAISpec('openai:nope'), { message: '--model openai:nope: not a URL after openai: (expected openai:http://HOST:PORT/v1[#MODEL-ID])' });
+  });
+});
