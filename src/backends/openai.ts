@@ -90,10 +90,13 @@ export class OpenAIBackend {
    * The report is Wander's Run, with `backend` saying who sampled; what the server does not say
    * (its tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed.
    */
-  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number } = {}): Promise<Run> {
+  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number; tokenStats?: boolean } = {}): Promise<Run> {
     const { settings, sources } = resolveSettings(parseSettings(input), {});
     this.check(input, settings);
-    const top = settings.top_logprobs > 0 ? Math.min(settings.top_logprobs, await this.logprobLimit()) : 0;
+    // Token stats (for sweeps) need each chosen token's logprob: one alternative is enough. The
+    // entropies need the whole distribution, which a server does not give: they stay empty.
+    const want = Math.max(settings.top_logprobs, opts.tokenStats ? 1 : 0);
+    const top = want > 0 ? Math.min(want, await this.logprobLimit()) : 0;
     const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
     const t0 = performance.now();
     const samples: Sample[] = [];
@@ -101,7 +104,15 @@ export class OpenAIBackend {
     const queue = [...indices];
     const worker = async () => {
       for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+        const started = performance.now();
         const { sample, prompt_tokens, completion_tokens } = await this.sample(prompt, settings, i, top);
+        if (opts.tokenStats) {
+          sample.token_logprobs = (sample.logprobs ?? []).map((t) => t.logprob);
+          sample.token_entropy_bits = [];
+          sample.token_sampled_entropy_bits = [];
+          sample.elapsed_ms = Math.round((performance.now() - started) * 100) / 100;
+          if (settings.top_logprobs === 0) delete sample.logprobs;
+        }
         promptTokens = Math.max(promptTokens, prompt_tokens);
         completion += completion_tokens;
         samples.push(sample);

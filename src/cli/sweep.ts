@@ -9,7 +9,7 @@ import { numeric } from './sampler-flags.js';
 
 export const DEFAULT_DB = 'results.sqlite';
 
-interface SweepFlags { db: string; force?: boolean; chat: boolean; model: string[]; samples?: string; maxTokens?: string; threads?: string; kernels?: string; json?: boolean }
+interface SweepFlags { db: string; force?: boolean; chat: boolean; model: string[]; samples?: string; maxTokens?: string; threads?: string; kernels?: string; json?: boolean; concurrency?: string; apiKeyEnv?: string }
 
 export function sweepCommand(program: Command): void {
   program.command('sweep')
@@ -23,6 +23,8 @@ export function sweepCommand(program: Command): void {
     .option('--no-chat', 'send prompts as plain text, even where the file asks for the model\'s chat template')
     .option('--threads <N>', THREADS_HELP)
     .option('--kernels <impl>', 'wasm (default) or typescript')
+    .option('--concurrency <N>', 'for openai: models, requests in flight per server (1–256, default 4)')
+    .option('--api-key-env <NAME>', 'for openai: models, the environment variable holding the API key (default OPENAI_API_KEY)')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'show stack traces for errors')
     .action(async (file: string, flags: SweepFlags) => {
@@ -33,6 +35,10 @@ export function sweepCommand(program: Command): void {
       if (flags.kernels !== undefined && flags.kernels !== 'wasm' && flags.kernels !== 'typescript') {
         throw new UserError(`--kernels must be wasm or typescript, got ${JSON.stringify(flags.kernels)}`, 'kernels');
       }
+      const concurrency = integer(flags.concurrency, '--concurrency');
+      if (concurrency !== undefined && (concurrency < 1 || concurrency > 256)) throw new UserError(`--concurrency must be an integer from 1 to 256, got ${concurrency}`, 'concurrency');
+      const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
+      if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
       const spec = applyOverrides(loadExperiment(file), {
         models: flags.model, samples: integer(flags.samples, '--samples'), max_tokens: integer(flags.maxTokens, '--max-tokens'), chat: flags.chat,
       });
@@ -65,7 +71,9 @@ export function sweepCommand(program: Command): void {
       };
       if (!flags.json) process.stderr.write(`sweep ${spec.name} → ${flags.db} (each sample is stored as it finishes: interrupt at any time and run again to resume)\n`);
       try {
-        const r = await runSweep(spec, store, { force: flags.force, threads, kernels: flags.kernels as 'wasm' | 'typescript' | undefined, progress: !flags.json, onProgress, onLog: log });
+        const r = await runSweep(spec, store, {
+          force: flags.force, threads, kernels: flags.kernels as 'wasm' | 'typescript' | undefined, progress: !flags.json, onProgress, onLog: log, concurrency, apiKey,
+        });
         bar?.stop();
         if (flags.json) {
           process.stdout.write(JSON.stringify({ ...r, db: flags.db, elapsedMs: Math.round(r.elapsedMs) }, null, 2) + '\n');

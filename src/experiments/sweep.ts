@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { chatPrompt } from '../generate/chat.js';
+import { OpenAIBackend } from '../backends/openai.js';
 import { Generation } from '../generate/generate.js';
+import type { Sample } from '../generate/report.js';
 import { Scheduler } from '../generate/scheduler.js';
 import { DEFAULTS, resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { loadModel, type LoadOptions } from '../model/load.js';
@@ -20,6 +22,10 @@ export interface SweepOptions extends LoadOptions {
   onProgress?: (p: SweepProgress) => void;
   /** One-line notes: which model is loading, what was already stored. */
   onLog?: (line: string) => void;
+  /** For `openai:` models: requests in flight per server (default 4), the API key, retries per request (default 4). */
+  concurrency?: number;
+  apiKey?: string;
+  retries?: number;
 }
 
 export interface SweepProgress {
@@ -55,7 +61,11 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   const t0 = performance.now();
   // Every model must exist before any work starts: a typo in the last model should not surface an hour in.
   const paths = new Map<string, string>();
-  for (const [i, m] of spec.models.entries()) paths.set(m.spec, await locateModel(m.spec, i, spec.file, opts.progress ?? false));
+  const servers = new Map<string, OpenAIBackend>();
+  for (const [i, m] of spec.models.entries()) {
+    if (m.spec.startsWith('openai:')) servers.set(m.spec, await connectServer(m.spec, i, opts));
+    else paths.set(m.spec, await locateModel(m.spec, i, spec.file, opts.progress ?? false));
+  }
 
   const cells = store.syncExperiment(spec.name, spec, spec.file, planCells(spec));
   if (opts.force) {
@@ -84,6 +94,15 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   for (const m of spec.models) {
     const mine = todo.filter((t) => t.cell.model_spec === m.spec && t.missing.size > 0);
     if (mine.length === 0) continue;
+    const server = servers.get(m.spec);
+    if (server) {
+      await sweepOnServer(server, mine, spec, store, (s) => {
+        result.generated++;
+        result.tokens += s.token_ids.length;
+        if (s.finish_reason === 'error') result.errors++;
+      }, () => { cellsDone++; progress(); }, progress);
+      continue;
+    }
     opts.onLog?.(`loading ${m.label}`);
     const model = loadModel(paths.get(m.spec)!, { threads: opts.threads, kernels: opts.kernels });
     try {
@@ -146,6 +165,47 @@ function withoutPerRun<T extends object>(o: T): Partial<T> {
 }
 
 /** A model spec as a local path: relative paths are taken from the experiment file's folder when the file is there. */
+/** An OpenAI-compatible server named by a `models:` entry: reached, and checked to serve the model, before any work. */
+async function connectServer(spec: string, i: number, opts: SweepOptions): Promise<OpenAIBackend> {
+  try {
+    return await OpenAIBackend.connect(spec, { apiKey: opts.apiKey, concurrency: opts.concurrency, retries: opts.retries });
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`models[${i}]: ${e.message.replace(/^--model /, '')}`, 'models');
+    throw e;
+  }
+}
+
+/**
+ * A server's cells: each (cell, seed) is one backend run of the missing indices, `--concurrency`
+ * requests in flight; every sample is stored as it arrives, so a server that goes away leaves errors
+ * for the next run to retry and nothing half-written.
+ */
+async function sweepOnServer(
+  server: OpenAIBackend, mine: { cell: StoredCell; missing: Map<number, number[]> }[], spec: ExperimentSpec, store: ResultsStore,
+  counted: (s: Sample) => void, cellDone: () => void, progress: () => void,
+): Promise<void> {
+  const modelId = store.saveModel({
+    path: server.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, vocab_size: 0, context_length: 0,
+  });
+  for (const { cell, missing } of mine) {
+    if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on an OpenAI-compatible server are not supported yet; sweep with --no-chat`, 'chat');
+    const input = cell.settings as SettingsInput;
+    const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, {});
+    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: server.info });
+    for (const [seed, indices] of missing) {
+      await server.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
+        indices, tokenStats: true,
+        onSample: (s) => {
+          store.insertSample(cell.id, seed, s, { tokens: 0, ms: 0 });
+          counted(s);
+          progress();
+        },
+      });
+    }
+    cellDone();
+  }
+}
+
 async function locateModel(spec: string, i: number, file: string | undefined, progress: boolean): Promise<string> {
   let path = spec;
   if (!isSchemeSpec(spec) && !isAbsolute(spec) && file) {

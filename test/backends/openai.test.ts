@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
 import { OpenAIBackend, parseOpenAISpec, sampleSeed } from '../../src/backends/openai.js';
+import { collectReports } from '../../src/experiments/report/collect.js';
+import { parseExperiment } from '../../src/experiments/spec.js';
+import { ResultsStore } from '../../src/experiments/store.js';
+import { runSweep } from '../../src/experiments/sweep.js';
 import { generate } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { needsShared, sharedModel, wander } from '../helpers.js';
+import { needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 import { existsSync } from 'node:fs';
 
@@ -113,5 +118,66 @@ describe('the openai backend when the server misbehaves', () => {
     assert.deepEqual(parseOpenAISpec('openai:http://h:8000/v1/#m'), { baseURL: 'http://h:8000/v1', model: 'm' });
     assert.deepEqual(parseOpenAISpec('openai:https://h/v1'), { baseURL: 'https://h/v1' });
     assert.throws(() => parseOpenAISpec('openai:nope'), { message: '--model openai:nope: not a URL after openai: (expected openai:http://HOST:PORT/v1[#MODEL-ID])' });
+  });
+});
+
+describe('a sweep over an OpenAI-compatible server', () => {
+  const experiment = (name: string, models: string, samples: number, presets: string) => parseExperiment(`name: ${name}
+models: ${models}
+prompts: [{ label: god, text: "And God said" }, { label: king, text: "And the king" }]
+presets: ${presets}
+samples: ${samples}
+seed: 3
+max_tokens: 12
+`);
+
+  test('greedy cells store what the native engine stores; sample i is the server\'s for sampleSeed(seed, i)', async () => {
+    const server = await serve();
+    try {
+      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+      const spec = experiment('mixed', `[{ model: "ladder:medium", label: native }, { model: "openai:${server.url}/v1", label: served }]`, 4, '{ greedy: { temperature: 0 }, t1: { temperature: 1 } }');
+      const r = await runSweep(spec, store, { concurrency: 3 });
+      assert.equal(r.errors, 0);
+      const [report] = collectReports(store, 'mixed');
+      const cell = (model: string, prompt: string, preset: string) => report!.cells.find((c) => c.model === model && c.prompt_label === prompt && c.preset === preset)!;
+      for (const prompt of ['god', 'king']) {
+        const [a, b] = [cell('native', prompt, 'greedy'), cell('served', prompt, 'greedy')];
+        assert.deepEqual([b.metrics.distinct, b.metrics.distinct_2, b.metrics.self_bleu4, b.metrics.first_divergence], [a.metrics.distinct, a.metrics.distinct_2, a.metrics.self_bleu4, a.metrics.first_divergence]);
+        // The server gives no distribution: its entropy is unknown, not zero.
+        assert.equal(b.metrics.mean_entropy_bits, null);
+      }
+      const served = store.samples(store.cells('mixed').find((c) => c.model_label === 'served' && c.prompt_label === 'god' && c.preset === 't1')!);
+      const model = loadModel(DEFAULT_MODEL);
+      assert.deepEqual(served.map((s) => s.text), [0, 1, 2, 3].map((i) => generate(model, 'And God said', { temperature: 1, seed: sampleSeed(3, i), max_tokens: 12 }).samples[0]!.text));
+      store.close();
+    } finally {
+      await stop(server);
+    }
+  });
+
+  test('a server that goes away mid-sweep leaves errors; once it is back, a resume completes the sweep with nothing lost or doubled', async () => {
+    const port = await freePort();
+    let server = await serve('--port', String(port));
+    const db = join(tempDir(), 'r.sqlite');
+    const store = ResultsStore.open(db);
+    const spec = experiment('resume', `[{ model: "openai:http://127.0.0.1:${port}/v1", label: served }]`, 40, '{ t1: { temperature: 1 } }');
+    const stored = () => { const s = ResultsStore.open(db, { readonly: true }); const n = s.cells('resume').reduce((k, c) => k + s.samples(c).filter((x) => x.finish_reason !== 'error').length, 0); s.close(); return n; };
+    const sweep = runSweep(spec, store, { concurrency: 2, retries: 0 });
+    while (stored() < 6) await new Promise((r) => setTimeout(r, 20));
+    await stop(server);
+    const first = await sweep;
+    assert.ok(first.errors > 0, 'samples after the server left are stored as errors');
+    server = await serve('--port', String(port));
+    try {
+      const second = await runSweep(spec, store, { concurrency: 2, retries: 0 });
+      assert.equal(second.errors, 0);
+      assert.equal(second.generated, first.errors, 'exactly the failed samples were generated again');
+      const cells = store.cells('resume');
+      assert.ok(cells.every((c) => store.missing(c).size === 0));
+      assert.deepEqual(cells.map((c) => store.samples(c).length), [40, 40]);
+    } finally {
+      store.close();
+      await stop(server);
+    }
   });
 });
