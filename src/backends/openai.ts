@@ -4,7 +4,7 @@ import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsI
 import { Rng } from '../sampling/rng.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import { requireCapability, type BackendInfo } from './capabilities.js';
-import { normaliseChoice, type NormalisedChoice } from './openai-shapes.js';
+import { normaliseChoice, topLogprobsTail, type NormalisedChoice } from './openai-shapes.js';
 
 /**
  * The sampling backend for any OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama, MAX,
@@ -39,6 +39,17 @@ const SENT: (keyof Settings)[] = [
   'temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'repetition_penalty', 'frequency_penalty', 'presence_penalty',
   'stop', 'max_tokens', 'seed', 'logit_bias', 'min_new_tokens', 'top_logprobs', 'n', 'max_batch_size',
 ];
+
+/** `wander next` on a server: the top alternatives it lists, raw (temperature 1), and the unlisted tail. */
+export interface ServedNext {
+  backend: BackendInfo;
+  prompt: { text: string };
+  /** How many alternatives were asked for (the server's limit or --top, the smaller). */
+  listed: number;
+  candidates: { token_id: number | null; token: string; prob: number; cumulative_prob: number }[];
+  /** The probability of every token the server did not list, together. */
+  tail_mass: number;
+}
 
 export interface OpenAIOptions {
   /** The API key (from OPENAI_API_KEY or --api-key-env). */
@@ -134,6 +145,23 @@ export class OpenAIBackend {
       usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
       timings: { load_ms: round(opts.loadMs ?? 0), prompt_ms: 0, generate_ms: round(ms), tokens_per_second: ms > 0 ? round((completion / ms) * 1000) : 0 },
     };
+  }
+
+  /**
+   * The next-token distribution as far as the server shows it: its top alternatives for the first
+   * token after `prompt` (as many as it allows, up to `top`), and the probability left to all the
+   * tokens it does not list — unknown individually, shown as one tail.
+   */
+  async next(prompt: string, top: number): Promise<ServedNext> {
+    const n = Math.min(top, await this.logprobLimit());
+    const res = await this.post({ model: this.model, prompt, max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, logprobs: n, n: 1, seed: 0 });
+    const json = await res.json().catch(() => undefined) as { choices?: unknown[]; error?: { message?: string } } | undefined;
+    if (!res.ok) throw new UserError(`the server refused the request: ${json?.error?.message ?? `HTTP ${res.status}`}`, 'model');
+    const first = normaliseChoice(json?.choices?.[0], 'completions', 'choices[0]').tokens?.[0];
+    if (!first) throw new UserError(`--model ${this.spec}: the server returned no logprobs for the next token`, 'model');
+    let cum = 0;
+    const candidates = first.top.slice(0, n).map((a) => ({ token_id: a.token_id, token: a.token, prob: Math.exp(a.logprob), cumulative_prob: (cum += Math.exp(a.logprob)) }));
+    return { backend: this.info, prompt: { text: prompt }, listed: n, candidates, tail_mass: topLogprobsTail(first.top.slice(0, n)) };
   }
 
   /** Settings only Wander's own chain can apply are refused, by name. */

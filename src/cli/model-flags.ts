@@ -42,7 +42,7 @@ export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}):
     throw new UserError(`--kernels must be wasm or typescript, got ${JSON.stringify(f.kernels)}`, 'kernels');
   }
   if (f.model?.startsWith('openai:')) {
-    throw new UserError(`--model ${f.model}: an OpenAI-compatible server samples for itself and returns a few logprobs per token, so only wander generate runs on it; this command needs the full next-token distribution`, 'model');
+    throw new UserError(`--model ${f.model}: an OpenAI-compatible server samples for itself and returns a few logprobs per token, so only generate, next (its top logprobs) and sweep run on it; this command needs the full next-token distribution`, 'model');
   }
   const path = f.model ? await resolveModelSpec(f.model, { progress: !f.json }) : DEFAULT_MODEL;
   const t0 = performance.now();

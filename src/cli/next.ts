@@ -5,6 +5,9 @@ import { bar, pad, prob, showToken } from './format.js';
 import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
+import { requireCapability } from '../backends/capabilities.js';
+import { OpenAIBackend } from '../backends/openai.js';
+import type { SettingsInput } from '../generate/settings.js';
 
 interface NextFlags extends ModelFlags, SamplerFlags { top?: string; draw?: string }
 
@@ -20,6 +23,7 @@ export function nextCommand(program: Command): void {
       const top = numeric(flags.top) ?? 20, draws = numeric(flags.draw) ?? 0;
       if (typeof top !== 'number') throw new UserError(`--top must be an integer from 1 to 1000, got ${JSON.stringify(flags.top)}`, 'top');
       if (typeof draws !== 'number') throw new UserError(`--draw must be an integer from 0 to 1000000, got ${JSON.stringify(flags.draw)}`, 'draw');
+      if (flags.model?.startsWith('openai:')) return served(flags, input, top);
       const { model, prompt } = await openModel(flags);
       try {
         const d = nextTokenDistribution(model, prompt, input, { top, draws });
@@ -70,4 +74,24 @@ export function renderNext(d: NextTokenDistribution): string {
     if (d.draws.length > 30) lines.push(`          … and ${d.draws.length - 30} more distinct tokens`);
   }
   return lines.map((l) => l.trimEnd()).join('\n') + '\n';
+}
+
+/**
+ * `--model openai:URL`: the server's top alternatives, raw, and the tail it does not list. Wander's
+ * chain needs every logit, so sampler settings (and --draw) are refused rather than approximated.
+ */
+async function served(flags: NextFlags, input: SettingsInput, top: number): Promise<void> {
+  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const backend = await OpenAIBackend.connect(flags.model!, { apiKey: process.env['OPENAI_API_KEY'] });
+  const chain = Object.keys(input).filter((k) => k !== 'seed');
+  if (chain.length || numeric(flags.draw)) requireCapability('next', backend.info, 'full_logits', `${chain.length ? chain.join(', ') : '--draw'} on the full distribution`);
+  const d = await backend.next(flags.prompt, top);
+  if (flags.json) return void process.stdout.write(JSON.stringify(d, null, 2) + '\n');
+  const width = Math.max(8, ...d.candidates.map((c) => Array.from(showToken(c.token)).length));
+  const maxP = Math.max(...d.candidates.map((c) => c.prob), 1e-12);
+  const lines = [`model     ${d.backend.name}, served (${d.backend.kind} backend): its top ${d.listed} alternatives, raw`, `prompt    ${showToken(d.prompt.text)}`, ''];
+  lines.push(`rank  ${pad('token', width)}  p raw   ${pad('', 24)}  cumul.`);
+  d.candidates.forEach((c, i) => lines.push(`${String(i + 1).padStart(4)}  ${pad(showToken(c.token), width)}  ${prob(c.prob)}  ${bar(c.prob / maxP, 24)}  ${prob(c.cumulative_prob)}`));
+  lines.push(`      ${pad('(all others)', width)}  ${prob(d.tail_mass)}  (the tokens the server does not list, together)`);
+  process.stdout.write(lines.join('\n') + '\n');
 }

@@ -8,6 +8,7 @@ import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
 import { generate } from '../../src/generate/generate.js';
+import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 import { needsShared, sharedModel, tempDir, wander } from '../helpers.js';
@@ -53,6 +54,18 @@ describe('the openai backend against wander serve', () => {
     assert.ok(new Set(three.samples.map((s) => s.text)).size > 1);
   });
 
+  test('next: the server\'s top alternatives are the native distribution\'s, and the tail is what they leave', async () => {
+    const r = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'And God said', '--top', '5', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const d = JSON.parse(r.stdout) as { candidates: { token_id: number | null; prob: number }[]; tail_mass: number; listed: number };
+    const local = nextTokenDistribution(model, 'And God said', {}, { top: 5 });
+    assert.equal(d.listed, 5);
+    d.candidates.forEach((c, i) => assert.ok(Math.abs(c.prob - local.candidates[i]!.prob) < 1e-6, `candidate ${i}`));
+    assert.ok(Math.abs(d.tail_mass - (1 - local.candidates[4]!.cumulative_prob)) < 1e-6);
+    assert.equal(userError(wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x', '--top-p', '0.5')),
+      `wander next needs the full next-token distribution (top_p on the full distribution), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
+  });
+
   test('the CLI: generate runs on it; commands that need the distribution, and bad specs, are one line', async () => {
     const closed = await freePort();
     const r = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'And God said', '--max-tokens', '6', '--temperature', '0', '--json');
@@ -61,7 +74,7 @@ describe('the openai backend against wander serve', () => {
     const trace = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--trace');
     assert.equal(userError(trace), `wander generate needs Wander's own sampling chain (--trace), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
     const next = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x');
-    assert.match(userError(next), /only wander generate runs on it; this command needs the full next-token distribution$/);
+    assert.match(userError(wander('lens', '--model', `openai:${server.url}/v1`, '-p', 'x')), /only generate, next \(its top logprobs\) and sweep run on it; this command needs the full next-token distribution$/);
     assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1#gpt-4`, '-p', 'x')), `--model openai:${server.url}/v1#gpt-4: the server does not serve gpt-4 (it serves: ladder:medium)`);
     assert.equal(userError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
     assert.equal(userError(wander('generate', '--model', `openai:http://127.0.0.1:${closed}/v1`, '-p', 'x')), `--model openai:http://127.0.0.1:${closed}/v1: cannot reach the server: ECONNREFUSED`);
