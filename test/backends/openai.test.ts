@@ -156,8 +156,9 @@ max_tokens: 12
       for (const prompt of ['god', 'king']) {
         const [a, b] = [cell('native', prompt, 'greedy'), cell('served', prompt, 'greedy')];
         assert.deepEqual([b.metrics.distinct, b.metrics.distinct_2, b.metrics.self_bleu4, b.metrics.first_divergence], [a.metrics.distinct, a.metrics.distinct_2, a.metrics.self_bleu4, a.metrics.first_divergence]);
-        // The server gives no distribution: its entropy is unknown, not zero.
+        // The server gives no distribution and no size: its entropy and parameters are unknown, not zero.
         assert.equal(b.metrics.mean_entropy_bits, null);
+        assert.deepEqual([a.backend, b.backend, b.parameters], ['wander', 'openai', null]);
       }
       const served = store.samples(store.cells('mixed').find((c) => c.model_label === 'served' && c.prompt_label === 'god' && c.preset === 't1')!);
       const model = loadModel(DEFAULT_MODEL);

@@ -17,6 +17,8 @@ export interface CellReport {
   model_path: string | null;
   parameters: number | null;
   architecture: string | null;
+  /** Who ran the model: Wander's engine, or an OpenAI-compatible server (whose cells lack what needs the full distribution). */
+  backend: 'wander' | 'openai';
   prompt: string;
   prompt_label: string;
   chat: boolean;
@@ -37,7 +39,7 @@ export interface ExperimentReport {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
-  models: { label: string; parameters: number | null }[];
+  models: { label: string; parameters: number | null; backend: 'wander' | 'openai' }[];
   prompts: string[];
   presets: string[];
   /** The strings counted in every sample (the experiment's `count`, as last swept); absent when none. */
@@ -60,7 +62,10 @@ function collectOne(store: ResultsStore, row: ExperimentRow): ExperimentReport {
   const count = Array.isArray(spec.count) && spec.count.length > 0 && spec.count.every((s) => typeof s === 'string' && s !== '') ? spec.count as string[] : undefined;
   const cells = store.cells(row.name).map((c) => cellReport(store, c, store.samples(c), count));
   const uniq = <T>(xs: T[]) => [...new Set(xs)];
-  const models = uniq(cells.map((c) => c.model)).map((label) => ({ label, parameters: cells.find((c) => c.model === label)!.parameters }));
+  const models = uniq(cells.map((c) => c.model)).map((label) => {
+    const c = cells.find((x) => x.model === label)!;
+    return { label, parameters: c.parameters, backend: c.backend };
+  });
   return {
     name: row.name, ...(spec.description ? { description: spec.description } : {}), file: row.file,
     created_at: row.created_at, updated_at: row.updated_at, finished_at: row.finished_at,
@@ -77,8 +82,10 @@ function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample
     else groups.set(s.text, { text: s.text, count: 1, first: `${s.seed}/${s.sample_index}`, finish_reason: s.finish_reason });
   }
   return {
-    experiment: cell.experiment, model: cell.model_label, model_path: model?.path ?? null, parameters: model?.parameters ?? null,
-    architecture: model?.architecture ?? null, prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
+    experiment: cell.experiment, model: cell.model_label, model_path: model?.path ?? null,
+    // A server does not say its size: unknown, not zero.
+    parameters: model?.format === 'openai' ? null : model?.parameters ?? null,
+    architecture: model?.architecture ?? null, backend: model?.format === 'openai' ? 'openai' : 'wander', prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
     settings: cell.resolved ?? cell.settings, seeds: cell.seeds, planned: cell.seeds.length * cell.samples,
     metrics: cellMetrics(samples, count), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
   };

@@ -35,6 +35,8 @@ export interface MetricRow {
   degenerate: number;
   mean_completion_tokens: number;
   planned: number;
+  /** Who ran the model: 'wander', or 'openai' (a server: entropy and what needs the full distribution are null). */
+  backend: 'wander' | 'openai';
   /** Only when the experiment has `count`: per string, mean occurrences per sample and share of samples with it. */
   counts?: Record<string, StringCount>;
 }
@@ -51,6 +53,7 @@ export function metricRow(c: CellReport): MetricRow {
     temperature: num('temperature'), top_p: num('top_p'), top_k: num('top_k'),
     distinct_share: m.distinct_share, distinct_normalized: m.distinct_normalized, edit_distance: m.edit_distance,
     first_divergence: m.first_divergence, degenerate: m.degenerate, mean_completion_tokens: m.mean_completion_tokens, planned: c.planned,
+    backend: c.backend,
     ...(m.counts ? { counts: m.counts } : {}),
   };
 }
@@ -140,7 +143,7 @@ export function markdownReport(report: ExperimentReport): string {
 }
 
 /** Models ordered by parameter count (unknown sizes last, in file order). */
-export function modelsBySize(report: ExperimentReport): { label: string; parameters: number | null }[] {
+export function modelsBySize(report: ExperimentReport): ExperimentReport['models'] {
   const size = (p: number | null) => p ?? Number.MAX_SAFE_INTEGER;
   return [...report.models].sort((a, b) => size(a.parameters) - size(b.parameters));
 }
