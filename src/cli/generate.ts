@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
 import type { SettingsInput } from '../generate/settings.js';
-import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
+import { addModelFlags, defaultThreads, openModel, type ModelFlags } from './model-flags.js';
 import { hasInterventions } from '../interp/intervene.js';
 import { printComparison, printReport, printSample } from './print-report.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
@@ -33,6 +34,7 @@ export function generateCommand(program: Command): void {
         n: numeric(flags.n), max_batch_size: numeric(flags.maxBatchSize), trace,
       });
       if (flags.model?.startsWith('openai:')) return remote(flags, input);
+      if (flags.model?.startsWith('llama.cpp:')) return inLlamaCpp(flags, input);
       const { model, prompt, loadMs } = await openModel(flags);
       try {
         // With interventions the run is shown beside the clean one, so nothing streams.
@@ -77,4 +79,30 @@ async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void>
     printReport(run, process.stderr);
   }
   if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
+}
+
+/** `--model llama.cpp:FILE.gguf`: llama.cpp computes each distribution, Wander's chain picks (src/backends/llama-cpp.ts). */
+async function inLlamaCpp(flags: GenerateFlags, input: SettingsInput): Promise<void> {
+  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const t0 = performance.now();
+  const threads = numeric(flags.threads);
+  const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads() });
+  try {
+    const text = !flags.json;
+    const single = (input.n ?? 1) === 1;
+    const run = await model.generate(flags.prompt, input, {
+      loadMs: performance.now() - t0,
+      onStart: text && single ? () => process.stdout.write(flags.prompt!) : undefined,
+      onText: text && single ? (t) => process.stdout.write(t) : undefined,
+      onSample: text && !single ? (s) => printSample(s, flags.prompt!, process.stdout) : undefined,
+    });
+    if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+    else {
+      if (single) process.stdout.write('\n');
+      printReport(run, process.stderr);
+    }
+    if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
+  } finally {
+    await model.close();
+  }
 }

@@ -76,7 +76,9 @@ export function printReport(run: Run, out: NodeJS.WritableStream): void {
   const m = run.model, s = run.settings, u = run.usage, t = run.timings;
   const lines: string[] = ['', '── run report ' + '─'.repeat(50)];
   const b = run.backend;
-  lines.push(b && b.kind !== 'wander'
+  lines.push(b?.kind === 'llama.cpp'
+    ? `model     ${describeModel(m)}; run by ${b.version ?? 'llama.cpp'} × ${m.threads} thread${m.threads > 1 ? 's' : ''}, tokens chosen by Wander's chain`
+    : b && b.kind !== 'wander'
     ? `model     ${b.name}, sampled by the server (${b.kind} backend${b.version ? `, ${b.version}` : ''})`
     : `model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
   lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);

@@ -1,6 +1,8 @@
 import { UserError } from '../errors.js';
 import type { Hooks } from '../model/hooks.js';
-import type { Model } from '../model/load.js';
+import { Model } from '../model/load.js';
+import type { GenerationDefaults } from '../model/source.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
 import { rngFor, type Rng } from '../sampling/rng.js';
@@ -9,7 +11,7 @@ import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
 import { composeHooks, prepareInterventions } from '../interp/intervene.js';
-import { FINISH_REASONS, modelInfo, type FinishReason, type Run, type Sample } from './report.js';
+import { FINISH_REASONS, modelInfo, type FinishReason, type ModelInfo, type Run, type Sample } from './report.js';
 import { Scheduler } from './scheduler.js';
 import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
@@ -80,6 +82,18 @@ export function generate(model: Model, promptInput: string | readonly number[], 
 }
 
 /**
+ * What a generation needs of the model that runs it: its tokenizer, its context and vocabulary sizes,
+ * its decoding defaults, and (for another engine than Wander's) a description for the report.
+ * Wander's own `Model` is one; llama.cpp's (src/backends/llama-cpp.ts) is another.
+ */
+export interface GenerationModel {
+  readonly tokenizer: Tokenizer;
+  readonly config: { readonly contextLength: number; readonly vocabSize: number };
+  readonly generationDefaults: GenerationDefaults;
+  describe?(): ModelInfo;
+}
+
+/**
  * One generation request: its resolved settings, sampling chain and samples, advanced by a Scheduler
  * (which owns the batch, the caches and the forward calls). The constructor checks everything a
  * person could get wrong, so a bad request fails before any model work.
@@ -118,7 +132,7 @@ export class Generation {
   private t1 = 0;
   private t2 = 0;
 
-  constructor(private readonly model: Model, promptInput: string | readonly number[], input: SettingsInput, private readonly opts: GenerateOptions = {}) {
+  constructor(private readonly model: Model | GenerationModel, promptInput: string | readonly number[], input: SettingsInput, private readonly opts: GenerateOptions = {}) {
     ({ settings: this.settings, sources: this.sources } = resolveSettings(input, model.generationDefaults));
     const c = model.config, tok = model.tokenizer, settings = this.settings;
     // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
@@ -145,7 +159,8 @@ export class Generation {
     this.maxLive = settings.max_batch_size;
     // Interventions become hooks; noise depends on the sample, so the hooks read which sample each
     // sequence of the current forward call is from `hookSamples`, set by bind() before every call.
-    this.intervention = prepareInterventions(model, promptIds, settings, settings.seed);
+    // Interventions need Wander's own forward pass (its hooks).
+    this.intervention = model instanceof Model ? prepareInterventions(model, promptIds, settings, settings.seed) : undefined;
     this.perSample = this.intervention?.perSample ?? false;
     this.hooks = composeHooks(this.intervention?.hooks(this.hookSamples), opts.hooks);
     opts.onStart?.(promptIds);
@@ -279,7 +294,7 @@ export class Generation {
     const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
     const generateMs = Math.max(0, this.t2 - this.t1);
     return {
-      model: modelInfo(this.model),
+      model: this.model instanceof Model ? modelInfo(this.model) : this.model.describe?.() ?? modelInfo(this.model as Model),
       settings: { ...settings, sources: this.sources, stages: this.chain.samplers.map((s) => s.name), ...resolvedBias(settings, this.bias, text) },
       prompt: { text: this.promptText, token_ids: promptIds },
       samples,

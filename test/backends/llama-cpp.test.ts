@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LlamaCppModel } from '../../src/backends/llama-cpp.js';
+import { generate } from '../../src/generate/generate.js';
+import { loadModel } from '../../src/model/load.js';
+import { needsInstalled, needsShared, sharedModel, wander } from '../helpers.js';
+import { llamaCppMissing } from '../parity/llama-cpp.js';
+
+// llama.cpp in-process: llama.cpp computes each next-token distribution, Wander's chain picks the
+// token. On the same file, greedy and seeded sampling must be Wander's own engine's, token for token
+// (log p is the logits less a constant, so the chain's choices are the same away from near-ties).
+
+const STORIES = 'stories260K.gguf';
+const missing = await llamaCppMissing();
+
+describe('the llama.cpp backend', () => {
+  let model: LlamaCppModel | undefined;
+  const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
+  before(async () => { if (!skip) model = await LlamaCppModel.open(`llama.cpp:${sharedModel(STORIES)}`); });
+  after(async () => { await model?.close(); });
+
+  test('greedy, and seeded sampling with n samples, are Wander\'s engine\'s, token for token', { skip }, async () => {
+    const native = loadModel(sharedModel(STORIES)!);
+    for (const settings of [{ temperature: 0, max_tokens: 32 }, { temperature: 1, top_p: 0.9, seed: 3, n: 4, max_tokens: 24 }, { temperature: 0.8, top_k: 20, min_p: 0.05, seed: 11, n: 3, max_tokens: 16, top_logprobs: 3 }]) {
+      const a = await model!.generate('Once upon a time', settings);
+      const b = generate(native, 'Once upon a time', settings);
+      assert.deepEqual(a.samples.map((s) => s.token_ids), b.samples.map((s) => s.token_ids), JSON.stringify(settings));
+      assert.deepEqual(a.samples.map((s) => s.text), b.samples.map((s) => s.text));
+      a.samples.forEach((s, i) => s.logprobs?.forEach((t, k) => assert.ok(Math.abs(t.logprob - b.samples[i]!.logprobs![k]!.logprob) < 1e-4)));
+      assert.deepEqual(a.prompt.token_ids, b.prompt.token_ids);
+      assert.equal(a.backend?.kind, 'llama.cpp');
+      assert.equal(a.backend?.capabilities.batch_invariant, false);
+      assert.match(a.backend!.version!, /^llama\.cpp v?\d/);
+    }
+  });
+
+  test('the CLI: generate runs on it; commands that need hook points say so', { skip }, () => {
+    const r = wander('generate', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'Once upon a time', '--max-tokens', '8', '--temperature', '0', '--json', '--threads', '1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).samples[0].text, generate(loadModel(sharedModel(STORIES)!), 'Once upon a time', { max_tokens: 8, temperature: 0 }).samples[0]!.text);
+    const lens = wander('lens', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'x');
+    assert.equal(lens.code, 2);
+    assert.match(lens.stderr, /only generate runs on it so far; this command needs Wander's own engine\n$/);
+  });
+});
