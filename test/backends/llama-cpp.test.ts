@@ -32,6 +32,11 @@ describe('the llama.cpp backend', () => {
       assert.equal(a.backend?.capabilities.batch_invariant, false);
       assert.match(a.backend!.version!, /^llama\.cpp v?\d/);
     }
+    // llama.cpp is not batch-invariant, but one sequence at a time and four together choose the same tokens here.
+    const settings = { temperature: 1, seed: 5, n: 4, max_tokens: 20, top_logprobs: 1 };
+    const [one, four] = [await model!.generate('Once upon a time', { ...settings, max_batch_size: 1 }), await model!.generate('Once upon a time', { ...settings, max_batch_size: 4 })];
+    assert.deepEqual(four.samples.map((s) => s.token_ids), one.samples.map((s) => s.token_ids));
+    four.samples.forEach((s, i) => s.logprobs!.forEach((t, k) => assert.ok(Math.abs(t.logprob - one.samples[i]!.logprobs![k]!.logprob) < 1e-4)));
   });
 
   test('the CLI: generate runs on it; commands that need hook points say so', { skip }, () => {
