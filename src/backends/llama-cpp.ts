@@ -2,7 +2,8 @@ import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { UserError } from '../errors.js';
 import { Generation, type GenerateOptions, type GenerationModel } from '../generate/generate.js';
 import type { ModelInfo, Run } from '../generate/report.js';
-import type { SettingsInput } from '../generate/settings.js';
+import { nextFromLogits, nextIds, type NextOptions, type NextTokenDistribution } from '../generate/next.js';
+import { resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { hasInterventions } from '../interp/intervention-specs.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -116,6 +117,28 @@ export class LlamaCppModel implements GenerationModel {
     }
     if (job.error !== undefined) throw job.error;
     return { ...job.report(), backend: this.info };
+  }
+
+  /**
+   * `wander next` on llama.cpp: the distribution after the prompt, through Wander's chain exactly as
+   * on its own engine (every stage, removals, --draw with the seed).
+   */
+  async next(prompt: string | readonly number[], input: SettingsInput, opts: NextOptions = {}): Promise<NextTokenDistribution> {
+    if (hasInterventions(input)) requireCapability('next', this.info, 'internals', 'interventions');
+    const ids = nextIds(this, prompt, opts);
+    const resolved = resolveSettings(input, this.generationDefaults);
+    const ctx = await this.model.createContext({
+      contextSize: Math.min(this.config.contextLength, ids.length + 1), threads: this.threads,
+      flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+    } as never);
+    try {
+      const gen = ctx.getSequence().evaluateWithMetadata(ids as never, { probabilities: true }, { temperature: 0, yieldEogToken: true } as never);
+      const logits = this.logits((await gen.next()).value);
+      await gen.return(undefined as never);
+      return { ...nextFromLogits(this, prompt, ids, logits, resolved, opts), backend: this.info };
+    } finally {
+      await ctx.dispose();
+    }
   }
 
   /** The step's probabilities as logits up to a constant: log p for every token (−∞ where p = 0). */

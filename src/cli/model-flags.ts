@@ -42,7 +42,7 @@ export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}):
     throw new UserError(`--kernels must be wasm or typescript, got ${JSON.stringify(f.kernels)}`, 'kernels');
   }
   if (f.model?.startsWith('llama.cpp:')) {
-    throw new UserError(`--model ${f.model}: llama.cpp runs the model in its own engine, without Wander's hook points, so only generate runs on it so far; this command needs Wander's own engine`, 'model');
+    throw new UserError(`--model ${f.model}: llama.cpp runs the model in its own engine, without Wander's hook points, so only generate and next run on it so far; this command needs Wander's own engine`, 'model');
   }
   if (f.model?.startsWith('openai:')) {
     throw new UserError(`--model ${f.model}: an OpenAI-compatible server samples for itself and returns a few logprobs per token, so only generate, next (its top logprobs) and sweep run on it; this command needs the full next-token distribution`, 'model');

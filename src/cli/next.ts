@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { nextTokenDistribution, type NextTokenDistribution } from '../generate/next.js';
 import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
-import { addModelFlags, openModel, type ModelFlags } from './model-flags.js';
+import { addModelFlags, defaultThreads, openModel, type ModelFlags } from './model-flags.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
 import { requireCapability } from '../backends/capabilities.js';
+import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import type { SettingsInput } from '../generate/settings.js';
 
@@ -24,6 +25,17 @@ export function nextCommand(program: Command): void {
       if (typeof top !== 'number') throw new UserError(`--top must be an integer from 1 to 1000, got ${JSON.stringify(flags.top)}`, 'top');
       if (typeof draws !== 'number') throw new UserError(`--draw must be an integer from 0 to 1000000, got ${JSON.stringify(flags.draw)}`, 'draw');
       if (flags.model?.startsWith('openai:')) return served(flags, input, top);
+      if (flags.model?.startsWith('llama.cpp:')) {
+        if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+        const threads = numeric(flags.threads);
+        const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads() });
+        try {
+          const d = await m.next(flags.prompt, input, { top, draws });
+          return void process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
+        } finally {
+          await m.close();
+        }
+      }
       const { model, prompt } = await openModel(flags);
       try {
         const d = nextTokenDistribution(model, prompt, input, { top, draws });

@@ -20,7 +20,7 @@ export function tokenEntries(tok: Tokenizer, ids: readonly number[]): TokenEntry
  * one); ids are used exactly as given. Either must be non-empty, inside the vocabulary, and fit the
  * model's context. `flag` names the setting in messages.
  */
-export function inputIds(model: Model, input: string | readonly number[], flag = 'prompt'): number[] {
+export function inputIds(model: Pick<Model, 'tokenizer'> & { config: { contextLength: number; vocabSize: number } }, input: string | readonly number[], flag = 'prompt'): number[] {
   const c = model.config;
   const ids = typeof input === 'string' ? model.tokenizer.encode(input) : [...input];
   if (ids.length === 0) {

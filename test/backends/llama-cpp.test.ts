@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { LlamaCppModel } from '../../src/backends/llama-cpp.js';
 import { generate } from '../../src/generate/generate.js';
+import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
 import { needsInstalled, needsShared, sharedModel, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
@@ -39,12 +40,26 @@ describe('the llama.cpp backend', () => {
     four.samples.forEach((s, i) => s.logprobs!.forEach((t, k) => assert.ok(Math.abs(t.logprob - one.samples[i]!.logprobs![k]!.logprob) < 1e-4)));
   });
 
+  test('next: the same distribution and the same chain as on Wander\'s engine, within 1e-4', { skip }, async () => {
+    const native = loadModel(sharedModel(STORIES)!);
+    const settings = { top_p: 0.8, temperature: 0.7, seed: 2 };
+    const a = await model!.next('Once upon a time', settings, { top: 10, draws: 100 });
+    const b = nextTokenDistribution(native, 'Once upon a time', settings, { top: 10, draws: 100 });
+    assert.deepEqual(a.candidates.map((c) => [c.token_id, c.removed_by]), b.candidates.map((c) => [c.token_id, c.removed_by]));
+    a.candidates.forEach((c, i) => {
+      assert.ok(Math.abs(c.prob - b.candidates[i]!.prob) < 1e-4, `raw p of candidate ${i}`);
+      assert.ok(Math.abs(c.final_prob - b.candidates[i]!.final_prob) < 1e-4, `final p of candidate ${i}`);
+    });
+    assert.deepEqual(a.draws, b.draws);
+    assert.deepEqual(a.stages, b.stages);
+  });
+
   test('the CLI: generate runs on it; commands that need hook points say so', { skip }, () => {
     const r = wander('generate', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'Once upon a time', '--max-tokens', '8', '--temperature', '0', '--json', '--threads', '1');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).samples[0].text, generate(loadModel(sharedModel(STORIES)!), 'Once upon a time', { max_tokens: 8, temperature: 0 }).samples[0]!.text);
     const lens = wander('lens', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'x');
     assert.equal(lens.code, 2);
-    assert.match(lens.stderr, /only generate runs on it so far; this command needs Wander's own engine\n$/);
+    assert.match(lens.stderr, /only generate and next run on it so far; this command needs Wander's own engine\n$/);
   });
 });
