@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { chatPrompt } from '../generate/chat.js';
+import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { Generation } from '../generate/generate.js';
 import type { Sample } from '../generate/report.js';
@@ -64,6 +65,7 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   const servers = new Map<string, OpenAIBackend>();
   for (const [i, m] of spec.models.entries()) {
     if (m.spec.startsWith('openai:')) servers.set(m.spec, await connectServer(m.spec, i, opts));
+    else if (m.spec.startsWith('llama.cpp:')) paths.set(m.spec, `llama.cpp:${await locateModel(m.spec.slice('llama.cpp:'.length), i, spec.file, opts.progress ?? false)}`);
     else paths.set(m.spec, await locateModel(m.spec, i, spec.file, opts.progress ?? false));
   }
 
@@ -104,6 +106,14 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
       continue;
     }
     opts.onLog?.(`loading ${m.label}`);
+    if (paths.get(m.spec)!.startsWith('llama.cpp:')) {
+      await sweepOnLlamaCpp(paths.get(m.spec)!, mine, store, opts, (s) => {
+        result.generated++;
+        result.tokens += s.token_ids.length;
+        if (s.finish_reason === 'error') result.errors++;
+      }, () => { cellsDone++; progress(); }, progress);
+      continue;
+    }
     const model = loadModel(paths.get(m.spec)!, { threads: opts.threads, kernels: opts.kernels });
     try {
       const modelId = store.saveModel({
@@ -203,6 +213,46 @@ async function sweepOnServer(
       });
     }
     cellDone();
+  }
+}
+
+/**
+ * A llama.cpp model's cells: each (cell, seed) one generation of the missing indices, llama.cpp
+ * computing the distributions and Wander's chain choosing, every sample stored as it ends.
+ */
+async function sweepOnLlamaCpp(
+  spec: string, mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore, opts: SweepOptions,
+  counted: (s: Sample) => void, cellDone: () => void, progress: () => void,
+): Promise<void> {
+  const model = await LlamaCppModel.open(spec, { threads: opts.threads });
+  try {
+    const info = model.describe();
+    // Keyed apart from the same file run by Wander's engine: the two are different runs of it.
+    const modelId = store.saveModel({
+      path: `llama.cpp:${info.path}`, architecture: info.architecture, family: info.family, format: 'gguf (llama.cpp)', parameters: info.parameters,
+      vocab_size: info.vocab_size, context_length: info.context_length,
+    });
+    for (const { cell, missing } of mine) {
+      if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on the llama.cpp backend are not supported yet; sweep with --no-chat`, 'chat');
+      const input = cell.settings as SettingsInput;
+      const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
+      store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: model.info });
+      for (const [seed, indices] of missing) {
+        let promptTokens = 0, promptMs = 0;
+        await model.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
+          indices, tokenStats: true,
+          onPrompt: (tokens, ms) => { promptTokens = tokens; promptMs = ms; },
+          onSample: (s) => {
+            store.insertSample(cell.id, seed, s, { tokens: promptTokens, ms: promptMs });
+            counted(s);
+            progress();
+          },
+        });
+      }
+      cellDone();
+    }
+  } finally {
+    await model.close();
   }
 }
 

@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
 import { LlamaCppModel } from '../../src/backends/llama-cpp.js';
+import { collectReports } from '../../src/experiments/report/collect.js';
+import { parseExperiment } from '../../src/experiments/spec.js';
+import { ResultsStore } from '../../src/experiments/store.js';
+import { runSweep } from '../../src/experiments/sweep.js';
 import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
-import { needsInstalled, needsShared, sharedModel, wander } from '../helpers.js';
+import { needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
 
 // llama.cpp in-process: llama.cpp computes each next-token distribution, Wander's chain picks the
@@ -61,5 +66,29 @@ describe('the llama.cpp backend', () => {
     const lens = wander('lens', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'x');
     assert.equal(lens.code, 2);
     assert.match(lens.stderr, /only generate and next run on it so far; this command needs Wander's own engine\n$/);
+  });
+});
+
+describe('a sweep on the llama.cpp backend', () => {
+  const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
+  test('beside Wander\'s engine on the same file: the same samples, the same metrics', { skip }, async () => {
+    const file = sharedModel(STORIES)!;
+    const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+    await runSweep(parseExperiment(`name: engines
+models: [{ model: ${JSON.stringify(file)}, label: wander }, { model: ${JSON.stringify(`llama.cpp:${file}`)}, label: llama }]
+prompts: [{ label: once, text: "Once upon a time" }]
+presets: { greedy: { temperature: 0 }, t1: { temperature: 1, top_p: 0.9 } }
+samples: 4
+seed: 7
+max_tokens: 16
+`), store, { threads: 1 });
+    const [report] = collectReports(store, 'engines');
+    for (const preset of ['greedy', 't1']) {
+      const [a, b] = ['wander', 'llama'].map((m) => report!.cells.find((c) => c.model === m && c.preset === preset)!);
+      assert.deepEqual(b!.outputs, a!.outputs, preset);
+      assert.deepEqual([a!.backend, b!.backend], ['wander', 'llama.cpp']);
+      assert.ok(Math.abs(b!.metrics.mean_entropy_bits! - a!.metrics.mean_entropy_bits!) < 1e-4);
+    }
+    store.close();
   });
 });

@@ -17,8 +17,8 @@ export interface CellReport {
   model_path: string | null;
   parameters: number | null;
   architecture: string | null;
-  /** Who ran the model: Wander's engine, or an OpenAI-compatible server (whose cells lack what needs the full distribution). */
-  backend: 'wander' | 'openai';
+  /** Who ran the model: Wander's engine, llama.cpp in-process, or an OpenAI-compatible server (whose cells lack what needs the full distribution). */
+  backend: 'wander' | 'llama.cpp' | 'openai';
   prompt: string;
   prompt_label: string;
   chat: boolean;
@@ -39,7 +39,7 @@ export interface ExperimentReport {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
-  models: { label: string; parameters: number | null; backend: 'wander' | 'openai' }[];
+  models: { label: string; parameters: number | null; backend: 'wander' | 'llama.cpp' | 'openai' }[];
   prompts: string[];
   presets: string[];
   /** The strings counted in every sample (the experiment's `count`, as last swept); absent when none. */
@@ -85,7 +85,7 @@ function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample
     experiment: cell.experiment, model: cell.model_label, model_path: model?.path ?? null,
     // A server does not say its size: unknown, not zero.
     parameters: model?.format === 'openai' ? null : model?.parameters ?? null,
-    architecture: model?.architecture ?? null, backend: model?.format === 'openai' ? 'openai' : 'wander', prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
+    architecture: model?.architecture ?? null, backend: model?.format === 'openai' ? 'openai' : model?.format.includes('llama.cpp') ? 'llama.cpp' : 'wander', prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
     settings: cell.resolved ?? cell.settings, seeds: cell.seeds, planned: cell.seeds.length * cell.samples,
     metrics: cellMetrics(samples, count), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
   };

@@ -113,7 +113,7 @@ function countsTable(r: ExperimentReport, count: string[]): string {
 
 function modelTable(r: ExperimentReport): string {
   const models = modelsBySize(r);
-  const head = `<tr><th rowspan="2">prompt</th><th rowspan="2">preset</th>${models.map((m) => `<th colspan="3">${escapeHtml(m.label)}${m.parameters ? ` <span class="params">${(m.parameters / 1e6).toFixed(2)}M</span>` : m.backend === 'openai' ? ' <span class="params">served</span>' : ''}</th>`).join('')}</tr>
+  const head = `<tr><th rowspan="2">prompt</th><th rowspan="2">preset</th>${models.map((m) => `<th colspan="3">${escapeHtml(m.label)}${m.parameters ? ` <span class="params">${(m.parameters / 1e6).toFixed(2)}M</span>` : ''}${m.backend === 'openai' ? ' <span class="params">served</span>' : m.backend === 'llama.cpp' ? ' <span class="params">llama.cpp</span>' : ''}</th>`).join('')}</tr>
 <tr>${models.map(() => '<th>distinct</th><th>entropy</th><th>self-BLEU</th>').join('')}</tr>`;
   const rows: string[] = [];
   for (const p of r.prompts) {

@@ -35,8 +35,8 @@ export interface MetricRow {
   degenerate: number;
   mean_completion_tokens: number;
   planned: number;
-  /** Who ran the model: 'wander', or 'openai' (a server: entropy and what needs the full distribution are null). */
-  backend: 'wander' | 'openai';
+  /** Who ran the model: 'wander', 'llama.cpp', or 'openai' (a server: entropy and what needs the full distribution are null). */
+  backend: 'wander' | 'llama.cpp' | 'openai';
   /** Only when the experiment has `count`: per string, mean occurrences per sample and share of samples with it. */
   counts?: Record<string, StringCount>;
 }
