@@ -99,9 +99,10 @@ export class OpenAIBackend {
   /**
    * Generates n samples of `prompt`: sample i is one request with the seed `sampleSeed(seed, i)`.
    * The report is Wander's Run, with `backend` saying who sampled; what the server does not say
-   * (its tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed.
+   * (its tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed;
+   * `onPrompt` is accepted for the shared sweep interface and never called, for the same reason.
    */
-  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number; tokenStats?: boolean } = {}): Promise<Run> {
+  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number; tokenStats?: boolean; onPrompt?: (tokens: number, ms: number) => void } = {}): Promise<Run> {
     const { settings, sources } = resolveSettings(parseSettings(input), {});
     this.check(input, settings);
     // Token stats (for sweeps) need each chosen token's logprob: one alternative is enough. The

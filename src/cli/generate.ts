@@ -3,8 +3,9 @@ import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
+import type { Run, Sample } from '../generate/report.js';
 import type { SettingsInput } from '../generate/settings.js';
-import { addModelFlags, defaultThreads, openModel, type ModelFlags } from './model-flags.js';
+import { addModelFlags, defaultThreads, openModel, requirePrompt, type ModelFlags } from './model-flags.js';
 import { hasInterventions } from '../interp/intervene.js';
 import { printComparison, printReport, printSample } from './print-report.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
@@ -63,46 +64,46 @@ export function generateCommand(program: Command): void {
 
 /** `--model openai:URL#ID`: the server samples, one request per sample (src/backends/openai.ts). */
 async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void> {
-  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const prompt = requirePrompt(flags);
   const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
   if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
   const t0 = performance.now();
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey, concurrency: numeric(flags.concurrency) as number | undefined });
-  const single = (input.n ?? 1) === 1;
-  const run = await backend.generate(flags.prompt, input, {
-    loadMs: performance.now() - t0,
-    onSample: !flags.json && !single ? (s) => printSample(s, flags.prompt!, process.stdout) : undefined,
-  });
-  if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
-  else {
-    if (single) process.stdout.write(flags.prompt + run.samples[0]!.text + '\n');
-    printReport(run, process.stderr);
-  }
-  if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
+  // Samples come back whole, so even a single one is printed when it is done.
+  const run = await backend.generate(prompt, input, { loadMs: performance.now() - t0, onSample: printing(flags, input, prompt).onSample });
+  show(run, flags, input, prompt, false);
 }
 
 /** `--model llama.cpp:FILE.gguf`: llama.cpp computes each distribution, Wander's chain picks (src/backends/llama-cpp.ts). */
 async function inLlamaCpp(flags: GenerateFlags, input: SettingsInput): Promise<void> {
-  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const prompt = requirePrompt(flags);
   const t0 = performance.now();
   const threads = numeric(flags.threads);
   const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads() });
   try {
-    const text = !flags.json;
-    const single = (input.n ?? 1) === 1;
-    const run = await model.generate(flags.prompt, input, {
-      loadMs: performance.now() - t0,
-      onStart: text && single ? () => process.stdout.write(flags.prompt!) : undefined,
-      onText: text && single ? (t) => process.stdout.write(t) : undefined,
-      onSample: text && !single ? (s) => printSample(s, flags.prompt!, process.stdout) : undefined,
-    });
-    if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
-    else {
-      if (single) process.stdout.write('\n');
-      printReport(run, process.stderr);
-    }
-    if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
+    const run = await model.generate(prompt, input, { loadMs: performance.now() - t0, ...printing(flags, input, prompt) });
+    show(run, flags, input, prompt, true);
   } finally {
     await model.close();
   }
+}
+
+/** As the native path prints: one sample streams as it is generated; several are printed whole as each ends. */
+function printing(flags: GenerateFlags, input: SettingsInput, prompt: string) {
+  const text = !flags.json, single = (input.n ?? 1) === 1;
+  return {
+    onStart: text && single ? () => process.stdout.write(prompt) : undefined,
+    onText: text && single ? (t: string) => process.stdout.write(t) : undefined,
+    onSample: text && !single ? (s: Sample) => printSample(s, prompt, process.stdout) : undefined,
+  };
+}
+
+/** The run as JSON, or the end of the text and the report; exit code 1 when a sample failed. */
+function show(run: Run, flags: GenerateFlags, input: SettingsInput, prompt: string, streamed: boolean): void {
+  if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+  else {
+    if ((input.n ?? 1) === 1) process.stdout.write(streamed ? '\n' : prompt + run.samples[0]!.text + '\n');
+    printReport(run, process.stderr);
+  }
+  if (run.samples.some((s) => s.finish_reason === 'error')) process.exitCode = 1;
 }

@@ -33,7 +33,7 @@ export interface ModelFlags { model?: string; prompt?: string; threads?: string;
 /** Checks the model flags, resolves the spec (downloading if needed) and loads the model. */
 export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}): Promise<{ model: Model; prompt: string; loadMs: number }> {
   if (!f.model && !existsSync(DEFAULT_MODEL)) throw new UserError(`--model is required (the embedded default model is missing from this copy): pass ${MODEL_HELP}`, 'model');
-  if (opts.prompt !== false && f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  if (opts.prompt !== false) requirePrompt(f);
   const threads = numeric(f.threads) ?? defaultThreads();
   if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(f.threads)}`, 'threads');
@@ -51,4 +51,10 @@ export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}):
   const t0 = performance.now();
   const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined });
   return { model, prompt: f.prompt ?? '', loadMs: performance.now() - t0 };
+}
+
+/** The prompt flag, which every generating command needs. */
+export function requirePrompt(f: ModelFlags): string {
+  if (f.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  return f.prompt;
 }

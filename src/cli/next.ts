@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { nextTokenDistribution, type NextTokenDistribution } from '../generate/next.js';
 import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
-import { addModelFlags, defaultThreads, openModel, type ModelFlags } from './model-flags.js';
+import { addModelFlags, defaultThreads, openModel, requirePrompt, type ModelFlags } from './model-flags.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
 import { requireCapability } from '../backends/capabilities.js';
@@ -26,11 +26,11 @@ export function nextCommand(program: Command): void {
       if (typeof draws !== 'number') throw new UserError(`--draw must be an integer from 0 to 1000000, got ${JSON.stringify(flags.draw)}`, 'draw');
       if (flags.model?.startsWith('openai:')) return served(flags, input, top);
       if (flags.model?.startsWith('llama.cpp:')) {
-        if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+        const prompt = requirePrompt(flags);
         const threads = numeric(flags.threads);
         const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads() });
         try {
-          const d = await m.next(flags.prompt, input, { top, draws });
+          const d = await m.next(prompt, input, { top, draws });
           return void process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
         } finally {
           await m.close();
@@ -93,11 +93,11 @@ export function renderNext(d: NextTokenDistribution): string {
  * chain needs every logit, so sampler settings (and --draw) are refused rather than approximated.
  */
 async function served(flags: NextFlags, input: SettingsInput, top: number): Promise<void> {
-  if (flags.prompt === undefined) throw new UserError('--prompt is required: the text for the model to continue', 'prompt');
+  const prompt = requirePrompt(flags);
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey: process.env['OPENAI_API_KEY'] });
   const chain = Object.keys(input).filter((k) => k !== 'seed');
   if (chain.length || numeric(flags.draw)) requireCapability('next', backend.info, 'full_logits', `${chain.length ? chain.join(', ') : '--draw'} on the full distribution`);
-  const d = await backend.next(flags.prompt, top);
+  const d = await backend.next(prompt, top);
   if (flags.json) return void process.stdout.write(JSON.stringify(d, null, 2) + '\n');
   const width = Math.max(8, ...d.candidates.map((c) => Array.from(showToken(c.token)).length));
   const maxP = Math.max(...d.candidates.map((c) => c.prob), 1e-12);

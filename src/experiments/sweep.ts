@@ -5,7 +5,9 @@ import { chatPrompt } from '../generate/chat.js';
 import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { Generation } from '../generate/generate.js';
+import type { BackendInfo } from '../backends/capabilities.js';
 import type { Sample } from '../generate/report.js';
+import type { GenerationDefaults } from '../model/source.js';
 import { Scheduler } from '../generate/scheduler.js';
 import { DEFAULTS, resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { loadModel, type LoadOptions } from '../model/load.js';
@@ -96,22 +98,33 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   for (const m of spec.models) {
     const mine = todo.filter((t) => t.cell.model_spec === m.spec && t.missing.size > 0);
     if (mine.length === 0) continue;
+    const stored = (s: Sample) => {
+      result.generated++;
+      result.tokens += s.token_ids.length;
+      if (s.finish_reason === 'error') result.errors++;
+      progress();
+    };
+    const cellDone = () => { cellsDone++; progress(); };
     const server = servers.get(m.spec);
     if (server) {
-      await sweepOnServer(server, mine, spec, store, (s) => {
-        result.generated++;
-        result.tokens += s.token_ids.length;
-        if (s.finish_reason === 'error') result.errors++;
-      }, () => { cellsDone++; progress(); }, progress);
+      const row = { path: server.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, vocab_size: 0, context_length: 0 };
+      await sweepOnBackend(server, row, mine, store, stored, cellDone);
       continue;
     }
     opts.onLog?.(`loading ${m.label}`);
     if (paths.get(m.spec)!.startsWith('llama.cpp:')) {
-      await sweepOnLlamaCpp(paths.get(m.spec)!, mine, store, opts, (s) => {
-        result.generated++;
-        result.tokens += s.token_ids.length;
-        if (s.finish_reason === 'error') result.errors++;
-      }, () => { cellsDone++; progress(); }, progress);
+      const model = await LlamaCppModel.open(paths.get(m.spec)!, { threads: opts.threads });
+      try {
+        const info = model.describe();
+        // Keyed apart from the same file run by Wander's engine: the two are different runs of it.
+        const row = {
+          path: `llama.cpp:${info.path}`, architecture: info.architecture, family: info.family, format: 'gguf (llama.cpp)',
+          parameters: info.parameters, vocab_size: info.vocab_size, context_length: info.context_length,
+        };
+        await sweepOnBackend(model, row, mine, store, stored, cellDone);
+      } finally {
+        await model.close();
+      }
       continue;
     }
     const model = loadModel(paths.get(m.spec)!, { threads: opts.threads, kernels: opts.kernels });
@@ -185,74 +198,40 @@ async function connectServer(spec: string, i: number, opts: SweepOptions): Promi
   }
 }
 
+/** What a sweep needs of another engine than Wander's own: who it is, its defaults, and a generate call. */
+interface SweepBackend {
+  info: BackendInfo;
+  generationDefaults?: GenerationDefaults;
+  generate(prompt: string, input: SettingsInput, opts: { indices: number[]; tokenStats: boolean; onPrompt?: (tokens: number, ms: number) => void; onSample: (s: Sample) => void }): Promise<unknown>;
+}
+
 /**
- * A server's cells: each (cell, seed) is one backend run of the missing indices, `--concurrency`
- * requests in flight; every sample is stored as it arrives, so a server that goes away leaves errors
- * for the next run to retry and nothing half-written.
+ * The cells of a model another engine runs (llama.cpp in-process, an OpenAI-compatible server): each
+ * (cell, seed) is one run of its missing indices, and every sample is stored as it arrives — so a
+ * server that goes away leaves errors for the next run to retry, and nothing half-written.
  */
-async function sweepOnServer(
-  server: OpenAIBackend, mine: { cell: StoredCell; missing: Map<number, number[]> }[], spec: ExperimentSpec, store: ResultsStore,
-  counted: (s: Sample) => void, cellDone: () => void, progress: () => void,
+async function sweepOnBackend(
+  backend: SweepBackend, row: Parameters<ResultsStore['saveModel']>[0], mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore,
+  stored: (s: Sample) => void, cellDone: () => void,
 ): Promise<void> {
-  const modelId = store.saveModel({
-    path: server.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, vocab_size: 0, context_length: 0,
-  });
+  const modelId = store.saveModel(row);
   for (const { cell, missing } of mine) {
-    if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on an OpenAI-compatible server are not supported yet; sweep with --no-chat`, 'chat');
+    if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on the ${backend.info.kind} backend are not supported yet; sweep with --no-chat`, 'chat');
     const input = cell.settings as SettingsInput;
-    const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, {});
-    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: server.info });
+    const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, backend.generationDefaults ?? {});
+    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: backend.info });
     for (const [seed, indices] of missing) {
-      await server.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
+      let prompt = { tokens: 0, ms: 0 };
+      await backend.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
         indices, tokenStats: true,
+        onPrompt: (tokens, ms) => { prompt = { tokens, ms }; },
         onSample: (s) => {
-          store.insertSample(cell.id, seed, s, { tokens: 0, ms: 0 });
-          counted(s);
-          progress();
+          store.insertSample(cell.id, seed, s, prompt);
+          stored(s);
         },
       });
     }
     cellDone();
-  }
-}
-
-/**
- * A llama.cpp model's cells: each (cell, seed) one generation of the missing indices, llama.cpp
- * computing the distributions and Wander's chain choosing, every sample stored as it ends.
- */
-async function sweepOnLlamaCpp(
-  spec: string, mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore, opts: SweepOptions,
-  counted: (s: Sample) => void, cellDone: () => void, progress: () => void,
-): Promise<void> {
-  const model = await LlamaCppModel.open(spec, { threads: opts.threads });
-  try {
-    const info = model.describe();
-    // Keyed apart from the same file run by Wander's engine: the two are different runs of it.
-    const modelId = store.saveModel({
-      path: `llama.cpp:${info.path}`, architecture: info.architecture, family: info.family, format: 'gguf (llama.cpp)', parameters: info.parameters,
-      vocab_size: info.vocab_size, context_length: info.context_length,
-    });
-    for (const { cell, missing } of mine) {
-      if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on the llama.cpp backend are not supported yet; sweep with --no-chat`, 'chat');
-      const input = cell.settings as SettingsInput;
-      const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
-      store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: model.info });
-      for (const [seed, indices] of missing) {
-        let promptTokens = 0, promptMs = 0;
-        await model.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
-          indices, tokenStats: true,
-          onPrompt: (tokens, ms) => { promptTokens = tokens; promptMs = ms; },
-          onSample: (s) => {
-            store.insertSample(cell.id, seed, s, { tokens: promptTokens, ms: promptMs });
-            counted(s);
-            progress();
-          },
-        });
-      }
-      cellDone();
-    }
-  } finally {
-    await model.close();
   }
 }
 

@@ -45,11 +45,6 @@ export class Scheduler {
     return this.jobs.length === 0;
   }
 
-  /** Generations waiting or running. */
-  get size(): number {
-    return this.jobs.length;
-  }
-
   /** Samples decoding now. */
   get batchSize(): number {
     return this.running.length;
