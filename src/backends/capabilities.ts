@@ -27,6 +27,8 @@ export interface BackendInfo {
   name: string;
   /** The engine's version or fingerprint, when it says one. */
   version: string | null;
+  /** Every server a sweep's requests were spread over (`URL#MODEL-ID`), when there are several. */
+  endpoints?: string[];
   capabilities: Capabilities;
 }
 

@@ -1,5 +1,6 @@
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { UserError } from '../errors.js';
+import { chatPrompt, type ChatPrompt } from '../generate/chat.js';
 import { Generation, type GenerateOptions, type GenerationModel } from '../generate/generate.js';
 import type { ModelInfo, Run } from '../generate/report.js';
 import { nextFromLogits, nextIds, type NextOptions, type NextTokenDistribution } from '../generate/next.js';
@@ -41,11 +42,15 @@ export class LlamaCppModel implements GenerationModel {
   readonly config: { contextLength: number; vocabSize: number };
   readonly generationDefaults = {};
   readonly info: BackendInfo;
+  /** The file's chat template (tokenizer.chat_template), which Wander applies as it does for its own engine. */
+  readonly chatTemplate: string | undefined;
 
   private constructor(readonly path: string, private readonly model: LlamaModel, private readonly threads: number, release: string) {
     const vocab = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;
     this.config = { contextLength: model.trainContextSize, vocabSize: vocab };
     this.tokenizer = llamaTokenizer(model, vocab);
+    const template = (model.fileInfo.metadata as unknown as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
+    this.chatTemplate = typeof template === 'string' ? template : undefined;
     this.info = {
       kind: 'llama.cpp', name: path, version: release,
       capabilities: { full_logits: true, top_logprobs: vocab, own_sampling_chain: true, internals: false, token_ids: true, batch_invariant: false },
@@ -77,11 +82,13 @@ export class LlamaCppModel implements GenerationModel {
   /**
    * Generates as `generate()` does on the native engine: one llama.cpp sequence per running sample
    * (up to max_batch_size at once, evaluated together), each step's full distribution handed to the
-   * sample's own chain and stream (seed, i).
+   * sample's own chain and stream (seed, i). Messages go through the file's chat template, as on
+   * Wander's engine.
    */
-  async generate(prompt: string | readonly number[], input: SettingsInput, opts: GenerateOptions = {}): Promise<Run> {
+  async generate(prompt: string | readonly number[] | ChatPrompt, input: SettingsInput, opts: GenerateOptions = {}): Promise<Run> {
     if (hasInterventions(input)) requireCapability('generate', this.info, 'internals', 'interventions');
-    const job = new Generation(this, prompt, input, opts);
+    const text = typeof prompt === 'object' && 'messages' in prompt ? chatPrompt(this, prompt.messages) : prompt;
+    const job = new Generation(this, text, input, opts);
     const ids = job.promptIds;
     const batch = Math.min(job.maxLive, job.pending.length) || 1;
     const ctx = await this.model.createContext({

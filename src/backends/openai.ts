@@ -1,10 +1,11 @@
 import { UserError } from '../errors.js';
+import type { ChatPrompt } from '../generate/chat.js';
 import type { FinishReason, ModelInfo, Run, Sample } from '../generate/report.js';
 import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsInput } from '../generate/settings.js';
 import { Rng } from '../sampling/rng.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import { requireCapability, type BackendInfo } from './capabilities.js';
-import { normaliseChoice, topLogprobsTail, type NormalisedChoice } from './openai-shapes.js';
+import { normaliseChoice, topLogprobsTail, type Endpoint as ApiEndpoint, type NormalisedChoice } from './openai-shapes.js';
 
 /**
  * The sampling backend for any OpenAI-compatible server (vLLM, llama.cpp's llama-server, Ollama, MAX,
@@ -13,6 +14,10 @@ import { normaliseChoice, topLogprobsTail, type NormalisedChoice } from './opena
  * sample with a seed derived from (seed, i) — so sample i never depends on n or on the server's `n`
  * support — and records what came back, logprobs normalised to Wander's shape. A setting only Wander's
  * own chain can apply is an error naming it, not a silent approximation.
+ *
+ * One backend may spread its requests over several endpoints serving the same model (a cluster):
+ * each has `concurrency` slots, a request takes the least busy free one (FIFO when all are busy), and
+ * a request retried after a failure goes to another endpoint when one is free.
  */
 
 export interface OpenAISpec { baseURL: string; model?: string }
@@ -54,84 +59,102 @@ export interface ServedNext {
 export interface OpenAIOptions {
   /** The API key (from OPENAI_API_KEY or --api-key-env). */
   apiKey?: string;
-  /** Requests in flight at once (default 4). */
+  /** Requests in flight at once, per endpoint (default 4). */
   concurrency?: number;
+  /**
+   * More endpoints serving the same model: "URL" or "URL#MODEL-ID" (the id defaults to the spec's, or
+   * to the server's only model). Requests are spread over all of them.
+   */
+  endpoints?: readonly string[];
   /** Per-request time limit, ms (default 120 s). */
   timeoutMs?: number;
   /** Retries on 429, 503 and connection errors, with doubling waits from 250 ms (default 4). */
   retries?: number;
 }
 
+/** One server the backend sends requests to, and how many of its slots are taken. */
+interface Server { baseURL: string; model: string; busy: number }
+
+type Usage = { prompt_tokens?: number; completion_tokens?: number };
+
 export class OpenAIBackend {
   readonly info: BackendInfo;
-  private maxLogprobs?: number;
+  /** The most alternatives per token every endpoint gives, per API endpoint, probed once. */
+  private readonly limits = new Map<ApiEndpoint, Promise<number>>();
+  /** Requests waiting for a slot, first come first served; each is handed the server whose slot freed. */
+  private readonly waiting: ((s: Server) => void)[] = [];
+  private readonly concurrency: number;
 
-  private constructor(readonly spec: string, readonly baseURL: string, readonly model: string, private readonly opts: OpenAIOptions, version: string | null) {
+  private constructor(readonly spec: string, private readonly servers: Server[], private readonly opts: OpenAIOptions, version: string | null) {
+    const main = servers[0]!;
+    this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.info = {
-      kind: 'openai', name: `${baseURL}#${model}`, version,
+      kind: 'openai', name: `${main.baseURL}#${main.model}`, version,
+      ...(servers.length > 1 ? { endpoints: servers.map((e) => `${e.baseURL}#${e.model}`) } : {}),
       capabilities: { full_logits: false, top_logprobs: 20, own_sampling_chain: false, internals: false, token_ids: false, batch_invariant: false },
     };
   }
 
-  /** Reaches the server and checks that it serves the model (or has exactly one when none is named). */
+  get baseURL(): string { return this.servers[0]!.baseURL; }
+  get model(): string { return this.servers[0]!.model; }
+
+  /**
+   * Reaches the server (and every extra endpoint) and checks that each serves the model — the one the
+   * spec names, or the server's only model when it names none.
+   */
   static async connect(spec: string, opts: OpenAIOptions = {}): Promise<OpenAIBackend> {
-    const { baseURL, model } = parseOpenAISpec(spec);
-    let res: Response;
-    try {
-      res = await fetch(`${baseURL}/models`, { headers: headers(opts.apiKey), signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
-    } catch (e) {
-      throw new UserError(`--model ${spec}: cannot reach the server: ${reason(e)}`, 'model');
+    const parsed = parseOpenAISpec(spec);
+    const main = await reach(spec, parsed, opts);
+    const servers: Server[] = [main.server];
+    for (const url of opts.endpoints ?? []) {
+      const where = url.startsWith('openai:') ? url : `openai:${url}`;
+      const extra = parseOpenAISpec(where);
+      const { server } = await reach(`--endpoint ${url}`, { baseURL: extra.baseURL, model: extra.model ?? main.server.model }, opts, `--endpoint ${url}`);
+      if (servers.some((e) => e.baseURL === server.baseURL && e.model === server.model)) throw new UserError(`--endpoint ${url}: ${server.baseURL} is listed twice`, 'endpoint');
+      servers.push(server);
     }
-    if (res.status === 401 || res.status === 403) throw new UserError(`--model ${spec}: the server refused the API key (${res.status}); set OPENAI_API_KEY or --api-key-env NAME`, 'model');
-    const body = await res.json().catch(() => undefined) as { data?: { id?: unknown }[] } | undefined;
-    const ids = Array.isArray(body?.data) ? body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string') : undefined;
-    if (!res.ok || !ids) throw new UserError(`--model ${spec}: ${baseURL}/models did not answer as an OpenAI-compatible server (HTTP ${res.status})`, 'model');
-    let chosen = model;
-    if (chosen === undefined) {
-      if (ids.length !== 1) throw new UserError(`--model ${spec}: the server serves ${ids.length} models (${ids.join(', ')}); name one: openai:${baseURL}#ID`, 'model');
-      chosen = ids[0]!;
-    } else if (!ids.includes(chosen)) {
-      throw new UserError(`--model ${spec}: the server does not serve ${chosen} (it serves: ${ids.join(', ')})`, 'model');
-    }
-    return new OpenAIBackend(spec, baseURL, chosen, opts, res.headers.get('server'));
+    return new OpenAIBackend(spec, servers, opts, main.version);
   }
 
   /**
-   * Generates n samples of `prompt`: sample i is one request with the seed `sampleSeed(seed, i)`.
-   * The report is Wander's Run, with `backend` saying who sampled; what the server does not say
-   * (its tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed;
-   * `onPrompt` is accepted for the shared sweep interface and never called, for the same reason.
+   * Generates n samples of `prompt` (text for /completions, or messages for the server's chat endpoint,
+   * where its own chat template applies): sample i is one request with the seed `sampleSeed(seed, i)`.
+   * The report is Wander's Run, with `backend` saying who sampled; what the server does not say (its
+   * tokenizer, the prompt's ids, timings of its prompt pass) is left out rather than guessed; `onPrompt`
+   * is accepted for the shared sweep interface and never called, for the same reason. Several calls
+   * may run at once: they share the endpoints' slots.
    */
-  async generate(prompt: string, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number; tokenStats?: boolean; onPrompt?: (tokens: number, ms: number) => void } = {}): Promise<Run> {
+  async generate(prompt: string | ChatPrompt, input: SettingsInput, opts: { indices?: number[]; onSample?: (s: Sample) => void; loadMs?: number; tokenStats?: boolean; onPrompt?: (tokens: number, ms: number) => void } = {}): Promise<Run> {
     const { settings, sources } = resolveSettings(parseSettings(input), {});
     this.check(input, settings);
+    const endpoint: ApiEndpoint = typeof prompt === 'string' ? 'completions' : 'chat';
     // Token stats (for sweeps) need each chosen token's logprob: one alternative is enough. The
     // entropies need the whole distribution, which a server does not give: they stay empty.
     const want = Math.max(settings.top_logprobs, opts.tokenStats ? 1 : 0);
-    const top = want > 0 ? Math.min(want, await this.logprobLimit()) : 0;
+    const top = want > 0 ? Math.min(want, await this.logprobLimit(endpoint)) : 0;
     const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
     const t0 = performance.now();
     const samples: Sample[] = [];
     let promptTokens = 0, completion = 0;
-    const queue = [...indices];
-    const worker = async () => {
-      for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-        const started = performance.now();
-        const { sample, prompt_tokens, completion_tokens } = await this.sample(prompt, settings, i, top);
-        if (opts.tokenStats) {
-          sample.token_logprobs = (sample.logprobs ?? []).map((t) => t.logprob);
-          sample.token_entropy_bits = [];
-          sample.token_sampled_entropy_bits = [];
-          sample.elapsed_ms = Math.round((performance.now() - started) * 100) / 100;
-          if (settings.top_logprobs === 0) delete sample.logprobs;
-        }
-        promptTokens = Math.max(promptTokens, prompt_tokens);
-        completion += completion_tokens;
-        samples.push(sample);
-        opts.onSample?.(sample);
+    const one = async (i: number) => {
+      const started = performance.now();
+      const { sample, prompt_tokens, completion_tokens } = await this.sample(prompt, settings, i, top);
+      if (opts.tokenStats) {
+        sample.token_logprobs = (sample.logprobs ?? []).map((t) => t.logprob);
+        sample.token_entropy_bits = [];
+        sample.token_sampled_entropy_bits = [];
+        sample.elapsed_ms = Math.round((performance.now() - started) * 100) / 100;
+        if (settings.top_logprobs === 0) delete sample.logprobs;
       }
+      promptTokens = Math.max(promptTokens, prompt_tokens);
+      completion += completion_tokens;
+      samples.push(sample);
+      opts.onSample?.(sample);
     };
-    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, indices.length) }, worker));
+    // Every request in flight ends (and is stored) before a refusal stops the run.
+    const settled = await Promise.allSettled(indices.map(one));
+    const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (refused) throw refused.reason;
     const ms = performance.now() - t0;
     samples.sort((a, b) => a.index - b.index);
     const finish = Object.fromEntries((['eos', 'max_tokens', 'stop_sequence', 'context_full', 'error'] as FinishReason[]).map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
@@ -140,7 +163,7 @@ export class OpenAIBackend {
       model: this.modelInfo(),
       backend: this.info,
       settings: { ...settings, sources, stages: [] },
-      prompt: { text: prompt, token_ids: [] },
+      prompt: typeof prompt === 'string' ? { text: prompt, token_ids: [] } : { text: prompt.messages.map((m) => m.content).join('\n'), token_ids: [], messages: [...prompt.messages] },
       samples,
       summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finish },
       usage: { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion },
@@ -154,8 +177,14 @@ export class OpenAIBackend {
    * tokens it does not list — unknown individually, shown as one tail.
    */
   async next(prompt: string, top: number): Promise<ServedNext> {
-    const n = Math.min(top, await this.logprobLimit());
-    const res = await this.post({ model: this.model, prompt, max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, logprobs: n, n: 1, seed: 0 });
+    const n = Math.min(top, await this.logprobLimit('completions'));
+    const server = await this.acquire();
+    let res: Response;
+    try {
+      res = await this.post(server, 'completions', { model: server.model, prompt, max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, logprobs: n, n: 1, seed: 0 });
+    } finally {
+      this.release(server);
+    }
     const json = await res.json().catch(() => undefined) as { choices?: unknown[]; error?: { message?: string } } | undefined;
     if (!res.ok) throw new UserError(`the server refused the request: ${json?.error?.message ?? `HTTP ${res.status}`}`, 'model');
     const first = normaliseChoice(json?.choices?.[0], 'completions', 'choices[0]').tokens?.[0];
@@ -177,52 +206,90 @@ export class OpenAIBackend {
     if (settings.logit_bias.some((b) => !('token_id' in b))) throw new UserError('logit_bias: the server needs token ids (#ID), not texts, since Wander does not know its tokenizer', 'logit_bias');
   }
 
-  /** The most alternatives per token the server gives, probed once (20, 5, 1). */
-  private async logprobLimit(): Promise<number> {
-    if (this.maxLogprobs !== undefined) return this.maxLogprobs;
-    for (const n of [20, 5, 1]) {
-      const res = await this.post({ model: this.model, prompt: 'a', max_tokens: 1, logprobs: n, temperature: 0 }).catch(() => undefined);
-      if (res?.ok) return (this.maxLogprobs = n);
+  /** The most alternatives per token every endpoint gives on this API endpoint (probed once: 20, 5, 1). */
+  private logprobLimit(endpoint: ApiEndpoint): Promise<number> {
+    let limit = this.limits.get(endpoint);
+    if (!limit) {
+      limit = Promise.all(this.servers.map(async (server) => {
+        for (const n of [20, 5, 1]) {
+          const probe = endpoint === 'chat'
+            ? { model: server.model, messages: [{ role: 'user', content: 'a' }], max_tokens: 1, logprobs: true, top_logprobs: n, temperature: 0 }
+            : { model: server.model, prompt: 'a', max_tokens: 1, logprobs: n, temperature: 0 };
+          const res = await this.post(server, endpoint, probe).catch(() => undefined);
+          if (res?.ok) return n;
+        }
+        throw new UserError(`--model ${this.spec}: ${server.baseURL} gives no logprobs on /${endpoint === 'chat' ? 'chat/completions' : 'completions'} (asked for 20, 5 and 1)`, 'top_logprobs');
+      })).then((ns) => Math.min(...ns));
+      limit.catch(() => this.limits.delete(endpoint));
+      this.limits.set(endpoint, limit);
     }
-    throw new UserError(`--model ${this.spec}: the server gives no logprobs (asked for 20, 5 and 1)`, 'top_logprobs');
+    return limit;
+  }
+
+  /** A slot on the least busy endpoint (another than `avoid` when one is free); waits in turn when all are busy. */
+  private acquire(avoid?: Server): Promise<Server> {
+    const free = this.servers.filter((e) => e.busy < this.concurrency).sort((a, b) => a.busy - b.busy);
+    const pick = free.find((e) => e !== avoid) ?? free[0];
+    if (pick && this.waiting.length === 0) {
+      pick.busy++;
+      return Promise.resolve(pick);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Frees a slot: handed straight to the longest-waiting request, so none is overtaken. */
+  private release(server: Server): void {
+    const next = this.waiting.shift();
+    if (next) next(server);
+    else server.busy--;
   }
 
   /** One sample: one request, retried on 429, 503 and connection errors; a failure is the sample's error. */
-  private async sample(prompt: string, s: Settings, index: number, top: number): Promise<{ sample: Sample; prompt_tokens: number; completion_tokens: number }> {
+  private async sample(prompt: string | ChatPrompt, s: Settings, index: number, top: number): Promise<{ sample: Sample; prompt_tokens: number; completion_tokens: number }> {
+    const endpoint: ApiEndpoint = typeof prompt === 'string' ? 'completions' : 'chat';
     const body: Record<string, unknown> = {
-      model: this.model, prompt, n: 1, max_tokens: s.max_tokens, seed: sampleSeed(s.seed, index),
+      ...(typeof prompt === 'string' ? { prompt } : { messages: prompt.messages }),
+      n: 1, max_tokens: s.max_tokens, seed: sampleSeed(s.seed, index),
       temperature: s.temperature, top_p: s.top_p, top_k: s.top_k, min_p: s.min_p, typical_p: s.typical_p,
       repetition_penalty: s.repetition_penalty, frequency_penalty: s.frequency_penalty, presence_penalty: s.presence_penalty,
       ...(s.stop.length ? { stop: s.stop } : {}), ...(s.min_new_tokens ? { min_tokens: s.min_new_tokens } : {}),
       ...(s.logit_bias.length ? { logit_bias: Object.fromEntries(s.logit_bias.map((b) => ['token_id' in b ? b.token_id : -1, b.bias === '-inf' ? -100 : b.bias])) } : {}),
-      ...(top > 0 ? { logprobs: top } : {}),
+      ...(top > 0 ? (endpoint === 'chat' ? { logprobs: true, top_logprobs: top } : { logprobs: top }) : {}),
     };
     const failed = (error: string) => ({ sample: { index, text: '', token_ids: [], finish_reason: 'error' as const, error }, prompt_tokens: 0, completion_tokens: 0 });
-    let res: Response | undefined, lastError = '';
+    let res: Response | undefined, lastError = '', last: Server | undefined;
     for (let attempt = 0; attempt <= (this.opts.retries ?? 4); attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1)));
+      const server = await this.acquire(last);
+      last = server;
       try {
-        res = await this.post(body);
+        res = await this.post(server, endpoint, { model: server.model, ...body });
+        if (res.status === 429 || res.status === 503) {
+          lastError = `HTTP ${res.status}`;
+          await res.body?.cancel();
+          res = undefined;
+          continue;
+        }
+        break;
       } catch (e) {
         lastError = reason(e);
         res = undefined;
-        continue;
+      } finally {
+        this.release(server);
       }
-      if (res.status !== 429 && res.status !== 503) break;
-      lastError = `HTTP ${res.status}`;
-      res = undefined;
     }
     if (!res) return failed(`the server did not answer: ${lastError}`);
-    const json = await res.json().catch(() => undefined) as { choices?: unknown[]; usage?: { prompt_tokens?: number; completion_tokens?: number }; error?: { message?: string } } | undefined;
+    const json = await res.json().catch(() => undefined) as { choices?: unknown[]; usage?: Usage; system_fingerprint?: unknown; error?: { message?: string } } | undefined;
     if (!res.ok) {
       const message = json?.error?.message ?? `HTTP ${res.status}`;
       // A setting the server rejects is the user's to fix: one line, not an error per sample.
       if (res.status === 400) throw new UserError(`the server refused the request: ${message}`, 'model');
       return failed(`the server answered ${res.status}: ${message}`);
     }
+    if (typeof json?.system_fingerprint === 'string' && this.info.version === null) this.info.version = json.system_fingerprint;
     let c: NormalisedChoice;
     try {
-      c = normaliseChoice(json?.choices?.[0], 'completions', 'choices[0]');
+      c = normaliseChoice(json?.choices?.[0], endpoint, 'choices[0]');
     } catch (e) {
       return failed(`the server's answer has an unexpected shape: ${(e as Error).message}`);
     }
@@ -235,8 +302,8 @@ export class OpenAIBackend {
     return { sample, prompt_tokens: count(json?.usage?.prompt_tokens, 0), completion_tokens: count(json?.usage?.completion_tokens, c.tokens?.length ?? sample.token_ids.length) };
   }
 
-  private post(body: object): Promise<Response> {
-    return fetch(`${this.baseURL}/completions`, {
+  private post(server: Server, endpoint: ApiEndpoint, body: object): Promise<Response> {
+    return fetch(`${server.baseURL}/${endpoint === 'chat' ? 'chat/completions' : 'completions'}`, {
       method: 'POST', headers: { ...headers(this.opts.apiKey), 'content-type': 'application/json' }, body: JSON.stringify(body),
       signal: AbortSignal.timeout(this.opts.timeoutMs ?? 120_000),
     });
@@ -246,6 +313,31 @@ export class OpenAIBackend {
   private modelInfo(): ModelInfo {
     return { path: this.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, context_length: 0, vocab_size: 0, tokenizer: 'server', kernels: 'server', threads: 0 };
   }
+}
+
+/** GET /models on one server: it answers, takes the key, and serves the model (or exactly one, when none is named). */
+async function reach(spec: string, where: OpenAISpec, opts: OpenAIOptions, label = `--model ${spec}`): Promise<{ server: Server; version: string | null }> {
+  const { baseURL, model } = where;
+  const field = label.startsWith('--endpoint') ? 'endpoint' : 'model';
+  let res: Response;
+  try {
+    res = await fetch(`${baseURL}/models`, { headers: headers(opts.apiKey), signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
+  } catch (e) {
+    throw new UserError(`${label}: cannot reach the server: ${reason(e)}`, field);
+  }
+  if (res.status === 401 || res.status === 403) throw new UserError(`${label}: the server refused the API key (${res.status}); set OPENAI_API_KEY or --api-key-env NAME`, field);
+  const body = await res.json().catch(() => undefined) as { data?: { id?: unknown }[] } | undefined;
+  const ids = Array.isArray(body?.data) ? body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string') : undefined;
+  if (!res.ok || !ids) throw new UserError(`${label}: ${baseURL}/models did not answer as an OpenAI-compatible server (HTTP ${res.status})`, field);
+  let chosen = model;
+  if (chosen === undefined) {
+    if (ids.length !== 1) throw new UserError(`${label}: the server serves ${ids.length} models (${ids.join(', ')}); name one: openai:${baseURL}#ID`, field);
+    chosen = ids[0]!;
+  } else if (!ids.includes(chosen)) {
+    const hint = field === 'endpoint' && !label.includes('#') ? `; name its id for this model: ${label.slice('--endpoint '.length)}#ID` : '';
+    throw new UserError(`${label}: the server does not serve ${chosen} (it serves: ${ids.join(', ')})${hint}`, field);
+  }
+  return { server: { baseURL, model: chosen, busy: 0 }, version: res.headers.get('server') };
 }
 
 /** The seed sent for sample i: a keyed stream of (seed, i), so samples differ and each repeats. */

@@ -9,7 +9,7 @@ import { numeric } from './sampler-flags.js';
 
 export const DEFAULT_DB = 'results.sqlite';
 
-interface SweepFlags { db: string; force?: boolean; chat: boolean; model: string[]; samples?: string; maxTokens?: string; threads?: string; kernels?: string; json?: boolean; concurrency?: string; apiKeyEnv?: string }
+interface SweepFlags { db: string; force?: boolean; chat: boolean; model: string[]; samples?: string; maxTokens?: string; threads?: string; kernels?: string; json?: boolean; concurrency?: string; apiKeyEnv?: string; endpoint: string[] }
 
 export function sweepCommand(program: Command): void {
   program.command('sweep')
@@ -24,6 +24,7 @@ export function sweepCommand(program: Command): void {
     .option('--threads <N>', THREADS_HELP)
     .option('--kernels <impl>', 'wasm (default) or typescript')
     .option('--concurrency <N>', 'for openai: models, requests in flight per server (1–256, default 4)')
+    .option('--endpoint <URL>', 'another server (URL[#MODEL-ID]) serving the experiment\'s openai: model: the sweep spreads its requests over all of them (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--api-key-env <NAME>', 'for openai: models, the environment variable holding the API key (default OPENAI_API_KEY)')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'show stack traces for errors')
@@ -72,7 +73,7 @@ export function sweepCommand(program: Command): void {
       if (!flags.json) process.stderr.write(`sweep ${spec.name} → ${flags.db} (each sample is stored as it finishes: interrupt at any time and run again to resume)\n`);
       try {
         const r = await runSweep(spec, store, {
-          force: flags.force, threads, kernels: flags.kernels as 'wasm' | 'typescript' | undefined, progress: !flags.json, onProgress, onLog: log, concurrency, apiKey,
+          force: flags.force, threads, kernels: flags.kernels as 'wasm' | 'typescript' | undefined, progress: !flags.json, onProgress, onLog: log, concurrency, apiKey, endpoints: flags.endpoint,
         });
         bar?.stop();
         if (flags.json) {

@@ -13,7 +13,12 @@ import { parseSettings, SettingsSchema, type SettingsInput } from '../generate/s
 export interface ExperimentSpec {
   name: string;
   description?: string;
-  models: { spec: string; label: string }[];
+  /**
+   * Each model's spec and label; `endpoints`, for an `openai:` model, are more servers serving it
+   * ("URL" or "URL#MODEL-ID"): the sweep spreads its requests over them. They are not part of the cells'
+   * keys, so a sweep may resume on other endpoints.
+   */
+  models: { spec: string; label: string; endpoints?: string[] }[];
   prompts: { text: string; label: string; chat: boolean }[];
   /** Preset name → the settings it sets (validated by the sampling settings schema). */
   presets: { name: string; settings: SettingsInput }[];
@@ -49,8 +54,11 @@ const int = (lo: number, hi: number) => z.number({ error: `must be an integer fr
 
 const ModelEntry = z.union([
   text('a model spec'),
-  z.object({ model: text('a model spec'), label: text('a non-empty label').optional() }, { error: 'must be a model spec or { model, label }' }).strict(),
-], { error: 'must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>) or { model, label }' });
+  z.object({
+    model: text('a model spec'), label: text('a non-empty label').optional(),
+    endpoints: z.array(text('a server URL (http://HOST:PORT/v1[#MODEL-ID])'), { error: 'must be a list of server URLs' }).min(1, { error: 'must list at least one server URL' }).optional(),
+  }, { error: 'must be a model spec or { model, label, endpoints }' }).strict(),
+], { error: 'must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>, openai:URL[#ID]) or { model, label, endpoints }' });
 
 const PromptEntry = z.union([
   z.string({ error: 'must be a string or { text, label, chat }' }),
@@ -106,7 +114,7 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   const parsed = FileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') fail([...issue.path as (string | number)[], issue.keys[0]!], `is not a field (allowed: ${issue.path.length === 0 ? ALLOWED : issue.path[0] === 'prompts' ? 'text, label, chat' : 'model, label'})`);
+    if (issue.code === 'unrecognized_keys') fail([...issue.path as (string | number)[], issue.keys[0]!], `is not a field (allowed: ${issue.path.length === 0 ? ALLOWED : issue.path[0] === 'prompts' ? 'text, label, chat' : 'model, label, endpoints'})`);
     // (zod does not report the input by default: look the value up, so a wrong type is not called missing.)
     if (issue.code === 'invalid_type' && issue.path.length === 1 && valueAt(raw, issue.path as (string | number)[]) === undefined) fail([], `is missing ${issue.path[0] as string} (the fields are ${ALLOWED})`);
     fail(issue.path as (string | number)[], `${issue.message}, got ${JSON.stringify(valueAt(raw, issue.path as (string | number)[]))}`);
@@ -131,7 +139,11 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   });
   const specs = f.models.map((m) => (typeof m === 'string' ? m : m.model));
   const labels = defaultLabels(specs);
-  const models = f.models.map((m, i) => ({ spec: specs[i]!, label: (typeof m === 'string' ? undefined : m.label) ?? labels[i]! }));
+  const models = f.models.map((m, i) => {
+    const endpoints = typeof m === 'string' ? undefined : m.endpoints;
+    if (endpoints && !specs[i]!.startsWith('openai:')) fail(['models', i, 'endpoints'], 'are for openai: models (a server and the others serving the same model)');
+    return { spec: specs[i]!, label: (typeof m === 'string' ? undefined : m.label) ?? labels[i]!, ...(endpoints ? { endpoints } : {}) };
+  });
   const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : { text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat }));
   const dupSpec = specs.findIndex((x, i) => specs.indexOf(x) !== i);
   if (dupSpec >= 0) fail(['models', dupSpec], `repeats the model ${JSON.stringify(specs[dupSpec])}: list each model once`);

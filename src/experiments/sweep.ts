@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
-import { chatPrompt } from '../generate/chat.js';
+import { chatPrompt, type ChatModel, type ChatPrompt } from '../generate/chat.js';
 import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { Generation } from '../generate/generate.js';
@@ -29,6 +29,8 @@ export interface SweepOptions extends LoadOptions {
   concurrency?: number;
   apiKey?: string;
   retries?: number;
+  /** More servers for the sweep's one `openai:` model (`--endpoint`), beside its `models:` entry's `endpoints`. */
+  endpoints?: string[];
 }
 
 export interface SweepProgress {
@@ -65,8 +67,14 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   // Every model must exist before any work starts: a typo in the last model should not surface an hour in.
   const paths = new Map<string, string>();
   const servers = new Map<string, OpenAIBackend>();
+  if (opts.endpoints?.length) {
+    const served = spec.models.filter((m) => m.spec.startsWith('openai:'));
+    if (served.length !== 1) {
+      throw new UserError(`--endpoint: the experiment has ${served.length} openai: models; --endpoint adds servers to exactly one (list each model's own under endpoints: in its models entry)`, 'endpoint');
+    }
+  }
   for (const [i, m] of spec.models.entries()) {
-    if (m.spec.startsWith('openai:')) servers.set(m.spec, await connectServer(m.spec, i, opts));
+    if (m.spec.startsWith('openai:')) servers.set(m.spec, await connectServer(m.spec, [...(m.endpoints ?? []), ...(opts.endpoints ?? [])], i, opts));
     else if (m.spec.startsWith('llama.cpp:')) paths.set(m.spec, `llama.cpp:${await locateModel(m.spec.slice('llama.cpp:'.length), i, spec.file, opts.progress ?? false)}`);
     else paths.set(m.spec, await locateModel(m.spec, i, spec.file, opts.progress ?? false));
   }
@@ -189,9 +197,9 @@ function withoutPerRun<T extends object>(o: T): Partial<T> {
 
 /** A model spec as a local path: relative paths are taken from the experiment file's folder when the file is there. */
 /** An OpenAI-compatible server named by a `models:` entry: reached, and checked to serve the model, before any work. */
-async function connectServer(spec: string, i: number, opts: SweepOptions): Promise<OpenAIBackend> {
+async function connectServer(spec: string, endpoints: string[], i: number, opts: SweepOptions): Promise<OpenAIBackend> {
   try {
-    return await OpenAIBackend.connect(spec, { apiKey: opts.apiKey, concurrency: opts.concurrency, retries: opts.retries });
+    return await OpenAIBackend.connect(spec, { apiKey: opts.apiKey, concurrency: opts.concurrency, retries: opts.retries, endpoints });
   } catch (e) {
     if (e instanceof UserError) throw new UserError(`models[${i}]: ${e.message.replace(/^--model /, '')}`, 'models');
     throw e;
@@ -202,37 +210,54 @@ async function connectServer(spec: string, i: number, opts: SweepOptions): Promi
 interface SweepBackend {
   info: BackendInfo;
   generationDefaults?: GenerationDefaults;
-  generate(prompt: string, input: SettingsInput, opts: { indices: number[]; tokenStats: boolean; onPrompt?: (tokens: number, ms: number) => void; onSample: (s: Sample) => void }): Promise<unknown>;
+  generate(prompt: string | ChatPrompt, input: SettingsInput, opts: { indices: number[]; tokenStats: boolean; onPrompt?: (tokens: number, ms: number) => void; onSample: (s: Sample) => void }): Promise<unknown>;
 }
 
 /**
  * The cells of a model another engine runs (llama.cpp in-process, an OpenAI-compatible server): each
  * (cell, seed) is one run of its missing indices, and every sample is stored as it arrives — so a
- * server that goes away leaves errors for the next run to retry, and nothing half-written.
+ * server that goes away leaves errors for the next run to retry, and nothing half-written. A chat cell
+ * is the model's chat template applied by Wander where it has the template (llama.cpp: the file's), or
+ * the server's chat endpoint. A server's runs all go at once (its endpoints' slots bound what is in
+ * flight); llama.cpp's one after another, each decoding its samples as parallel sequences.
  */
 async function sweepOnBackend(
-  backend: SweepBackend, row: Parameters<ResultsStore['saveModel']>[0], mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore,
+  backend: SweepBackend & Partial<ChatModel>, row: Parameters<ResultsStore['saveModel']>[0], mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore,
   stored: (s: Sample) => void, cellDone: () => void,
 ): Promise<void> {
   const modelId = store.saveModel(row);
+  const runs: (() => Promise<unknown>)[] = [];
   for (const { cell, missing } of mine) {
-    if (cell.chat) throw new UserError(`${cell.prompt_label}: chat prompts on the ${backend.info.kind} backend are not supported yet; sweep with --no-chat`, 'chat');
     const input = cell.settings as SettingsInput;
     const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, backend.generationDefaults ?? {});
-    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), backend: backend.info });
+    let prompt: string | ChatPrompt = cell.prompt, chat = {};
+    if (cell.chat && backend.tokenizer) chat = { chat_prompt: (prompt = chatPrompt(backend as ChatModel, cell.prompt)) };
+    else if (cell.chat) chat = { chat_endpoint: 'chat/completions', chat_messages: (prompt = { messages: [{ role: 'user', content: cell.prompt }] }).messages };
+    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), ...chat, backend: backend.info });
+    let left = missing.size;
     for (const [seed, indices] of missing) {
-      let prompt = { tokens: 0, ms: 0 };
-      await backend.generate(cell.prompt, { ...input, seed, n: cell.samples }, {
-        indices, tokenStats: true,
-        onPrompt: (tokens, ms) => { prompt = { tokens, ms }; },
-        onSample: (s) => {
-          store.insertSample(cell.id, seed, s, prompt);
-          stored(s);
-        },
+      runs.push(async () => {
+        let promptUsed = { tokens: 0, ms: 0 };
+        await backend.generate(prompt, { ...input, seed, n: cell.samples }, {
+          indices, tokenStats: true,
+          onPrompt: (tokens, ms) => { promptUsed = { tokens, ms }; },
+          onSample: (s) => {
+            store.insertSample(cell.id, seed, s, promptUsed);
+            stored(s);
+          },
+        });
+        if (--left === 0) cellDone();
       });
     }
-    cellDone();
   }
+  if (backend.info.kind !== 'openai') {
+    for (const run of runs) await run();
+    return;
+  }
+  // Every run in flight ends (its samples stored) before the first failure is raised.
+  const settled = await Promise.allSettled(runs.map((run) => run()));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 async function locateModel(spec: string, i: number, file: string | undefined, progress: boolean): Promise<string> {

@@ -1,6 +1,6 @@
 import { Template } from '@huggingface/jinja';
 import { UserError } from '../errors.js';
-import type { Model } from '../model/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
 /**
  * Wraps a user message in the model's own chat template (with the assistant turn opened), as the
@@ -9,8 +9,14 @@ import type { Model } from '../model/load.js';
  */
 export interface ChatMessage { role: string; content: string }
 
-export function chatPrompt(model: Model, message: string | readonly ChatMessage[]): string {
-  const source = model.source.chatTemplate;
+/** A conversation to continue: the messages, to go through the model's chat template. */
+export interface ChatPrompt { messages: readonly ChatMessage[] }
+
+/** A model whose chat template Wander applies: its own engine's, or a GGUF file llama.cpp runs. */
+export interface ChatModel { readonly path: string; readonly tokenizer: Tokenizer; readonly chatTemplate?: string | undefined }
+
+export function chatPrompt(model: ChatModel, message: string | readonly ChatMessage[]): string {
+  const source = model.chatTemplate;
   if (!source) throw new UserError(`${model.path}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`, 'chat');
   const tok = model.tokenizer;
   const bos = tok.bosId !== undefined ? tok.tokenText(tok.bosId) : '';

@@ -1,4 +1,5 @@
 import type { BackendInfo } from '../backends/capabilities.js';
+import type { ChatMessage } from './chat.js';
 import type { Model } from '../model/load.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import type { StepTrace } from '../sampling/trace.js';
@@ -67,7 +68,8 @@ export interface Run {
     /** logit_bias resolved to token ids. */
     resolved_bias?: { token_id: number; token: string; bias: number | '-inf' }[];
   };
-  prompt: { text: string; token_ids: number[] };
+  /** The prompt; `messages` when a server's chat endpoint applied its own template (its text is then the messages'). */
+  prompt: { text: string; token_ids: number[]; messages?: ChatMessage[] };
   samples: Sample[];
   /** Over all samples: how many distinct texts, and how many samples ended each way. */
   summary: { samples: number; distinct_texts: number; finish_reasons: Record<FinishReason, number> };

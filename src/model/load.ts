@@ -100,6 +100,11 @@ export class Model {
     return this.source.format;
   }
 
+  /** The chat template the file carries (Jinja), if any. */
+  get chatTemplate(): string | undefined {
+    return this.source.chatTemplate;
+  }
+
   get generationDefaults(): GenerationDefaults {
     return this.source.generationDefaults;
   }

@@ -182,7 +182,7 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
       ...head, object: 'chat.completion',
       choices: run.samples.map((s) => ({
         index: s.index, message: { role: 'assistant', content: s.text }, logprobs: wantLogprobs ? { content: chatLogprobs(s, top) } : null,
-        finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason,
+        finish_reason: finishReason(s.finish_reason), wander_finish_reason: s.finish_reason, token_ids: s.token_ids,
       })),
       usage: run.usage, seed: run.settings.seed,
     };

@@ -6,11 +6,13 @@ import { collectReports } from '../../src/experiments/report/collect.js';
 import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
+import { chatPrompt } from '../../src/generate/chat.js';
 import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
 import { needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
+import { withChatTemplate } from '../fixtures/models.js';
 
 // llama.cpp in-process: llama.cpp computes each next-token distribution, Wander's chain picks the
 // token. On the same file, greedy and seeded sampling must be Wander's own engine's, token for token
@@ -90,5 +92,41 @@ max_tokens: 16
       assert.ok(Math.abs(b!.metrics.mean_entropy_bits! - a!.metrics.mean_entropy_bits!) < 1e-4);
     }
     store.close();
+  });
+});
+
+describe('chat on the llama.cpp backend', () => {
+  const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
+  const TEMPLATE = "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+
+  test('the file\'s own chat template, applied as on Wander\'s engine: the same prompt tokens and the same reply; chat cells sweep', { skip }, async () => {
+    const file = withChatTemplate(sharedModel(STORIES)!, TEMPLATE);
+    const model = await LlamaCppModel.open(`llama.cpp:${file}`);
+    const native = loadModel(file);
+    try {
+      const messages = [{ role: 'user', content: 'Tell me a story' }];
+      const a = await model.generate({ messages }, { temperature: 0, max_tokens: 16 });
+      const b = generate(native, chatPrompt(native, messages), { temperature: 0, max_tokens: 16 });
+      assert.ok(a.prompt.text.startsWith('<|user|>Tell me a story\n<|assistant|>'), a.prompt.text);
+      assert.deepEqual(a.prompt.token_ids, b.prompt.token_ids);
+      assert.deepEqual(a.samples[0]!.token_ids, b.samples[0]!.token_ids);
+
+      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+      await runSweep(parseExperiment(`name: chat
+models: [{ model: ${JSON.stringify(file)}, label: wander }, { model: ${JSON.stringify(`llama.cpp:${file}`)}, label: llama }]
+prompts: [{ label: story, text: "Tell me a story", chat: true }]
+presets: { greedy: { temperature: 0 } }
+samples: 2
+max_tokens: 12
+`), store, { threads: 1 });
+      const cells = store.cells('chat');
+      const [w, l] = ['wander', 'llama'].map((m) => cells.find((c) => c.model_label === m)!);
+      assert.equal(l!.resolved!['chat_prompt'], w!.resolved!['chat_prompt']);
+      assert.deepEqual(store.samples(l!).map((x) => x.token_ids), store.samples(w!).map((x) => x.token_ids));
+      store.close();
+    } finally {
+      await model.close();
+      native.close();
+    }
   });
 });

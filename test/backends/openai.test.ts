@@ -7,6 +7,7 @@ import { collectReports } from '../../src/experiments/report/collect.js';
 import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
+import { chatPrompt } from '../../src/generate/chat.js';
 import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
@@ -14,6 +15,7 @@ import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 import { needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 import { existsSync } from 'node:fs';
+import { withChatTemplate } from '../fixtures/models.js';
 
 // The OpenAI-compatible backend against real servers on loopback: `wander serve` and llama.cpp's
 // llama-server. The server samples; greedy output must be the native engine's.
@@ -102,23 +104,36 @@ describe('the openai backend against llama.cpp\'s llama-server', () => {
 });
 
 describe('the openai backend when the server misbehaves', () => {
-  let busy: HttpServer, slow: HttpServer;
-  let busyUrl = '', slowUrl = '';
+  let busy: HttpServer, slow: HttpServer, fine: HttpServer;
+  let busyUrl = '', slowUrl = '', fineUrl = '';
   let busyPosts = 0;
   const listen = (s: HttpServer) => new Promise<string>((resolve) => s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as { port: number }).port}/v1`)));
   const models = (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'm' }] }));
   before(async () => {
     busy = createServer((req, res) => { if (req.url === '/v1/models') return models(res); busyPosts++; res.writeHead(503).end(); });
     slow = createServer((req, res) => { if (req.url === '/v1/models') return models(res); /* never answers */ });
-    [busyUrl, slowUrl] = await Promise.all([listen(busy), listen(slow)]);
+    fine = createServer((req, res) => {
+      if (req.url === '/v1/models') return models(res);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ index: 0, text: 'ok', logprobs: null, finish_reason: 'length' }] }));
+    });
+    [busyUrl, slowUrl, fineUrl] = await Promise.all([listen(busy), listen(slow), listen(fine)]);
   });
-  after(() => { busy.close(); slow.closeAllConnections(); slow.close(); });
+  after(() => { busy.close(); fine.close(); slow.closeAllConnections(); slow.close(); });
 
   test('503s are retried with backoff, then the sample is an error naming why', async () => {
     const backend = await OpenAIBackend.connect(`openai:${busyUrl}`, { retries: 2 });
     const run = await backend.generate('x', { max_tokens: 2 });
     assert.equal(busyPosts, 3);
     assert.deepEqual([run.samples[0]!.finish_reason, run.samples[0]!.error], ['error', 'the server did not answer: HTTP 503']);
+  });
+
+  test('with several endpoints, a retry goes to another one: a busy server costs no samples', async () => {
+    busyPosts = 0;
+    const backend = await OpenAIBackend.connect(`openai:${busyUrl}`, { retries: 1, concurrency: 2, endpoints: [fineUrl] });
+    const run = await backend.generate('x', { max_tokens: 2, n: 8 });
+    assert.ok(busyPosts > 0, 'the busy server was tried');
+    assert.deepEqual(run.samples.map((s) => s.text), Array(8).fill('ok'));
+    assert.deepEqual(run.backend!.endpoints, [`${busyUrl}#m`, `${fineUrl}#m`]);
   });
 
   test('a request past the time limit is an error, not a hang', async () => {
@@ -191,6 +206,96 @@ max_tokens: 12
       assert.deepEqual(cells.map((c) => store.samples(c).length), [40, 40]);
     } finally {
       store.close();
+      await stop(server);
+    }
+  });
+});
+
+describe('chat prompts and several endpoints', () => {
+  const STORIES = 'stories260K.gguf';
+  const skip = needsShared(STORIES).skip;
+  const TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
+
+  test('a chat prompt goes to the server\'s chat endpoint, its template applied there: the native engine\'s reply, in a sweep too', { skip }, async () => {
+    const file = withChatTemplate(sharedModel(STORIES)!, TEMPLATE);
+    const server = await serve('--model', file);
+    const native = loadModel(file);
+    try {
+      const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
+      const messages = [{ role: 'user', content: 'Tell me a story' }];
+      const run = await backend.generate({ messages }, { temperature: 0, max_tokens: 12, top_logprobs: 2 });
+      const local = generate(native, chatPrompt(native, messages), { temperature: 0, max_tokens: 12, top_logprobs: 2 });
+      assert.deepEqual(run.samples[0]!.token_ids, local.samples[0]!.token_ids);
+      assert.equal(run.samples[0]!.text, local.samples[0]!.text);
+      run.samples[0]!.logprobs!.forEach((t, i) => assert.ok(Math.abs(t.logprob - local.samples[0]!.logprobs![i]!.logprob) < 1e-4, `token ${i}`));
+      assert.deepEqual(run.prompt.messages, messages);
+
+      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+      await runSweep(parseExperiment(`name: chat
+models: [{ model: ${JSON.stringify(file)}, label: wander }, { model: "openai:${server.url}/v1", label: served }]
+prompts: [{ label: story, text: "Tell me a story", chat: true }]
+presets: { greedy: { temperature: 0 } }
+samples: 2
+max_tokens: 12
+`), store, { threads: 1 });
+      const cells = store.cells('chat');
+      const [w, v] = ['wander', 'served'].map((m) => cells.find((c) => c.model_label === m)!);
+      assert.deepEqual(store.samples(v!).map((x) => x.token_ids), store.samples(w!).map((x) => x.token_ids));
+      assert.deepEqual([v!.resolved!['chat_endpoint'], v!.resolved!['chat_messages']], ['chat/completions', messages]);
+      store.close();
+    } finally {
+      native.close();
+      await stop(server);
+    }
+  });
+
+  test('one sweep over llama-server and wander serve at --concurrency 4: both do work, greedy cells are the native engine\'s', { skip: skip || (existsSync(LLAMA_SERVER) ? false : `${LLAMA_SERVER} not found (the shared llama.cpp tools are absent)`) }, async () => {
+    const file = sharedModel(STORIES)!;
+    const [llama, wanderServer] = await Promise.all([llamaServe(file), serve('--model', file)]);
+    try {
+      const served = await OpenAIBackend.connect(`openai:${llama.url}/v1`);
+      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+      const spec = parseExperiment(`name: pool
+models: [{ model: ${JSON.stringify(file)}, label: native }, { model: "openai:${llama.url}/v1", label: pool, endpoints: ["${wanderServer.url}/v1#${STORIES}"] }]
+prompts: [{ label: once, text: "Once upon a time" }, { label: dog, text: "The dog" }, { label: sun, text: "One day the sun" }]
+presets: { greedy: { temperature: 0 } }
+samples: 8
+seeds: [1, 2]
+max_tokens: 10
+`);
+      const r = await runSweep(spec, store, { threads: 1, concurrency: 4 });
+      assert.equal(r.errors, 0);
+      const [report] = collectReports(store, 'pool');
+      for (const prompt of ['once', 'dog', 'sun']) {
+        const [a, b] = ['native', 'pool'].map((m) => report!.cells.find((c) => c.model === m && c.prompt_label === prompt)!);
+        assert.deepEqual(b!.outputs, a!.outputs, prompt);
+        assert.deepEqual([b!.metrics.distinct, b!.metrics.self_bleu4], [a!.metrics.distinct, a!.metrics.self_bleu4]);
+        assert.ok(Math.abs(b!.metrics.mean_logprob! - a!.metrics.mean_logprob!) < 1e-4, `${prompt}: mean logprob ${b!.metrics.mean_logprob} vs ${a!.metrics.mean_logprob}`);
+      }
+      // Both servers generated some of the 48 samples (10 tokens each).
+      const health = await (await fetch(`${wanderServer.url}/health`)).json() as { queues: { generated_tokens: number }[] };
+      const byWander = health.queues[0]!.generated_tokens;
+      assert.ok(byWander > 0 && byWander < 480, `wander serve generated ${byWander} of 480 tokens`);
+      const cell = store.cells('pool').find((c) => c.model_label === 'pool')!;
+      assert.deepEqual((cell.resolved!['backend'] as { endpoints: string[] }).endpoints, [`${llama.url}/v1#${served.model}`, `${wanderServer.url}/v1#${STORIES}`]);
+      store.close();
+    } finally {
+      await Promise.all([stop(llama), stop(wanderServer)]);
+    }
+  });
+
+  test('endpoints that do not serve the model, or are listed twice, are one line before any work', { skip }, async () => {
+    const server = await serve('--model', sharedModel(STORIES)!);
+    try {
+      await assert.rejects(OpenAIBackend.connect(`openai:${server.url}/v1`, { endpoints: [`${server.url}/v1`] }), { message: `--endpoint ${server.url}/v1: ${server.url}/v1 is listed twice` });
+      await assert.rejects(OpenAIBackend.connect(`openai:${server.url}/v1#${STORIES}`, { endpoints: [`${server.url}/v1#other`] }), { message: `--endpoint ${server.url}/v1#other: the server does not serve other (it serves: ${STORIES})` });
+      const port = await freePort();
+      await assert.rejects(OpenAIBackend.connect(`openai:${server.url}/v1`, { endpoints: [`http://127.0.0.1:${port}/v1`] }), { message: `--endpoint http://127.0.0.1:${port}/v1: cannot reach the server: ECONNREFUSED` });
+      const twoServed = parseExperiment(`name: two\nmodels: ["openai:${server.url}/v1", "openai:${server.url}/v1#${STORIES}"]\nprompts: [a]\npresets: { p: { temperature: 0 } }\n`);
+      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
+      await assert.rejects(runSweep(twoServed, store, { endpoints: [`${server.url}/v1`] }), { message: '--endpoint: the experiment has 2 openai: models; --endpoint adds servers to exactly one (list each model\'s own under endpoints: in its models entry)' });
+      store.close();
+    } finally {
       await stop(server);
     }
   });
