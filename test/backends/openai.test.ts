@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { OpenAIBackend, parseOpenAISpec, sampleSeed } from '../../src/backends/openai.js';
 import { collectReports } from '../../src/experiments/report/collect.js';
+import { markdownReport } from '../../src/experiments/report/tables.js';
 import { parseExperiment } from '../../src/experiments/spec.js';
 import { ResultsStore } from '../../src/experiments/store.js';
 import { runSweep } from '../../src/experiments/sweep.js';
@@ -175,6 +176,11 @@ max_tokens: 12
         assert.equal(b.metrics.mean_entropy_bits, null);
         assert.deepEqual([a.backend, b.backend, b.parameters], ['wander', 'openai', null]);
       }
+      // The report shows the server's entropies as n/a, with the reason, never as numbers beside exact ones.
+      const md = markdownReport(report!);
+      assert.match(md, /^\| served \| god \| greedy \|(?: [^|]+ \|){5} n\/a \| n\/a \|/m);
+      assert.match(md, /^\| native \| god \| greedy \|(?: [^|]+ \|){5} \d+\.\d+ \| \d/m);
+      assert.ok(md.includes('\nn/a: an OpenAI-compatible server lists only its top N alternatives per token'));
       const served = store.samples(store.cells('mixed').find((c) => c.model_label === 'served' && c.prompt_label === 'god' && c.preset === 't1')!);
       const model = loadModel(DEFAULT_MODEL);
       assert.deepEqual(served.map((s) => s.text), [0, 1, 2, 3].map((i) => generate(model, 'And God said', { temperature: 1, seed: sampleSeed(3, i), max_tokens: 12 }).samples[0]!.text));

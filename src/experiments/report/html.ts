@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CellReport, ExperimentReport } from './collect.js';
-import { fmt, metricRow, modelsBySize, plural } from './tables.js';
+import { fmt, fmtDistribution, metricRow, modelsBySize, plural, topNNote } from './tables.js';
 
 const require = createRequire(import.meta.url);
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'report', 'report.js');
@@ -95,10 +95,11 @@ function metricsTable(r: ExperimentReport): string {
     const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
     const cells = [c.model, c.prompt_label, c.preset].map((s) => `<td>${escapeHtml(s)}</td>`);
     const nums = [m.samples, m.distinct, m.distinct_1, m.distinct_2, m.distinct_3, m.self_bleu4, m.edit_distance, m.first_divergence, m.mean_entropy_bits, m.mean_sampled_entropy_bits, m.mean_logprob, m.perplexity, m.repetition_rate, m.degenerate, m.zipf]
-      .map((v) => `<td class="num">${fmt(v)}</td>`);
+      .map((v, i) => `<td class="num">${i === 8 || i === 9 ? fmtDistribution(c, v) : fmt(v)}</td>`);
     return `<tr>${cells.join('')}${nums.join('')}<td>${escapeHtml(finish)}</td></tr>`;
   });
-  return `<div class="scroll"><table class="metrics"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>`;
+  const note = topNNote(r);
+  return `<div class="scroll"><table class="metrics"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>${note ? `<p class="note">${escapeHtml(note)}</p>` : ''}`;
 }
 
 function countsTable(r: ExperimentReport, count: string[]): string {
@@ -121,7 +122,7 @@ function modelTable(r: ExperimentReport): string {
       const tds = models.map((m) => {
         const c = r.cells.find((x) => x.model === m.label && x.prompt_label === p && x.preset === preset);
         if (!c) return '<td></td><td></td><td></td>';
-        return `<td class="num">${c.metrics.distinct}/${c.metrics.samples}</td><td class="num">${fmt(c.metrics.mean_entropy_bits, 2)}</td><td class="num">${fmt(c.metrics.self_bleu4, 2)}</td>`;
+        return `<td class="num">${c.metrics.distinct}/${c.metrics.samples}</td><td class="num">${fmtDistribution(c, c.metrics.mean_entropy_bits, 2)}</td><td class="num">${fmt(c.metrics.self_bleu4, 2)}</td>`;
       });
       rows.push(`<tr><td>${escapeHtml(p)}</td><td>${escapeHtml(preset)}</td>${tds.join('')}</tr>`);
     }

@@ -97,6 +97,18 @@ export const plural = (n: number, word: string): string => `${n} ${word}${n === 
 
 export const fmt = (v: number | null, digits = 3): string => (v === null ? '—' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
 
+/**
+ * A metric of the model's whole next-token distribution (entropy, drawn entropy): a server lists only
+ * its top N alternatives, so for its cells the value is not known — "n/a", never a number beside exact ones.
+ */
+export const fmtDistribution = (c: { backend: string }, v: number | null, digits = 3): string => (c.backend === 'openai' ? 'n/a' : fmt(v, digits));
+
+/** The note under a table that has "n/a" entropies, or nothing. */
+export function topNNote(report: { cells: { backend: string }[] }): string | undefined {
+  if (!report.cells.some((c) => c.backend === 'openai')) return undefined;
+  return 'n/a: an OpenAI-compatible server lists only its top N alternatives per token, so the entropy of the whole distribution is unknown for its cells (its logprobs, perplexity and text metrics are exact).';
+}
+
 /** The Markdown summary: what ran, the per-cell metrics, and the model-size comparison. */
 export function markdownReport(report: ExperimentReport): string {
   const out: string[] = [`# ${report.name}`, ''];
@@ -111,8 +123,10 @@ export function markdownReport(report: ExperimentReport): string {
   for (const c of report.cells) {
     const m = c.metrics;
     const finish = Object.entries(m.finish_reasons).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
-    out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmt(m.mean_entropy_bits)} | ${fmt(m.mean_sampled_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
+    out.push(`| ${cell(c.model)} | ${cell(c.prompt_label)} | ${cell(c.preset)} | ${m.samples} | ${m.distinct} | ${fmt(m.distinct_1)} | ${fmt(m.distinct_2)} | ${fmt(m.self_bleu4)} | ${fmtDistribution(c, m.mean_entropy_bits)} | ${fmtDistribution(c, m.mean_sampled_entropy_bits)} | ${fmt(m.perplexity, 2)} | ${fmt(m.repetition_rate)} | ${m.degenerate} | ${finish} |`);
   }
+  const note = topNNote(report);
+  if (note) out.push('', note);
   if (report.count) {
     out.push('', '## Counted strings', '', 'Per counted string: *mean* occurrences per sample (exact, case-sensitive, non-overlapping) and the *share* of samples containing it at least once.', '');
     const heads = report.count.flatMap((s) => [`${cell(JSON.stringify(s))} mean`, `${cell(JSON.stringify(s))} share`]);
@@ -130,7 +144,7 @@ export function markdownReport(report: ExperimentReport): string {
       for (const preset of report.presets) {
         const row = models.map((m) => {
           const c = report.cells.find((x) => x.model === m.label && x.prompt_label === p && x.preset === preset);
-          return c ? `${c.metrics.distinct}/${c.metrics.samples} · ${fmt(c.metrics.mean_entropy_bits, 2)} · ${fmt(c.metrics.self_bleu4, 2)}` : '';
+          return c ? `${c.metrics.distinct}/${c.metrics.samples} · ${fmtDistribution(c, c.metrics.mean_entropy_bits, 2)} · ${fmt(c.metrics.self_bleu4, 2)}` : '';
         });
         out.push(`| ${cell(p)} | ${cell(preset)} | ${row.join(' | ')} |`);
       }

@@ -1,4 +1,4 @@
-import type { MetricRow } from '../../../src/experiments/report/tables.js';
+import { fmtDistribution, type MetricRow } from '../../../src/experiments/report/tables.js';
 import { api } from './api';
 import { usePageState } from './page';
 import type { Field } from './url-state';
@@ -48,7 +48,7 @@ export function Sweeps() {
           <table class="cells" aria-label="cells">
             <thead><tr>{COLUMNS.map(([, label]) => <th>{label}</th>)}</tr></thead>
             <tbody>
-              {report.data.cells.map((c) => <tr>{COLUMNS.map(([k]) => <td class={typeof c[k] === 'number' ? 'num' : ''}>{format(c[k])}</td>)}</tr>)}
+              {report.data.cells.map((c) => <tr>{COLUMNS.map(([k]) => <td class={typeof c[k] === 'number' ? 'num' : ''}>{k === 'mean_entropy_bits' ? fmtDistribution(c, c[k]) : format(c[k])}</td>)}</tr>)}
             </tbody>
           </table>
           <h3>The report</h3>
