@@ -85,7 +85,7 @@ export class LlamaCppModel implements GenerationModel {
    * sample's own chain and stream (seed, i). Messages go through the file's chat template, as on
    * Wander's engine.
    */
-  async generate(prompt: string | readonly number[] | ChatPrompt, input: SettingsInput, opts: GenerateOptions = {}): Promise<Run> {
+  async generate(prompt: string | readonly number[] | ChatPrompt, input: SettingsInput, opts: GenerateOptions & { signal?: AbortSignal } = {}): Promise<Run> {
     if (hasInterventions(input)) requireCapability('generate', this.info, 'internals', 'interventions');
     const text = typeof prompt === 'object' && 'messages' in prompt ? chatPrompt(this, prompt.messages) : prompt;
     const job = new Generation(this, text, input, opts);
@@ -98,7 +98,7 @@ export class LlamaCppModel implements GenerationModel {
     job.begin();
     try {
       const run = async () => {
-        for (let index = job.pending.shift(); index !== undefined; index = job.pending.shift()) {
+        for (let index = job.pending.shift(); index !== undefined && !opts.signal?.aborted; index = job.pending.shift()) {
           const seq = ctx.getSequence();
           const gen = seq.evaluateWithMetadata(ids as never, { probabilities: true }, { temperature: 0, yieldEogToken: true } as never);
           try {
@@ -107,6 +107,8 @@ export class LlamaCppModel implements GenerationModel {
             if (job.state === 'prompt') job.promptDone(logits);
             const state = job.startSample(index);
             for (;;) {
+              // A cancelled run (its client left) stops at the next step of every sample.
+              if (opts.signal?.aborted) break;
               const next = job.choose(state, logits, seq.nextTokenIndex);
               if (next === undefined) break;
               step = await gen.next(next as never);
@@ -122,6 +124,7 @@ export class LlamaCppModel implements GenerationModel {
     } finally {
       await ctx.dispose();
     }
+    opts.signal?.throwIfAborted();
     if (job.error !== undefined) throw job.error;
     return { ...job.report(), backend: this.info };
   }

@@ -5,6 +5,7 @@ import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsI
 import { Rng } from '../sampling/rng.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import { requireCapability, type BackendInfo } from './capabilities.js';
+import { ignoredSettings } from './ignored.js';
 import { normaliseChoice, topLogprobsTail, type Endpoint as ApiEndpoint, type NormalisedChoice } from './openai-shapes.js';
 
 /**
@@ -159,9 +160,11 @@ export class OpenAIBackend {
     samples.sort((a, b) => a.index - b.index);
     const finish = Object.fromEntries((['eos', 'max_tokens', 'stop_sequence', 'context_full', 'error'] as FinishReason[]).map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
     const round = (x: number) => Math.round(x * 100) / 100;
+    const ignored = summariseIgnored(samples);
     return {
       model: this.modelInfo(),
       backend: this.info,
+      ...(ignored.length ? { ignored } : {}),
       settings: { ...settings, sources, stages: [] },
       prompt: typeof prompt === 'string' ? { text: prompt, token_ids: [] } : { text: prompt.messages.map((m) => m.content).join('\n'), token_ids: [], messages: [...prompt.messages] },
       samples,
@@ -295,6 +298,9 @@ export class OpenAIBackend {
     }
     const sample: Sample = { index, text: c.text, token_ids: c.token_ids ?? [], finish_reason: finishReason(c, s) };
     if (sample.finish_reason === 'stop_sequence' && typeof c.stop_reason === 'string') sample.stop_sequence = c.stop_reason;
+    // What the answer proves the server did not apply (never guessed): reported, not hidden.
+    const ignored = ignoredSettings(s, top, c, json?.usage);
+    if (ignored.length) sample.ignored = ignored;
     if (top > 0 && c.tokens) sample.logprobs = c.tokens.filter((t) => t.logprob !== null).map((t): StepLogprobs => ({
       token_id: t.token_id ?? -1, token: t.token, logprob: t.logprob!, top_logprobs: t.top.slice(0, top).map((a) => ({ token_id: a.token_id ?? -1, token: a.token, logprob: a.logprob })),
     }));
@@ -338,6 +344,19 @@ async function reach(spec: string, where: OpenAISpec, opts: OpenAIOptions, label
     throw new UserError(`${label}: the server does not serve ${chosen} (it serves: ${ids.join(', ')})${hint}`, field);
   }
   return { server: { baseURL, model: chosen, busy: 0 }, version: res.headers.get('server') };
+}
+
+/** Each ignored setting once: in how many samples, with the first sample's evidence. */
+export function summariseIgnored(samples: readonly Sample[]): { setting: string; samples: number; evidence: string }[] {
+  const by = new Map<string, { setting: string; samples: number; evidence: string }>();
+  for (const s of [...samples].sort((a, b) => a.index - b.index)) {
+    for (const { setting, evidence } of s.ignored ?? []) {
+      const seen = by.get(setting);
+      if (seen) seen.samples++;
+      else by.set(setting, { setting, samples: 1, evidence: s.index === 0 && samples.length === 1 ? evidence : `sample ${s.index}: ${evidence}` });
+    }
+  }
+  return [...by.values()];
 }
 
 /** The seed sent for sample i: a keyed stream of (seed, i), so samples differ and each repeats. */

@@ -82,6 +82,7 @@ export function printReport(run: Run, out: NodeJS.WritableStream): void {
     ? `model     ${b.name}, sampled by the server (${b.kind} backend${b.version ? `, ${b.version}` : ''})`
     : `model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
   lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);
+  for (const i of run.ignored ?? []) lines.push(`ignored   the server ignored ${i.setting} in ${i.samples} of ${run.samples.length} sample${run.samples.length > 1 ? 's' : ''} (${i.evidence})`);
   if (s.resolved_bias) lines.push(`bias      ${s.resolved_bias.map((b) => `${showToken(b.token)} (#${b.token_id}) ${b.bias}`).join(', ')}`);
   lines.push(`tokens    prompt ${u.prompt_tokens} · generated ${u.completion_tokens} · total ${u.total_tokens}`);
   if (run.samples.length === 1) {

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { UserError } from '../errors.js';
 import { chatPrompt, type ChatModel, type ChatPrompt } from '../generate/chat.js';
 import { LlamaCppModel } from '../backends/llama-cpp.js';
-import { OpenAIBackend } from '../backends/openai.js';
+import { OpenAIBackend, summariseIgnored } from '../backends/openai.js';
 import { Generation } from '../generate/generate.js';
 import type { BackendInfo } from '../backends/capabilities.js';
 import type { Sample } from '../generate/report.js';
@@ -116,7 +116,7 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
     const server = servers.get(m.spec);
     if (server) {
       const row = { path: server.info.name, architecture: 'served', family: 'served', format: 'openai', parameters: 0, vocab_size: 0, context_length: 0 };
-      await sweepOnBackend(server, row, mine, store, stored, cellDone);
+      await sweepOnBackend(server, row, mine, store, stored, cellDone, opts.onLog);
       continue;
     }
     opts.onLog?.(`loading ${m.label}`);
@@ -223,7 +223,7 @@ interface SweepBackend {
  */
 async function sweepOnBackend(
   backend: SweepBackend & Partial<ChatModel>, row: Parameters<ResultsStore['saveModel']>[0], mine: { cell: StoredCell; missing: Map<number, number[]> }[], store: ResultsStore,
-  stored: (s: Sample) => void, cellDone: () => void,
+  stored: (s: Sample) => void, cellDone: () => void, log?: (line: string) => void,
 ): Promise<void> {
   const modelId = store.saveModel(row);
   const runs: (() => Promise<unknown>)[] = [];
@@ -233,8 +233,10 @@ async function sweepOnBackend(
     let prompt: string | ChatPrompt = cell.prompt, chat = {};
     if (cell.chat && backend.tokenizer) chat = { chat_prompt: (prompt = chatPrompt(backend as ChatModel, cell.prompt)) };
     else if (cell.chat) chat = { chat_endpoint: 'chat/completions', chat_messages: (prompt = { messages: [{ role: 'user', content: cell.prompt }] }).messages };
-    store.setCellModel(cell.id, modelId, { ...withoutPerRun(settings), sources: withoutPerRun(sources), ...chat, backend: backend.info });
+    const resolved = { ...withoutPerRun(settings), sources: withoutPerRun(sources), ...chat, backend: backend.info };
+    store.setCellModel(cell.id, modelId, resolved);
     let left = missing.size;
+    const samples: Sample[] = [];
     for (const [seed, indices] of missing) {
       runs.push(async () => {
         let promptUsed = { tokens: 0, ms: 0 };
@@ -243,10 +245,18 @@ async function sweepOnBackend(
           onPrompt: (tokens, ms) => { promptUsed = { tokens, ms }; },
           onSample: (s) => {
             store.insertSample(cell.id, seed, s, promptUsed);
+            if (s.ignored) samples.push(s);
             stored(s);
           },
         });
-        if (--left === 0) cellDone();
+        if (--left > 0) return;
+        // Settings a server's answers prove it ignored are kept with the cell, and said once.
+        const ignored = summariseIgnored(samples);
+        if (ignored.length) {
+          store.setCellModel(cell.id, modelId, { ...resolved, ignored });
+          for (const i of ignored) log?.(`${cell.model_label} · ${cell.prompt_label} · ${cell.preset}: the server ignored ${i.setting} in ${i.samples} samples (${i.evidence})`);
+        }
+        cellDone();
       });
     }
   }

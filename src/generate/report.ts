@@ -18,6 +18,8 @@ export interface Sample {
   /** The stop string that ended the sample (finish_reason "stop_sequence"). */
   stop_sequence?: string;
   error?: string;
+  /** From a server: settings it was sent and, as its answer proves, did not apply (src/backends/ignored.ts). */
+  ignored?: { setting: string; evidence: string }[];
   logprobs?: StepLogprobs[];
   /** With --trace: what the sampling chain did at every step. */
   trace?: StepTrace[];
@@ -79,4 +81,6 @@ export interface Run {
   clean?: Run;
   /** When another engine than Wander's own ran the model (an OpenAI-compatible server): which, and what it can do. */
   backend?: BackendInfo;
+  /** From a server: each setting its answers prove it ignored, in how many samples, with the first evidence. */
+  ignored?: { setting: string; samples: number; evidence: string }[];
 }

@@ -1,4 +1,6 @@
-import { nextTokenDistribution } from '../generate/next.js';
+import type { GenerationModel } from '../generate/generate.js';
+import { nextTokenDistribution, type NextOptions } from '../generate/next.js';
+import type { SettingsInput } from '../generate/settings.js';
 import { attentionPatterns } from '../interp/attention.js';
 import { directLogitAttribution } from '../interp/dla.js';
 import { headAblationScan } from '../interp/heads.js';
@@ -21,12 +23,42 @@ export const LIMITS = { cacheValues: 4_000_000 };
 
 export type Command = (model: Model, body: Record<string, unknown>) => unknown;
 
+/** What `next` reads from its body: the prompt, the settings, and top / draw / logits. */
+export function nextRequest(body: Record<string, unknown>): { prompt: string | number[]; settings: SettingsInput; opts: NextOptions } {
+  const { fields, settings } = splitBody(body, ['prompt', 'prompt_ids', 'top', 'draw', 'logits']);
+  const logits = fields['logits'] ?? false;
+  if (typeof logits !== 'boolean') throw new HttpError(400, `logits must be true or false, got ${JSON.stringify(logits)}`, 'logits');
+  return { prompt: promptOf(fields), settings, opts: { top: int(fields['top'], 'top', 1, 1000, 20), draws: int(fields['draw'], 'draw', 0, 1_000_000, 0), logits } };
+}
+
+/** The commands that need only a tokenizer: they run on any engine that has one (llama.cpp's too). */
+export const TOKENIZER_COMMANDS: Record<string, (model: GenerationModel, body: Record<string, unknown>) => unknown> = {
+  vocab(model) {
+    const tok = model.tokenizer, V = model.config.vocabSize;
+    // With the model's generation defaults, a page resolves settings exactly as the server does.
+    return { vocab_size: V, tokens: vocabTexts(tok, V), bos_id: tok.bosId ?? null, eos_ids: [...tok.eosIds], generation_defaults: model.generationDefaults };
+  },
+
+  tokenize(model, body) {
+    const { fields } = splitBody(body, ['prompt']);
+    const tokens = model.tokenizer.encode(text(fields['prompt'], 'prompt'));
+    return { tokens, count: tokens.length, max_model_len: model.config.contextLength };
+  },
+
+  detokenize(model, body) {
+    const { fields } = splitBody(body, ['tokens']);
+    const ids = fields['tokens'], V = model.config.vocabSize;
+    if (!Array.isArray(ids) || !ids.every((t) => Number.isInteger(t) && t >= 0 && t < V)) throw new HttpError(400, `tokens must be a list of token ids from 0 to ${V - 1}`, 'tokens');
+    return { prompt: model.tokenizer.decode(ids as number[]) };
+  },
+};
+
 export const COMMANDS: Record<string, Command> = {
+  ...TOKENIZER_COMMANDS,
+
   next(model, body) {
-    const { fields, settings } = splitBody(body, ['prompt', 'prompt_ids', 'top', 'draw', 'logits']);
-    const logits = fields['logits'] ?? false;
-    if (typeof logits !== 'boolean') throw new HttpError(400, `logits must be true or false, got ${JSON.stringify(logits)}`, 'logits');
-    return nextTokenDistribution(model, promptOf(fields), settings, { top: int(fields['top'], 'top', 1, 1000, 20), draws: int(fields['draw'], 'draw', 0, 1_000_000, 0), logits });
+    const { prompt, settings, opts } = nextRequest(body);
+    return nextTokenDistribution(model, prompt, settings, opts);
   },
 
   cache(model, body) {
@@ -39,12 +71,6 @@ export const COMMANDS: Record<string, Command> = {
       throw new HttpError(400, `these hooks hold ${values} values, more than the ${LIMITS.cacheValues} one answer may carry: choose fewer with hooks (e.g. ["blocks.0.*"])`, 'hooks');
     }
     return cacheToJson(cache);
-  },
-
-  vocab(model) {
-    const tok = model.tokenizer, V = model.config.vocabSize;
-    // With the model's generation defaults, a page resolves settings exactly as the server does.
-    return { vocab_size: V, tokens: vocabTexts(tok, V), bos_id: tok.bosId ?? null, eos_ids: [...tok.eosIds], generation_defaults: model.generationDefaults };
   },
 
   score(model, body) {
@@ -79,18 +105,5 @@ export const COMMANDS: Record<string, Command> = {
   dla(model, body) {
     const { fields } = splitBody(body, ['prompt', 'prompt_ids', 'target']);
     return directLogitAttribution(model, promptOf(fields), { target: tokenField(fields['target'], 'target') });
-  },
-
-  tokenize(model, body) {
-    const { fields } = splitBody(body, ['prompt']);
-    const tokens = model.tokenizer.encode(text(fields['prompt'], 'prompt'));
-    return { tokens, count: tokens.length, max_model_len: model.config.contextLength };
-  },
-
-  detokenize(model, body) {
-    const { fields } = splitBody(body, ['tokens']);
-    const ids = fields['tokens'], V = model.config.vocabSize;
-    if (!Array.isArray(ids) || !ids.every((t) => Number.isInteger(t) && t >= 0 && t < V)) throw new HttpError(400, `tokens must be a list of token ids from 0 to ${V - 1}`, 'tokens');
-    return { prompt: model.tokenizer.decode(ids as number[]) };
   },
 };

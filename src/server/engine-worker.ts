@@ -9,6 +9,7 @@ import { Scheduler } from '../generate/scheduler.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import { COMMANDS } from './commands.js';
+import { LlamaCppServing } from './llama-engine.js';
 import { fieldMessage, HttpError } from './errors.js';
 import type { EngineEvent, EngineRequest, EngineSetup, WireError } from './engine.js';
 
@@ -26,6 +27,8 @@ const post = (e: EngineEvent) => port.postMessage(e);
 
 let model: Model;
 let scheduler: Scheduler;
+/** A model llama.cpp runs (`llama.cpp:` specs) instead of Wander's engine: no scheduler, no hook points. */
+let llama: LlamaCppServing | undefined;
 /** Generations in the scheduler, by request id, and whether their start was reported. */
 const generations = new Map<number, { job: Generation; started: boolean; then?: () => void }>();
 /** Commands waiting to run, first come first served. */
@@ -36,6 +39,17 @@ let reported = { batch: 0, generated: 0 };
 
 async function start(): Promise<void> {
   try {
+    if (setup.spec.startsWith('llama.cpp:')) {
+      const { LlamaCppModel } = await import('../backends/llama-cpp.js');
+      const m = await LlamaCppModel.open(setup.spec, { threads: setup.threads });
+      llama = new LlamaCppServing(m, setup.maxBatchSize, post, wireError);
+      post({
+        op: 'ready', info: {
+          path: m.path, kernels: 'llama.cpp', fingerprint: fileHash(m.path), context_length: m.config.contextLength, vocab_size: m.config.vocabSize, backend: m.info,
+        },
+      });
+      return;
+    }
     const path = await resolveModelSpec(setup.spec, { progress: false });
     model = loadModel(path, { threads: setup.threads });
     scheduler = new Scheduler(model, { maxBatchSize: setup.maxBatchSize });
@@ -50,6 +64,15 @@ async function start(): Promise<void> {
 }
 
 port.on('message', (m: EngineRequest) => {
+  if (llama) {
+    switch (m.op) {
+      case 'generate': llama.submit(m); break;
+      case 'call': void llama.call(m); break;
+      case 'cancel': llama.cancel(m.id); break;
+      case 'close': void llama.model.close().finally(() => port.close()); break;
+    }
+    return;
+  }
   switch (m.op) {
     case 'generate': submit(m); break;
     case 'call': calls.push(m); break;

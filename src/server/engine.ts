@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { BackendInfo } from '../backends/capabilities.js';
 import type { Run, Sample } from '../generate/report.js';
 import type { SettingsInput } from '../generate/settings.js';
 import { HttpError } from './errors.js';
@@ -7,7 +8,11 @@ import { HttpError } from './errors.js';
 export interface EngineSetup { spec: string; threads: number; maxBatchSize: number }
 
 /** What the HTTP thread knows about a loaded model. */
-export interface EngineInfo { path: string; kernels: string; fingerprint: string; context_length: number; vocab_size: number }
+export interface EngineInfo {
+  path: string; kernels: string; fingerprint: string; context_length: number; vocab_size: number;
+  /** Set when another engine than Wander's runs the model (llama.cpp): who, and what it can do. */
+  backend?: BackendInfo;
+}
 
 /** An error crossing from the worker: status, message and field as the HTTP answer will carry them. */
 export interface WireError { status: number; message: string; param: string | null; code: string | null }

@@ -43,7 +43,8 @@ export class ModelRegistry {
       const t0 = performance.now();
       log(`loading ${e.id}…`);
       e.engine = await Engine.start(e.id, { spec: e.spec, threads, maxBatchSize }, queue);
-      log(`loaded ${e.id} (${e.engine.info.path}) in ${Math.round(performance.now() - t0)} ms`);
+      const by = e.engine.info.backend;
+      log(`loaded ${e.id} (${e.engine.info.path}) in ${Math.round(performance.now() - t0)} ms${by ? ` — run by ${by.version ?? by.kind}, not batch-invariant: a sample may differ in its last bits with what it is batched with` : ''}`);
     }
   }
 
@@ -59,9 +60,10 @@ export class ModelRegistry {
    * Each model's queue, for /health: requests running and waiting, sequences in the batch and tokens
    * generated since start (as the engine last reported them).
    */
-  status(): { id: string; running: number; waiting: number; batch: number; generated_tokens: number }[] {
+  status(): { id: string; backend: string; batch_invariant: boolean; running: number; waiting: number; batch: number; generated_tokens: number }[] {
     return this.entries.map(({ id, engine }) => ({
-      id, running: engine ? engine.inFlight - engine.queued : 0, waiting: engine?.queued ?? 0, batch: engine?.stats.batch ?? 0, generated_tokens: engine?.stats.generated ?? 0,
+      id, backend: engine?.info.backend?.kind ?? 'wander', batch_invariant: engine?.info.backend?.capabilities.batch_invariant ?? true,
+      running: engine ? engine.inFlight - engine.queued : 0, waiting: engine?.queued ?? 0, batch: engine?.stats.batch ?? 0, generated_tokens: engine?.stats.generated ?? 0,
     }));
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import OpenAI from 'openai';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import { LlamaCppModel } from '../../src/backends/llama-cpp.js';
@@ -13,6 +14,7 @@ import { loadModel } from '../../src/model/load.js';
 import { needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
 import { withChatTemplate } from '../fixtures/models.js';
+import { serve, stop, type Server } from '../server/process.js';
 
 // llama.cpp in-process: llama.cpp computes each next-token distribution, Wander's chain picks the
 // token. On the same file, greedy and seeded sampling must be Wander's own engine's, token for token
@@ -128,5 +130,59 @@ max_tokens: 12
       await model.close();
       native.close();
     }
+  });
+});
+
+describe('wander serve with a llama.cpp model', () => {
+  const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
+  let server: Server | undefined;
+  before(async () => { if (!skip) server = await serve('--model', `stories=llama.cpp:${sharedModel(STORIES)}`); });
+  after(() => stop(server));
+  const post = async (path: string, body: object) => {
+    const res = await fetch(`${server!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+
+  test('says it is not batch-invariant; completions are Wander\'s engine\'s on the same file; next runs, hook points are refused', { skip }, async () => {
+    assert.match(server!.stderr(), /loaded stories \(.*stories260K\.gguf\) in \d+ ms — run by llama\.cpp .*, not batch-invariant/);
+    const health = await (await fetch(`${server!.url}/health`)).json() as { queues: { backend: string; batch_invariant: boolean }[] };
+    assert.deepEqual([health.queues[0]!.backend, health.queues[0]!.batch_invariant], ['llama.cpp', false]);
+
+    const native = loadModel(sharedModel(STORIES)!);
+    const client = new OpenAI({ baseURL: `${server!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const settings = { temperature: 0.9, top_p: 0.95, seed: 4, n: 3, max_tokens: 12 };
+    const [got, greedy] = await Promise.all([
+      client.completions.create({ model: 'stories', prompt: 'Once upon a time', temperature: 0.9, top_p: 0.95, seed: 4, n: 3, max_tokens: 12 }),
+      client.completions.create({ model: 'stories', prompt: 'Once upon a time', temperature: 0, max_tokens: 12 }),
+    ]);
+    assert.deepEqual(got.choices.map((c) => c.text), generate(native, 'Once upon a time', settings).samples.map((x) => x.text));
+    assert.equal(greedy.choices[0]!.text, generate(native, 'Once upon a time', { temperature: 0, max_tokens: 12 }).samples[0]!.text);
+    assert.match(got.system_fingerprint!, /-llama\.cpp-/);
+
+    const next = await post('/api/next', { prompt: 'Once upon a time', top: 5 });
+    assert.equal(next.status, 200);
+    const local = nextTokenDistribution(native, 'Once upon a time', {}, { top: 5 });
+    assert.deepEqual((next.body['candidates'] as { token_id: number }[]).map((c) => c.token_id), local.candidates.map((c) => c.token_id));
+    const lens = await post('/api/lens', { prompt: 'x' });
+    assert.equal(lens.status, 400);
+    assert.match((lens.body['error'] as { message: string }).message, /^wander lens needs hook points \(internals and interventions\), which the llama\.cpp backend \(.*\) does not give/);
+    native.close();
+  });
+
+  test('a client that aborts its stream stops its samples at the next step', { skip }, async () => {
+    const health = async () => (await (await fetch(`${server!.url}/health`)).json() as { queues: { batch: number; generated_tokens: number }[] }).queues[0]!;
+    const before = (await health()).generated_tokens;
+    const controller = new AbortController();
+    const res = await fetch(`${server!.url}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: controller.signal,
+      body: JSON.stringify({ model: 'stories', prompt: 'Once', n: 8, max_tokens: 400, min_tokens: 400, temperature: 1, seed: 1, stream: true }),
+    });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    for (let i = 0; i < 200 && (await health()).batch > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    const after = await health();
+    assert.equal(after.batch, 0);
+    assert.ok(after.generated_tokens - before < 8 * 400, `${after.generated_tokens - before} of 3200 tokens generated after the abort`);
   });
 });

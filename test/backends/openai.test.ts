@@ -13,7 +13,7 @@ import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { needsShared, sharedModel, tempDir, wander } from '../helpers.js';
+import { needsShared, sharedModel, tempDir, wander, wanderAsync } from '../helpers.js';
 import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 import { existsSync } from 'node:fs';
 import { withChatTemplate } from '../fixtures/models.js';
@@ -105,8 +105,8 @@ describe('the openai backend against llama.cpp\'s llama-server', () => {
 });
 
 describe('the openai backend when the server misbehaves', () => {
-  let busy: HttpServer, slow: HttpServer, fine: HttpServer;
-  let busyUrl = '', slowUrl = '', fineUrl = '';
+  let busy: HttpServer, slow: HttpServer, fine: HttpServer, careless: HttpServer;
+  let busyUrl = '', slowUrl = '', fineUrl = '', carelessUrl = '';
   let busyPosts = 0;
   const listen = (s: HttpServer) => new Promise<string>((resolve) => s.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(s.address() as { port: number }).port}/v1`)));
   const models = (res: import('node:http').ServerResponse) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'm' }] }));
@@ -117,9 +117,27 @@ describe('the openai backend when the server misbehaves', () => {
       if (req.url === '/v1/models') return models(res);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ index: 0, text: 'ok', logprobs: null, finish_reason: 'length' }] }));
     });
-    [busyUrl, slowUrl, fineUrl] = await Promise.all([listen(busy), listen(slow), listen(fine)]);
+    // Answers every request with " the" chosen where " a" was more likely: at temperature 0, proof that it ignored it.
+    careless = createServer((req, res) => {
+      if (req.url === '/v1/models') return models(res);
+      const alt = (id: number, token: string, logprob: number) => ({ id, token, logprob, bytes: [...Buffer.from(token)] });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ index: 0, text: ' the', finish_reason: 'length',
+        logprobs: { content: [{ ...alt(7, ' the', -1.5), top_logprobs: [alt(3, ' a', -0.4), alt(7, ' the', -1.5)] }] } }] }));
+    });
+    [busyUrl, slowUrl, fineUrl, carelessUrl] = await Promise.all([listen(busy), listen(slow), listen(fine), listen(careless)]);
   });
-  after(() => { busy.close(); fine.close(); slow.closeAllConnections(); slow.close(); });
+  after(() => { busy.close(); fine.close(); careless.close(); slow.closeAllConnections(); slow.close(); });
+
+  test('a setting the server\'s answers prove it ignored is reported, with the evidence, in the run and the CLI\'s report', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${carelessUrl}`);
+    const run = await backend.generate('x', { temperature: 0, max_tokens: 1, n: 2, top_logprobs: 2 });
+    const evidence = 'temperature 0: chose " the" (logprob -1.5) at token 0, where " a" was listed at -0.4';
+    assert.deepEqual(run.samples[0]!.ignored, [{ setting: 'temperature', evidence }]);
+    assert.deepEqual(run.ignored, [{ setting: 'temperature', samples: 2, evidence: `sample 0: ${evidence}` }]);
+    const r = await wanderAsync('generate', '--model', `openai:${carelessUrl}`, '-p', 'x', '--temperature', '0', '--max-tokens', '1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^ignored   the server ignored temperature in 1 of 1 sample \\(${evidence.replace(/[()]/g, '\\$&')}\\)$`, 'm'));
+  });
 
   test('503s are retried with backoff, then the sample is an error naming why', async () => {
     const backend = await OpenAIBackend.connect(`openai:${busyUrl}`, { retries: 2 });
