@@ -14,6 +14,7 @@ import { loadModel } from '../../src/model/load.js';
 import { needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
 import { withChatTemplate } from '../fixtures/models.js';
+import { CHAT_TEMPLATE, chatSweepBeside } from './chat-sweep.js';
 import { serve, stop, type Server } from '../server/process.js';
 
 // llama.cpp in-process: llama.cpp computes each next-token distribution, Wander's chain picks the
@@ -99,10 +100,9 @@ max_tokens: 16
 
 describe('chat on the llama.cpp backend', () => {
   const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
-  const TEMPLATE = "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
 
   test('the file\'s own chat template, applied as on Wander\'s engine: the same prompt tokens and the same reply; chat cells sweep', { skip }, async () => {
-    const file = withChatTemplate(sharedModel(STORIES)!, TEMPLATE);
+    const file = withChatTemplate(sharedModel(STORIES)!, CHAT_TEMPLATE);
     const model = await LlamaCppModel.open(`llama.cpp:${file}`);
     const native = loadModel(file);
     try {
@@ -113,19 +113,9 @@ describe('chat on the llama.cpp backend', () => {
       assert.deepEqual(a.prompt.token_ids, b.prompt.token_ids);
       assert.deepEqual(a.samples[0]!.token_ids, b.samples[0]!.token_ids);
 
-      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
-      await runSweep(parseExperiment(`name: chat
-models: [{ model: ${JSON.stringify(file)}, label: wander }, { model: ${JSON.stringify(`llama.cpp:${file}`)}, label: llama }]
-prompts: [{ label: story, text: "Tell me a story", chat: true }]
-presets: { greedy: { temperature: 0 } }
-samples: 2
-max_tokens: 12
-`), store, { threads: 1 });
-      const cells = store.cells('chat');
-      const [w, l] = ['wander', 'llama'].map((m) => cells.find((c) => c.model_label === m)!);
-      assert.equal(l!.resolved!['chat_prompt'], w!.resolved!['chat_prompt']);
-      assert.deepEqual(store.samples(l!).map((x) => x.token_ids), store.samples(w!).map((x) => x.token_ids));
-      store.close();
+      const cells = await chatSweepBeside(file, `llama.cpp:${file}`);
+      assert.equal(cells.other.resolved['chat_prompt'], cells.wander.resolved['chat_prompt']);
+      assert.deepEqual(cells.other.token_ids, cells.wander.token_ids);
     } finally {
       await model.close();
       native.close();

@@ -17,6 +17,7 @@ import { needsShared, sharedModel, tempDir, wander, wanderAsync } from '../helpe
 import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 import { existsSync } from 'node:fs';
 import { withChatTemplate } from '../fixtures/models.js';
+import { CHAT_TEMPLATE, chatSweepBeside } from './chat-sweep.js';
 
 // The OpenAI-compatible backend against real servers on loopback: `wander serve` and llama.cpp's
 // llama-server. The server samples; greedy output must be the native engine's.
@@ -238,10 +239,9 @@ max_tokens: 12
 describe('chat prompts and several endpoints', () => {
   const STORIES = 'stories260K.gguf';
   const skip = needsShared(STORIES).skip;
-  const TEMPLATE = "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}";
 
   test('a chat prompt goes to the server\'s chat endpoint, its template applied there: the native engine\'s reply, in a sweep too', { skip }, async () => {
-    const file = withChatTemplate(sharedModel(STORIES)!, TEMPLATE);
+    const file = withChatTemplate(sharedModel(STORIES)!, CHAT_TEMPLATE);
     const server = await serve('--model', file);
     const native = loadModel(file);
     try {
@@ -254,19 +254,9 @@ describe('chat prompts and several endpoints', () => {
       run.samples[0]!.logprobs!.forEach((t, i) => assert.ok(Math.abs(t.logprob - local.samples[0]!.logprobs![i]!.logprob) < 1e-4, `token ${i}`));
       assert.deepEqual(run.prompt.messages, messages);
 
-      const store = ResultsStore.open(join(tempDir(), 'r.sqlite'));
-      await runSweep(parseExperiment(`name: chat
-models: [{ model: ${JSON.stringify(file)}, label: wander }, { model: "openai:${server.url}/v1", label: served }]
-prompts: [{ label: story, text: "Tell me a story", chat: true }]
-presets: { greedy: { temperature: 0 } }
-samples: 2
-max_tokens: 12
-`), store, { threads: 1 });
-      const cells = store.cells('chat');
-      const [w, v] = ['wander', 'served'].map((m) => cells.find((c) => c.model_label === m)!);
-      assert.deepEqual(store.samples(v!).map((x) => x.token_ids), store.samples(w!).map((x) => x.token_ids));
-      assert.deepEqual([v!.resolved!['chat_endpoint'], v!.resolved!['chat_messages']], ['chat/completions', messages]);
-      store.close();
+      const cells = await chatSweepBeside(file, `openai:${server.url}/v1`);
+      assert.deepEqual(cells.other.token_ids, cells.wander.token_ids);
+      assert.deepEqual([cells.other.resolved['chat_endpoint'], cells.other.resolved['chat_messages']], ['chat/completions', messages]);
     } finally {
       native.close();
       await stop(server);
