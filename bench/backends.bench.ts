@@ -25,7 +25,7 @@
 // Every figure is the median of WANDER_BENCH_REPEATS (default 5) timed runs after a warm-up, with the
 // min–max spread; the sides take turns run by run, so a load change on the machine falls on all of them.
 // BENCH_THREADS sets the threads in process (default 2); WANDER_BENCH_ONLY=1 or 2 runs one part.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -39,7 +39,7 @@ import { runSweep } from '../src/experiments/sweep.js';
 import { DEFAULTS, type SettingsInput } from '../src/generate/settings.js';
 import { DType } from '../src/formats/tensor-types.js';
 import { fixture, type FixtureSpec } from '../test/fixtures/models.js';
-import { freePort } from '../test/server/process.js';
+import { LLAMA_SERVER, startLlamaServer, stop, stopAll } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REPEATS = Math.max(1, Number(process.env['WANDER_BENCH_REPEATS'] ?? 5));
@@ -56,7 +56,6 @@ const SERVER_MODEL = process.env['WANDER_BENCH_SERVER_MODEL'] ?? 'stories';
 const ONLY = process.env['WANDER_BENCH_ONLY'];
 const GPT2_SMALL: FixtureSpec = { arch: 'gpt2', nLayer: 12, nEmbd: 768, nHead: 12, nHeadKv: 12, nFf: 3072, ctx: 1024, seed: 124, vocab: 50257 };
 const STORIES = join(ROOT, '../shared/models/stories260K.gguf');
-const LLAMA_SERVER = join(ROOT, '../shared/tools/llama.cpp/llama-server');
 const NODE_LLAMA_CPP = join(ROOT, 'node_modules/node-llama-cpp');
 const PROMPT = 'Once upon a time, there was a little';
 const GEN_TOKENS = 64;
@@ -77,43 +76,10 @@ const ratio = (a: Spread, b: Spread) => (b.med > 0 ? (a.med / b.med).toFixed(2) 
 
 // ---- processes ------------------------------------------------------------------------------------
 
-const running = new Set<ChildProcess>();
-async function stop(s: ChildProcess | undefined): Promise<void> {
-  if (!s || s.exitCode !== null || s.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => s.once('exit', () => resolve()));
-  s.kill('SIGTERM');
-  const t = setTimeout(() => s.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
-const stopAll = () => Promise.all([...running].map(stop));
-process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stopAll().then(() => process.exit(130)); });
-
 /** llama-server with 4 slots and an F32 KV cache on loopback; resolves once /health says ok. */
-async function startLlamaServer(model: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(LLAMA_SERVER, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', '2048', '-np', '4',
-    '-t', String(SERVER_THREADS), '-tb', String(SERVER_THREADS), '-ctk', 'f32', '-ctv', 'f32',
-    ...(SERVER_HTTP_THREADS === 'default' ? [] : ['--threads-http', SERVER_HTTP_THREADS])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let tail = '';
-  const take = (c: Buffer) => { tail = (tail + c.toString()).slice(-4000); };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
-  const log = () => tail.trim().split('\n').slice(-8).join('\n');
-  const url = `http://127.0.0.1:${port}`;
-  const until = performance.now() + 180_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`llama-server exited (${child.signalCode ?? `code ${child.exitCode}`}):\n${log()}`);
-    if (performance.now() > until) throw new Error(`llama-server: not ready after 180 s:\n${log()}`);
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok && ((await r.json()) as { status?: string }).status === 'ok') return { url, child };
-    } catch { /* not listening yet */ }
-    await new Promise((r) => setTimeout(r, 250));
-  }
+function startLlama(model: string): Promise<{ url: string; child: ChildProcess }> {
+  return startLlamaServer(model, ['-c', '2048', '-np', '4', '-t', String(SERVER_THREADS), '-tb', String(SERVER_THREADS), '-ctk', 'f32', '-ctv', 'f32',
+    ...(SERVER_HTTP_THREADS === 'default' ? [] : ['--threads-http', SERVER_HTTP_THREADS])]);
 }
 
 // ---- 1. llama.cpp in-process ------------------------------------------------------------------------
@@ -331,7 +297,7 @@ async function sweepThroughput(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'wander-bench-backends-'));
   let server: ChildProcess | undefined;
   try {
-    const started = await startLlamaServer(model);
+    const started = await startLlama(model);
     server = started.child;
     const { url } = started;
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data?: { id?: string }[] };

@@ -4,7 +4,7 @@
 // WANDER_BENCH_SECONDS (default 20) after a warm-up of WANDER_BENCH_WARMUP_SECONDS (default half that, at
 // least 5); then a soak of WANDER_BENCH_SOAK_SECONDS (default 300) at 16 connections against wander
 // serve alone, sampling its RSS. BENCH_THREADS sets both servers' threads. Not a test.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, relative } from 'node:path';
@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { DType } from '../src/formats/tensor-types.js';
 import { defaultThreads } from '../src/cli/model-flags.js';
 import { fixture, type FixtureSpec } from '../test/fixtures/models.js';
-import { freePort } from '../test/server/process.js';
+import { exited, launch, LLAMA_SERVER, startLlamaServer, stop, stopAll } from './processes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env['WANDER_BENCH_SECONDS'] ?? 20);
@@ -26,47 +26,11 @@ const SOAK_CLIENTS = 16, RSS_EVERY_MS = 10_000, MAX_TOKENS = 32;
 const PROMPT = 'Once upon a time, there was a little';
 const GPT2_SMALL: FixtureSpec = { arch: 'gpt2', nLayer: 12, nEmbd: 768, nHead: 12, nHeadKv: 12, nFf: 3072, ctx: 1024, seed: 124, vocab: 50257 };
 const STORIES = join(ROOT, '../shared/models/stories260K.gguf');
-const LLAMA_SERVER = join(ROOT, '../shared/tools/llama.cpp/llama-server');
 const show = (p: string) => relative(ROOT, p) || p;
 
 // ---- servers --------------------------------------------------------------------------------------
 
 interface Server { name: string; url: string; pid: number; child: ChildProcess; log: () => string }
-const running = new Set<ChildProcess>();
-
-/** Spawns a server process, keeping the last few KB of its output for error messages. */
-function launch(cmd: string, args: string[]): { child: ChildProcess; log: () => string; onLine: (f: (line: string) => void) => void } {
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  let tail = '';
-  const listeners: ((line: string) => void)[] = [];
-  let partial = '';
-  const take = (chunk: Buffer) => {
-    const s = chunk.toString();
-    tail = (tail + s).slice(-4000);
-    const lines = (partial + s).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) for (const f of listeners) f(line);
-  };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
-  return { child, log: () => tail.trim().split('\n').slice(-8).join('\n'), onLine: (f) => listeners.push(f) };
-}
-
-async function stop(s: ChildProcess | undefined): Promise<void> {
-  if (!s || s.exitCode !== null || s.signalCode !== null) return;
-  const gone = new Promise<void>((resolve) => s.once('exit', () => resolve()));
-  s.kill('SIGTERM');
-  const t = setTimeout(() => s.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
-const stopAll = () => Promise.all([...running].map(stop));
-process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void stopAll().then(() => process.exit(130)); });
-
-const exited = (child: ChildProcess) => new Promise<string>((resolve) => child.once('exit', (code, sig) => resolve(`exited (${sig ?? `code ${code}`})`)));
 const timeout = (ms: number, what: string) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not ready after ${ms / 1000} s`)), ms).unref());
 
 async function startWander(model: string): Promise<Server> {
@@ -85,23 +49,7 @@ async function startWander(model: string): Promise<Server> {
 }
 
 async function startLlama(model: string): Promise<Server> {
-  const port = await freePort();
-  const { child, log } = launch(LLAMA_SERVER, ['-m', model, '--host', '127.0.0.1', '--port', String(port), '-c', '512', '-np', '4',
-    '-t', String(THREADS), '-tb', String(THREADS), '-ctk', 'f32', '-ctv', 'f32']);
-  const url = `http://127.0.0.1:${port}`;
-  const died = exited(child);
-  const ready = (async () => {
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      try {
-        const r = await fetch(`${url}/health`);
-        if (r.ok && ((await r.json()) as { status?: string }).status === 'ok') return;
-      } catch { /* not listening yet */ }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  await Promise.race([ready, died.then((why) => { throw new Error(`llama-server ${why}:\n${log()}`); }), timeout(180_000, 'llama-server')]);
-  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`llama-server ${await died}:\n${log()}`);
+  const { url, child, log } = await startLlamaServer(model, ['-c', '512', '-np', '4', '-t', String(THREADS), '-tb', String(THREADS), '-ctk', 'f32', '-ctv', 'f32']);
   return { name: 'llama-server -np 4', url, pid: child.pid!, child, log };
 }
 

@@ -171,4 +171,4 @@ describe('help and docs agree', () => {
 });
 
 /** Flags the docs mention that belong to other programs (npm, node, llama.cpp). */
-const NOT_WANDER = new Set(['--omit', '--cpu-prof', '--noEmit', '--test', '--import', '--temp', '--seed-file']);
+const NOT_WANDER = new Set(['--omit', '--cpu-prof', '--noEmit', '--test', '--import', '--temp', '--seed-file', '--threads-http']);

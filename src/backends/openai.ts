@@ -96,7 +96,6 @@ export class OpenAIBackend {
     };
   }
 
-  get baseURL(): string { return this.servers[0]!.baseURL; }
   get model(): string { return this.servers[0]!.model; }
 
   /**
@@ -105,12 +104,12 @@ export class OpenAIBackend {
    */
   static async connect(spec: string, opts: OpenAIOptions = {}): Promise<OpenAIBackend> {
     const parsed = parseOpenAISpec(spec);
-    const main = await reach(spec, parsed, opts);
+    const main = await reach(parsed, opts, `--model ${spec}`);
     const servers: Server[] = [main.server];
     for (const url of opts.endpoints ?? []) {
       const where = url.startsWith('openai:') ? url : `openai:${url}`;
       const extra = parseOpenAISpec(where);
-      const { server } = await reach(`--endpoint ${url}`, { baseURL: extra.baseURL, model: extra.model ?? main.server.model }, opts, `--endpoint ${url}`);
+      const { server } = await reach({ baseURL: extra.baseURL, model: extra.model ?? main.server.model }, opts, `--endpoint ${url}`);
       if (servers.some((e) => e.baseURL === server.baseURL && e.model === server.model)) throw new UserError(`--endpoint ${url}: ${server.baseURL} is listed twice`, 'endpoint');
       servers.push(server);
     }
@@ -331,7 +330,7 @@ export class OpenAIBackend {
 }
 
 /** GET /models on one server: it answers, takes the key, and serves the model (or exactly one, when none is named). */
-async function reach(spec: string, where: OpenAISpec, opts: OpenAIOptions, label = `--model ${spec}`): Promise<{ server: Server; version: string | null }> {
+async function reach(where: OpenAISpec, opts: OpenAIOptions, label: string): Promise<{ server: Server; version: string | null }> {
   const { baseURL, model } = where;
   const field = label.startsWith('--endpoint') ? 'endpoint' : 'model';
   let res: Response;

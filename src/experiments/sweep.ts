@@ -195,7 +195,6 @@ function withoutPerRun<T extends object>(o: T): Partial<T> {
   return out as Partial<T>;
 }
 
-/** A model spec as a local path: relative paths are taken from the experiment file's folder when the file is there. */
 /** An OpenAI-compatible server named by a `models:` entry: reached, and checked to serve the model, before any work. */
 async function connectServer(spec: string, endpoints: string[], i: number, opts: SweepOptions): Promise<OpenAIBackend> {
   try {
@@ -270,6 +269,7 @@ async function sweepOnBackend(
   if (failed) throw failed.reason;
 }
 
+/** A model spec as a local path: relative paths are taken from the experiment file's folder when the file is there. */
 async function locateModel(spec: string, i: number, file: string | undefined, progress: boolean): Promise<string> {
   let path = spec;
   if (!isSchemeSpec(spec) && !isAbsolute(spec) && file) {

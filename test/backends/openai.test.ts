@@ -77,7 +77,9 @@ describe('the openai backend against wander serve', () => {
     assert.equal(JSON.parse(r.stdout).samples[0].text, generate(model, 'And God said', { temperature: 0, max_tokens: 6 }).samples[0]!.text);
     const trace = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--trace');
     assert.equal(userError(trace), `wander generate needs Wander's own sampling chain (--trace), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
-    const next = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x');
+    const next = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x', '--top', '3');
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stdout, /^ {6}\(all others\) {2}0\.\d{4} {2}\(the tokens the server does not list, together\)$/m);
     assert.match(userError(wander('lens', '--model', `openai:${server.url}/v1`, '-p', 'x')), /only generate, next \(its top logprobs\) and sweep run on it; this command needs the full next-token distribution$/);
     assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1#gpt-4`, '-p', 'x')), `--model openai:${server.url}/v1#gpt-4: the server does not serve gpt-4 (it serves: ladder:medium)`);
     assert.equal(userError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
