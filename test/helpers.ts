@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,13 @@ export function userError(message: string, field?: string): (e: unknown) => true
     if (field !== undefined && (e as { field?: string }).field !== field) throw new Error(`expected field ${field}, got ${(e as { field?: string }).field}`);
     return true;
   };
+}
+
+/** A CLI run that failed on bad input: exit code 2 and one line on stderr, returned without the prefix. */
+export function cliError(r: { code: number; stdout: string; stderr: string }): string {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  return r.stderr.trim().replace(/^wander: /, '');
 }
 
 /** Runs the `wander` CLI as a real process and returns its exit code and output (colour off). */

@@ -1,5 +1,5 @@
 import { UserError } from '../errors.js';
-import type { ChatPrompt } from '../generate/chat.js';
+import type { ChatMessage, ChatPrompt } from '../generate/chat.js';
 import type { FinishReason, ModelInfo, Run, Sample } from '../generate/report.js';
 import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsInput } from '../generate/settings.js';
 import { Rng } from '../sampling/rng.js';
@@ -49,7 +49,7 @@ const SENT: (keyof Settings)[] = [
 /** `wander next` on a server: the top alternatives it lists, raw (temperature 1), and the unlisted tail. */
 export interface ServedNext {
   backend: BackendInfo;
-  prompt: { text: string };
+  prompt: { text: string; messages?: ChatMessage[] };
   /** How many alternatives were asked for (the server's limit or --top, the smaller). */
   listed: number;
   candidates: { token_id: number | null; token: string; prob: number; cumulative_prob: number }[];
@@ -176,24 +176,28 @@ export class OpenAIBackend {
   /**
    * The next-token distribution as far as the server shows it: its top alternatives for the first
    * token after `prompt` (as many as it allows, up to `top`), and the probability left to all the
-   * tokens it does not list — unknown individually, shown as one tail.
+   * tokens it does not list — unknown individually, shown as one tail. A conversation asks the chat
+   * endpoint for the reply's first token.
    */
-  async next(prompt: string, top: number): Promise<ServedNext> {
-    const n = Math.min(top, await this.logprobLimit('completions'));
+  async next(prompt: string | ChatPrompt, top: number): Promise<ServedNext> {
+    const endpoint: ApiEndpoint = typeof prompt === 'string' ? 'completions' : 'chat';
+    const n = Math.min(top, await this.logprobLimit(endpoint));
     const server = await this.acquire();
+    const greedy = { model: server.model, max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, n: 1, seed: 0 };
     let res: Response;
     try {
-      res = await this.post(server, 'completions', { model: server.model, prompt, max_tokens: 1, temperature: 0, top_k: 0, top_p: 1, min_p: 0, logprobs: n, n: 1, seed: 0 });
+      res = await this.post(server, endpoint, typeof prompt === 'string' ? { ...greedy, prompt, logprobs: n } : { ...greedy, messages: prompt.messages, logprobs: true, top_logprobs: n });
     } finally {
       this.release(server);
     }
     const json = await res.json().catch(() => undefined) as { choices?: unknown[]; error?: { message?: string } } | undefined;
     if (!res.ok) throw new UserError(`the server refused the request: ${json?.error?.message ?? `HTTP ${res.status}`}`, 'model');
-    const first = normaliseChoice(json?.choices?.[0], 'completions', 'choices[0]').tokens?.[0];
+    const first = normaliseChoice(json?.choices?.[0], endpoint, 'choices[0]').tokens?.[0];
     if (!first) throw new UserError(`--model ${this.spec}: the server returned no logprobs for the next token`, 'model');
     let cum = 0;
     const candidates = first.top.slice(0, n).map((a) => ({ token_id: a.token_id, token: a.token, prob: Math.exp(a.logprob), cumulative_prob: (cum += Math.exp(a.logprob)) }));
-    return { backend: this.info, prompt: { text: prompt }, listed: n, candidates, tail_mass: topLogprobsTail(first.top.slice(0, n)) };
+    const text = typeof prompt === 'string' ? prompt : prompt.messages.map((m) => m.content).join('\n');
+    return { backend: this.info, prompt: typeof prompt === 'string' ? { text } : { text, messages: [...prompt.messages] }, listed: n, candidates, tail_mass: topLogprobsTail(first.top.slice(0, n)) };
   }
 
   /** Settings only Wander's own chain can apply are refused, by name. */

@@ -3,14 +3,15 @@ import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
+import { chatPrompt, type ChatPrompt } from '../generate/chat.js';
 import type { Run, Sample } from '../generate/report.js';
 import type { SettingsInput } from '../generate/settings.js';
-import { addModelFlags, defaultThreads, openModel, requirePrompt, type ModelFlags } from './model-flags.js';
+import { addChatFlags, addModelFlags, chatFlags, defaultThreads, openModel, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
 import { hasInterventions } from '../interp/intervene.js';
 import { printComparison, printReport, printSample } from './print-report.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 
-interface GenerateFlags extends ModelFlags, SamplerFlags {
+interface GenerateFlags extends ModelFlags, SamplerFlags, ChatFlags {
   maxTokens?: string; stop: string[]; topLogprobs?: string; n?: string; maxBatchSize?: string; trace?: string | boolean;
   apiKeyEnv?: string; concurrency?: string;
 }
@@ -18,6 +19,7 @@ interface GenerateFlags extends ModelFlags, SamplerFlags {
 export function generateCommand(program: Command): void {
   const cmd = program.command('generate').description('generate continuations of a prompt and report what happened');
   addModelFlags(cmd);
+  addChatFlags(cmd);
   addSamplerFlags(cmd);
   cmd
     .option('--max-tokens <N>', 'stop after N generated tokens (default 128)')
@@ -36,19 +38,21 @@ export function generateCommand(program: Command): void {
       });
       if (flags.model?.startsWith('openai:')) return remote(flags, input);
       if (flags.model?.startsWith('llama.cpp:')) return inLlamaCpp(flags, input);
-      const { model, prompt, loadMs } = await openModel(flags);
+      const { model, loadMs } = await openModel(flags);
       try {
+        const chat = chatFlags(flags);
+        const prompt = chat ? chatPrompt(model, chat.messages) : requirePrompt(flags);
         // With interventions the run is shown beside the clean one, so nothing streams.
         const compare = hasInterventions(input);
         const text = !flags.json && !compare;
         const single = (input.n ?? 1) === 1;
-        const run = generate(model, prompt, input, {
+        const run = withMessages(generate(model, prompt, input, {
           loadMs, compareClean: compare,
           // One sample streams as it is generated; several are printed whole as each one ends.
           onStart: text && single ? () => process.stdout.write(prompt) : undefined,
           onText: text && single ? (t) => process.stdout.write(t) : undefined,
           onSample: text && !single ? (s) => printSample(s, prompt, process.stdout) : undefined,
-        });
+        }), chat);
         if (flags.json) process.stdout.write(JSON.stringify(run, null, 2) + '\n');
         else {
           if (compare) printComparison(run, process.stdout);
@@ -64,28 +68,37 @@ export function generateCommand(program: Command): void {
 
 /** `--model openai:URL#ID`: the server samples, one request per sample (src/backends/openai.ts). */
 async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void> {
-  const prompt = requirePrompt(flags);
+  const prompt = requirePrompt(flags), chat = chatFlags(flags);
   const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
   if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
   const t0 = performance.now();
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey, concurrency: numeric(flags.concurrency) as number | undefined });
-  // Samples come back whole, so even a single one is printed when it is done.
-  const run = await backend.generate(prompt, input, { loadMs: performance.now() - t0, onSample: printing(flags, input, prompt).onSample });
-  show(run, flags, input, prompt, false);
+  // Samples come back whole, so even a single one is printed when it is done. A chat reply is printed
+  // alone: the server applies its own template, which Wander does not see.
+  const shown = chat ? '' : prompt;
+  const run = await backend.generate(chat ?? prompt, input, { loadMs: performance.now() - t0, onSample: printing(flags, input, shown).onSample });
+  show(run, flags, input, shown, false);
 }
 
 /** `--model llama.cpp:FILE.gguf`: llama.cpp computes each distribution, Wander's chain picks (src/backends/llama-cpp.ts). */
 async function inLlamaCpp(flags: GenerateFlags, input: SettingsInput): Promise<void> {
-  const prompt = requirePrompt(flags);
+  requirePrompt(flags);
+  const chat = chatFlags(flags);
   const t0 = performance.now();
   const threads = numeric(flags.threads);
   const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads() });
   try {
-    const run = await model.generate(prompt, input, { loadMs: performance.now() - t0, ...printing(flags, input, prompt) });
+    const prompt = chat ? chatPrompt(model, chat.messages) : flags.prompt!;
+    const run = withMessages(await model.generate(prompt, input, { loadMs: performance.now() - t0, ...printing(flags, input, prompt) }), chat);
     show(run, flags, input, prompt, true);
   } finally {
     await model.close();
   }
+}
+
+/** A run whose prompt was a conversation records its messages beside the rendered text. */
+function withMessages(run: Run, chat: ChatPrompt | undefined): Run {
+  return chat ? { ...run, prompt: { ...run.prompt, messages: [...chat.messages] } } : run;
 }
 
 /** As the native path prints: one sample streams as it is generated; several are printed whole as each ends. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
+import type { ChatMessage, ChatPrompt } from '../generate/chat.js';
 import { DEFAULT_MODEL } from '../resolve/embedded.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
@@ -51,6 +52,23 @@ export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}):
   const t0 = performance.now();
   const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined });
   return { model, prompt: f.prompt ?? '', loadMs: performance.now() - t0 };
+}
+
+/** `--chat` and `--system`: the prompt as a user message through the model's chat template. */
+export function addChatFlags(cmd: Command): Command {
+  return cmd
+    .option('--chat', 'send the prompt as a user message through the model\'s own chat template (a server\'s chat endpoint for openai:)')
+    .option('--system <text>', 'with --chat: a system message before the prompt');
+}
+
+export interface ChatFlags { chat?: boolean; system?: string }
+
+/** The conversation `--chat` asks for (a system message first when given), or undefined without --chat. */
+export function chatFlags(f: ModelFlags & ChatFlags): ChatPrompt | undefined {
+  if (f.system !== undefined && !f.chat) throw new UserError('--system needs --chat: a system message only goes through a chat template', 'system');
+  if (!f.chat) return undefined;
+  const messages: ChatMessage[] = [...(f.system !== undefined ? [{ role: 'system', content: f.system }] : []), { role: 'user', content: requirePrompt(f) }];
+  return { messages };
 }
 
 /** The prompt flag, which every generating command needs. */

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { nextTokenDistribution, type NextTokenDistribution } from '../generate/next.js';
 import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
-import { addModelFlags, defaultThreads, openModel, requirePrompt, type ModelFlags } from './model-flags.js';
+import { addChatFlags, addModelFlags, chatFlags, defaultThreads, openModel, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
+import { chatPrompt } from '../generate/chat.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
 import { requireCapability } from '../backends/capabilities.js';
@@ -10,11 +11,12 @@ import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend } from '../backends/openai.js';
 import type { SettingsInput } from '../generate/settings.js';
 
-interface NextFlags extends ModelFlags, SamplerFlags { top?: string; draw?: string }
+interface NextFlags extends ModelFlags, SamplerFlags, ChatFlags { top?: string; draw?: string }
 
 export function nextCommand(program: Command): void {
   const cmd = program.command('next').description('show the next-token distribution and what each sampler does to it');
   addModelFlags(cmd);
+  addChatFlags(cmd);
   addSamplerFlags(cmd);
   cmd
     .option('--top <N>', 'show the N most likely tokens (default 20)')
@@ -26,19 +28,21 @@ export function nextCommand(program: Command): void {
       if (typeof draws !== 'number') throw new UserError(`--draw must be an integer from 0 to 1000000, got ${JSON.stringify(flags.draw)}`, 'draw');
       if (flags.model?.startsWith('openai:')) return served(flags, input, top);
       if (flags.model?.startsWith('llama.cpp:')) {
-        const prompt = requirePrompt(flags);
+        requirePrompt(flags);
+        const chat = chatFlags(flags);
         const threads = numeric(flags.threads);
         const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads() });
         try {
-          const d = await m.next(prompt, input, { top, draws });
+          const d = await m.next(chat ? chatPrompt(m, chat.messages) : flags.prompt!, input, { top, draws });
           return void process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
         } finally {
           await m.close();
         }
       }
-      const { model, prompt } = await openModel(flags);
+      const { model } = await openModel(flags);
       try {
-        const d = nextTokenDistribution(model, prompt, input, { top, draws });
+        const chat = chatFlags(flags);
+        const d = nextTokenDistribution(model, chat ? chatPrompt(model, chat.messages) : requirePrompt(flags), input, { top, draws });
         process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
       } finally {
         model.close();
@@ -93,11 +97,11 @@ export function renderNext(d: NextTokenDistribution): string {
  * chain needs every logit, so sampler settings (and --draw) are refused rather than approximated.
  */
 async function served(flags: NextFlags, input: SettingsInput, top: number): Promise<void> {
-  const prompt = requirePrompt(flags);
+  const prompt = requirePrompt(flags), chat = chatFlags(flags);
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey: process.env['OPENAI_API_KEY'] });
   const chain = Object.keys(input).filter((k) => k !== 'seed');
   if (chain.length || numeric(flags.draw)) requireCapability('next', backend.info, 'full_logits', `${chain.length ? chain.join(', ') : '--draw'} on the full distribution`);
-  const d = await backend.next(prompt, top);
+  const d = await backend.next(chat ?? prompt, top);
   if (flags.json) return void process.stdout.write(JSON.stringify(d, null, 2) + '\n');
   const width = Math.max(8, ...d.candidates.map((c) => Array.from(showToken(c.token)).length));
   const maxP = Math.max(...d.candidates.map((c) => c.prob), 1e-12);

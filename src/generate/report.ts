@@ -70,7 +70,10 @@ export interface Run {
     /** logit_bias resolved to token ids. */
     resolved_bias?: { token_id: number; token: string; bias: number | '-inf' }[];
   };
-  /** The prompt; `messages` when a server's chat endpoint applied its own template (its text is then the messages'). */
+  /**
+   * The prompt; `messages` when it was a conversation: on Wander's engine and llama.cpp `text` is the
+   * chat template's rendering, on a server's chat endpoint (which applies its own) the messages' contents.
+   */
   prompt: { text: string; token_ids: number[]; messages?: ChatMessage[] };
   samples: Sample[];
   /** Over all samples: how many distinct texts, and how many samples ended each way. */

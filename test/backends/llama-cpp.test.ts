@@ -11,7 +11,7 @@ import { chatPrompt } from '../../src/generate/chat.js';
 import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
-import { needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
+import { cliError, needsInstalled, needsShared, sharedModel, tempDir, wander } from '../helpers.js';
 import { llamaCppMissing } from '../parity/llama-cpp.js';
 import { withChatTemplate } from '../fixtures/models.js';
 import { CHAT_TEMPLATE, chatSweepBeside } from './chat-sweep.js';
@@ -120,6 +120,41 @@ describe('chat on the llama.cpp backend', () => {
       await model.close();
       native.close();
     }
+  });
+});
+
+describe('--chat on the command line', () => {
+  const skip = needsShared(STORIES).skip || needsInstalled(missing).skip;
+
+  test('generate and next --chat --system: the same rendered prompt, reply and distribution on Wander\'s engine and llama.cpp; the messages recorded', { skip }, () => {
+    const file = withChatTemplate(sharedModel(STORIES)!, CHAT_TEMPLATE);
+    const args = ['--chat', '--system', 'Be kind', '-p', 'Tell me a story', '--threads', '1', '--json'];
+    const gen = (model: string) => {
+      const r = wander('generate', '--model', model, ...args, '--max-tokens', '10', '--temperature', '0');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { prompt: { text: string; token_ids: number[]; messages: unknown }; samples: { token_ids: number[] }[] };
+    };
+    const [native, llama] = [gen(file), gen(`llama.cpp:${file}`)];
+    assert.equal(native.prompt.text, '<|system|>Be kind\n<|user|>Tell me a story\n<|assistant|>');
+    assert.deepEqual(native.prompt.messages, [{ role: 'system', content: 'Be kind' }, { role: 'user', content: 'Tell me a story' }]);
+    assert.deepEqual(llama.prompt, native.prompt);
+    assert.deepEqual(llama.samples[0]!.token_ids, native.samples[0]!.token_ids);
+
+    const next = (model: string) => {
+      const r = wander('next', '--model', model, ...args, '--top', '5');
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { prompt: { token_ids: number[] }; candidates: { token_id: number; prob: number }[] };
+    };
+    const [a, b] = [next(file), next(`llama.cpp:${file}`)];
+    assert.deepEqual(b.prompt.token_ids, a.prompt.token_ids);
+    assert.deepEqual(b.candidates.map((c) => c.token_id), a.candidates.map((c) => c.token_id));
+    b.candidates.forEach((c, i) => assert.ok(Math.abs(c.prob - a.candidates[i]!.prob) < 1e-4, `candidate ${i}`));
+  });
+
+  test('--system without --chat, and --chat on a model with no template: one line, exit 2', { skip: needsShared(STORIES).skip }, () => {
+    assert.equal(cliError(wander('generate', '--model', sharedModel(STORIES)!, '--system', 'Be kind', '-p', 'x')), '--system needs --chat: a system message only goes through a chat template');
+    assert.equal(cliError(wander('next', '--model', `llama.cpp:${sharedModel(STORIES)}`, '--chat', '-p', 'x')),
+      `${sharedModel(STORIES)}: this model has no chat template (tokenizer.chat_template / chat_template); run the prompt without chat`);
   });
 });
 

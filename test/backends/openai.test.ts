@@ -13,7 +13,7 @@ import { generate } from '../../src/generate/generate.js';
 import { nextTokenDistribution } from '../../src/generate/next.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { needsShared, sharedModel, tempDir, wander, wanderAsync } from '../helpers.js';
+import { cliError, needsShared, sharedModel, tempDir, wander, wanderAsync } from '../helpers.js';
 import { freePort, LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 import { existsSync } from 'node:fs';
 import { withChatTemplate } from '../fixtures/models.js';
@@ -21,13 +21,6 @@ import { CHAT_TEMPLATE, chatSweepBeside } from './chat-sweep.js';
 
 // The OpenAI-compatible backend against real servers on loopback: `wander serve` and llama.cpp's
 // llama-server. The server samples; greedy output must be the native engine's.
-
-/** A CLI run that failed on bad input: exit code 2 and one line on stderr, returned without the prefix. */
-function userError(r: { code: number; stdout: string; stderr: string }): string {
-  assert.equal(r.code, 2, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  return r.stderr.trim().replace(/^wander: /, '');
-}
 
 describe('the openai backend against wander serve', () => {
   let server: Server;
@@ -66,7 +59,7 @@ describe('the openai backend against wander serve', () => {
     assert.equal(d.listed, 5);
     d.candidates.forEach((c, i) => assert.ok(Math.abs(c.prob - local.candidates[i]!.prob) < 1e-6, `candidate ${i}`));
     assert.ok(Math.abs(d.tail_mass - (1 - local.candidates[4]!.cumulative_prob)) < 1e-6);
-    assert.equal(userError(wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x', '--top-p', '0.5')),
+    assert.equal(cliError(wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x', '--top-p', '0.5')),
       `wander next needs the full next-token distribution (top_p on the full distribution), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
   });
 
@@ -76,15 +69,15 @@ describe('the openai backend against wander serve', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).samples[0].text, generate(model, 'And God said', { temperature: 0, max_tokens: 6 }).samples[0]!.text);
     const trace = wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--trace');
-    assert.equal(userError(trace), `wander generate needs Wander's own sampling chain (--trace), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
+    assert.equal(cliError(trace), `wander generate needs Wander's own sampling chain (--trace), which the openai backend (${server.url}/v1#ladder:medium) does not give; use a model Wander runs itself`);
     const next = wander('next', '--model', `openai:${server.url}/v1`, '-p', 'x', '--top', '3');
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stdout, /^ {6}\(all others\) {2}0\.\d{4} {2}\(the tokens the server does not list, together\)$/m);
-    assert.match(userError(wander('lens', '--model', `openai:${server.url}/v1`, '-p', 'x')), /only generate, next \(its top logprobs\) and sweep run on it; this command needs the full next-token distribution$/);
-    assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1#gpt-4`, '-p', 'x')), `--model openai:${server.url}/v1#gpt-4: the server does not serve gpt-4 (it serves: ladder:medium)`);
-    assert.equal(userError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
-    assert.equal(userError(wander('generate', '--model', `openai:http://127.0.0.1:${closed}/v1`, '-p', 'x')), `--model openai:http://127.0.0.1:${closed}/v1: cannot reach the server: ECONNREFUSED`);
-    assert.equal(userError(wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--typical-p', '0.5', '--epsilon', '0.01')),
+    assert.match(cliError(wander('lens', '--model', `openai:${server.url}/v1`, '-p', 'x')), /only generate, next \(its top logprobs\) and sweep run on it; this command needs the full next-token distribution$/);
+    assert.equal(cliError(wander('generate', '--model', `openai:${server.url}/v1#gpt-4`, '-p', 'x')), `--model openai:${server.url}/v1#gpt-4: the server does not serve gpt-4 (it serves: ladder:medium)`);
+    assert.equal(cliError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
+    assert.equal(cliError(wander('generate', '--model', `openai:http://127.0.0.1:${closed}/v1`, '-p', 'x')), `--model openai:http://127.0.0.1:${closed}/v1: cannot reach the server: ECONNREFUSED`);
+    assert.equal(cliError(wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--typical-p', '0.5', '--epsilon', '0.01')),
       'epsilon_cutoff cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: temperature, top_k, top_p, min_p, typical_p, repetition_penalty, frequency_penalty, presence_penalty, stop, max_tokens, seed, logit_bias, min_new_tokens, top_logprobs, n)');
   });
 });
@@ -261,6 +254,29 @@ describe('chat prompts and several endpoints', () => {
       assert.deepEqual([cells.other.resolved['chat_endpoint'], cells.other.resolved['chat_messages']], ['chat/completions', messages]);
     } finally {
       native.close();
+      await stop(server);
+    }
+  });
+
+  test('the CLI\'s --chat on a server: generate and next ask its chat endpoint, the reply and first-token distribution the native engine\'s', { skip }, async () => {
+    const file = withChatTemplate(sharedModel(STORIES)!, CHAT_TEMPLATE);
+    const server = await serve('--model', file);
+    try {
+      const args = ['--chat', '--system', 'Be kind', '-p', 'Tell me a story', '--json'];
+      const run = async (model: string, ...more: string[]) => {
+        const r = await wanderAsync(...more, '--model', model, ...args);
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout);
+      };
+      const [remote, local] = await Promise.all([run(`openai:${server.url}/v1`, 'generate', '--max-tokens', '10', '--temperature', '0'), run(file, 'generate', '--max-tokens', '10', '--temperature', '0')]);
+      assert.deepEqual(remote.samples[0].token_ids, local.samples[0].token_ids);
+      assert.deepEqual(remote.prompt.messages, local.prompt.messages);
+      const [a, b] = await Promise.all([run(`openai:${server.url}/v1`, 'next', '--top', '5'), run(file, 'next', '--top', '5')]);
+      assert.deepEqual(a.prompt.messages, [{ role: 'system', content: 'Be kind' }, { role: 'user', content: 'Tell me a story' }]);
+      // OpenAI's chat shape names alternatives by text only (no ids).
+      assert.deepEqual(a.candidates.map((c: { token: string }) => c.token), b.candidates.map((c: { token: string }) => c.token));
+      a.candidates.forEach((c: { prob: number }, i: number) => assert.ok(Math.abs(c.prob - b.candidates[i].prob) < 1e-4, `candidate ${i}`));
+    } finally {
       await stop(server);
     }
   });
