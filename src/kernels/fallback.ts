@@ -106,6 +106,13 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       const G = f32(g, n), U = f32(u, n);
       for (let i = 0; i < n; i++) G[i] = Math.fround(G[i]! / (1 + Math.exp(-G[i]!))) * U[i]!;
     },
+    geluMul(g, u, n) {
+      const G = f32(g, n), U = f32(u, n);
+      for (let i = 0; i < n; i++) {
+        const v = G[i]!;
+        G[i] = Math.fround(0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))) * U[i]!;
+      }
+    },
     rope(x, nt, nHeads, headDim, ropeDim, positions, invFreq, neox) {
       const X = f32(x, nt * nHeads * headDim), P = new Int32Array(memory.buffer, positions, nt), F = f32(invFreq, ropeDim / 2);
       const half = ropeDim / 2;
@@ -123,28 +130,30 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         }
       }
     },
-    attnPattern(q, k, pattern, nt, nHead, nHeadKv, hd, pos0, kvStride, scale) {
+    attnPattern(q, k, pattern, nt, nHead, nHeadKv, hd, pos0, kvStride, scale, window, softcap) {
       const nKeys = pos0 + nt, group = nHead / nHeadKv;
       const Q = f32(q, nt * nHead * hd), K = f32(k, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys);
       for (let h = 0; h < nHead; h++) {
         const kh = Math.floor(h / group);
         for (let t = 0; t < nt; t++) {
-          const row = (h * nt + t) * nKeys, visible = pos0 + t + 1;
+          const row = (h * nt + t) * nKeys, visible = pos0 + t + 1, from = window > 0 ? Math.max(0, visible - window) : 0;
+          A.fill(0, row, row + from);
           let mx = -Infinity;
-          for (let p = 0; p < visible; p++) {
+          for (let p = from; p < visible; p++) {
             let s = 0;
             for (let i = 0; i < hd; i++) s += Q[(t * nHead + h) * hd + i]! * K[p * kvStride + kh * hd + i]!;
             A[row + p] = s * scale;
+            if (softcap > 0) A[row + p] = softcap * Math.tanh(A[row + p]! / softcap);
             mx = Math.max(mx, A[row + p]!);
           }
           let sum = 0;
-          for (let p = 0; p < visible; p++) { A[row + p] = Math.exp(A[row + p]! - mx); sum += A[row + p]!; }
-          for (let p = 0; p < visible; p++) A[row + p]! *= Math.fround(1 / sum);
+          for (let p = from; p < visible; p++) { A[row + p] = Math.exp(A[row + p]! - mx); sum += A[row + p]!; }
+          for (let p = from; p < visible; p++) A[row + p]! *= Math.fround(1 / sum);
           A.fill(0, row + visible, row + nKeys);
         }
       }
     },
-    attnApply(pattern, v, z, nt, nHead, nHeadKv, hd, pos0, kvStride) {
+    attnApply(pattern, v, z, nt, nHead, nHeadKv, hd, pos0, kvStride, window) {
       const nKeys = pos0 + nt, group = nHead / nHeadKv;
       const V = f32(v, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys), Z = f32(z, nt * nHead * hd);
       for (let h = 0; h < nHead; h++) {
@@ -152,7 +161,7 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         for (let t = 0; t < nt; t++) {
           const zr = (t * nHead + h) * hd, row = (h * nt + t) * nKeys;
           Z.fill(0, zr, zr + hd);
-          for (let p = 0; p <= pos0 + t; p++) {
+          for (let p = window > 0 ? Math.max(0, pos0 + t + 1 - window) : 0; p <= pos0 + t; p++) {
             const a = A[row + p]!;
             for (let i = 0; i < hd; i++) Z[zr + i]! += a * V[p * kvStride + vh * hd + i]!;
           }

@@ -20,7 +20,10 @@ export interface Kernels {
   rmsNorm(x: number, out: number, w: number, n: number, nt: number, eps: number): void;
   geluTanh(x: number, n: number): void;
   siluMul(g: number, u: number, n: number): void;
+  /** g = gelu_tanh(g) · u, the GELU rounded to f32 before the product (GeGLU). */
+  geluMul(g: number, u: number, n: number): void;
   rope(x: number, nt: number, nHeads: number, headDim: number, ropeDim: number, positions: number, invFreq: number, neox: number): void;
-  attnPattern(q: number, k: number, pattern: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, scale: number): void;
-  attnApply(pattern: number, v: number, z: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number): void;
+  /** window > 0: a query at position i sees keys p with i − p < window; softcap > 0: scores become softcap · tanh(s / softcap). */
+  attnPattern(q: number, k: number, pattern: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, scale: number, window: number, softcap: number): void;
+  attnApply(pattern: number, v: number, z: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, window: number): void;
 }

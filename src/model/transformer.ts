@@ -296,12 +296,12 @@ export class Transformer {
         const pos0 = cache.length;
         mem.copyWithin(cache.k[l]! + pos0 * kvRow, this.k + first * kvRow, this.k + (first + count) * kvRow);
         mem.copyWithin(cache.v[l]! + pos0 * kvRow, this.v + first * kvRow, this.v + (first + count) * kvRow);
-        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd));
+        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd), 0, 0);
         if (hooks) {
           this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
             positions.slice(first, first + count), sequences.slice(first, first + count), sequences[first]);
         }
-        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim);
+        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 0);
       }
       fire?.(b + 'attn.hook_z', l, this.z, [nt, c.nHead, hd]);
       this.linear(L.out, L.outBias, this.z, this.proj, nt);

@@ -74,6 +74,7 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
       ['rmsNorm', (K, o) => K.rmsNorm(put(xs), o, w, n, k, 1e-6)],
       ['gelu', (K, o) => { heap.f32(o, n * k).set(xs); K.geluTanh(o, n * k); }],
       ['siluMul', (K, o) => { heap.f32(o, n * k).set(xs); K.siluMul(o, put(xs.map((v) => v * 0.5)), n * k); }],
+      ['geluMul', (K, o) => { heap.f32(o, n * k).set(xs); K.geluMul(o, put(xs.map((v) => v * 0.5)), n * k); }],
       ['addBias', (K, o) => { heap.f32(o, n * k).set(xs); K.addBias(o, b, n, k); }],
       ['addInPlace', (K, o) => { heap.f32(o, n * k).set(xs); K.addInPlace(o, put(xs), n * k); }],
     ];
@@ -97,19 +98,31 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
       assert.ok(maxAbsDiff(read(a, xs.length), read(b, xs.length)) < 1e-5);
     }
     const q = put(rand(nt * nHead * hd)), k = put(rand(keys * nKv * hd)), v = put(rand(keys * nKv * hd));
-    const p1 = heap.alloc(nHead * nt * keys * 4, 'p'), p2 = heap.alloc(nHead * nt * keys * 4, 'p');
-    wasm.attnPattern(q, k, p1, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25);
-    ts.attnPattern(q, k, p2, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25);
-    const pat = read(p1, nHead * nt * keys);
-    assert.ok(maxAbsDiff(pat, read(p2, nHead * nt * keys)) < 1e-6);
-    for (let h = 0; h < nHead; h++) for (let t = 0; t < nt; t++) {
-      const row = pat.subarray((h * nt + t) * keys, (h * nt + t + 1) * keys);
-      assert.ok(Math.abs(row.reduce((s, x) => s + x, 0) - 1) < 1e-6, 'rows sum to 1');
-      for (let p = pos0 + t + 1; p < keys; p++) assert.equal(row[p], 0, 'no attention to later positions');
+    // Plain causal attention, then a sliding window of 3 keys with Gemma 2's score soft-capping.
+    for (const [window, softcap] of [[0, 0], [3, 0.5]] as const) {
+      const p1 = heap.alloc(nHead * nt * keys * 4, 'p'), p2 = heap.alloc(nHead * nt * keys * 4, 'p');
+      wasm.attnPattern(q, k, p1, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap);
+      ts.attnPattern(q, k, p2, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap);
+      const pat = read(p1, nHead * nt * keys);
+      assert.ok(maxAbsDiff(pat, read(p2, nHead * nt * keys)) < 1e-6);
+      for (let h = 0; h < nHead; h++) for (let t = 0; t < nt; t++) {
+        const row = pat.subarray((h * nt + t) * keys, (h * nt + t + 1) * keys);
+        assert.ok(Math.abs(row.reduce((s, x) => s + x, 0) - 1) < 1e-6, 'rows sum to 1');
+        for (let p = pos0 + t + 1; p < keys; p++) assert.equal(row[p], 0, 'no attention to later positions');
+        for (let p = 0; p < keys; p++) if (window && pos0 + t - p >= window) assert.equal(row[p], 0, `key ${p} is outside query ${pos0 + t}'s window`);
+        if (window) for (let p = Math.max(0, pos0 + t + 1 - window); p <= pos0 + t; p++) assert.ok(row[p]! > 0, 'every key in the window is seen');
+      }
+      if (softcap) {
+        // Capped at ±0.5, scores differ by at most 1: no probability in a row is more than e times another.
+        for (let h = 0; h < nHead; h++) for (let t = 0; t < nt; t++) {
+          const seen = Array.from(pat.subarray((h * nt + t) * keys, (h * nt + t + 1) * keys)).filter((x) => x > 0);
+          assert.ok(Math.max(...seen) / Math.min(...seen) <= Math.E + 1e-5);
+        }
+      }
+      const z1 = heap.alloc(nt * nHead * hd * 4, 'z'), z2 = heap.alloc(nt * nHead * hd * 4, 'z');
+      wasm.attnApply(p1, v, z1, nt, nHead, nKv, hd, pos0, nKv * hd, window);
+      ts.attnApply(p1, v, z2, nt, nHead, nKv, hd, pos0, nKv * hd, window);
+      assert.ok(maxAbsDiff(read(z1, nt * nHead * hd), read(z2, nt * nHead * hd)) < 1e-6);
     }
-    const z1 = heap.alloc(nt * nHead * hd * 4, 'z'), z2 = heap.alloc(nt * nHead * hd * 4, 'z');
-    wasm.attnApply(p1, v, z1, nt, nHead, nKv, hd, pos0, nKv * hd);
-    ts.attnApply(p1, v, z2, nt, nHead, nKv, hd, pos0, nKv * hd);
-    assert.ok(maxAbsDiff(read(z1, nt * nHead * hd), read(z2, nt * nHead * hd)) < 1e-6);
   });
 });

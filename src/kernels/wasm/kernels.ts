@@ -367,6 +367,15 @@ export function siluMul(g: usize, u: usize, n: i32): void {
   }
 }
 
+// g[i] = gelu_tanh(g[i]) · u[i]  (GeGLU, Gemma's feed-forward): the GELU rounded to f32 first, as geluTanh.
+export function geluMul(g: usize, u: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = <f64>load<f32>(g + o);
+    store<f32>(g + o, <f32>(0.5 * v * (1.0 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))) * load<f32>(u + o));
+  }
+}
+
 // ---------------------------------------------------------------- rotary position embedding
 
 // Rotates the first ropeDim dims of each head in x (nt × nHeads × headDim). `positions` is nt i32,
@@ -394,8 +403,10 @@ export function rope(x: usize, nt: i32, nHeads: i32, headDim: i32, ropeDim: i32,
 
 // Causal attention probabilities. q: nt × nHead × hd (query t sits at position pos0 + t); k: cache rows of
 // kvStride f32 (row p = all KV heads at position p). pattern: nHead × nt × nKeys, nKeys = pos0 + nt;
-// entries a query may not see are written as 0.
-export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, scale: f32): void {
+// entries a query may not see are written as 0. window > 0: a query at position i sees only keys
+// p with i − p < window (sliding-window attention). softcap > 0: each score s becomes
+// softcap · tanh(s / softcap) before the softmax (Gemma 2).
+export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, scale: f32, window: i32, softcap: f32): void {
   const nKeys = pos0 + nt;
   const group = nHead / nHeadKv;
   for (let h = 0; h < nHead; h++) {
@@ -404,27 +415,31 @@ export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: 
       const qv = q + (<usize>((t * nHead + h) * hd) << 2);
       const row = pattern + (<usize>((h * nt + t) * nKeys) << 2);
       const visible = pos0 + t + 1;
+      const from = window > 0 ? max(0, visible - window) : 0;
+      for (let p = 0; p < from; p++) store<f32>(row + (<usize>p << 2), 0);
       let mx: f32 = -Infinity;
-      for (let p = 0; p < visible; p++) {
-        const sc = dotF32(qv, k + (<usize>(p * kvStride + kh * hd) << 2), hd) * scale;
+      for (let p = from; p < visible; p++) {
+        let sc = dotF32(qv, k + (<usize>(p * kvStride + kh * hd) << 2), hd) * scale;
+        if (softcap > 0) sc = <f32>(<f64>softcap * Math.tanh(<f64>sc / <f64>softcap));
         store<f32>(row + (<usize>p << 2), sc);
         if (sc > mx) mx = sc;
       }
       let sum: f64 = 0;
-      for (let p = 0; p < visible; p++) {
+      for (let p = from; p < visible; p++) {
         const e = Math.exp(<f64>(load<f32>(row + (<usize>p << 2)) - mx));
         store<f32>(row + (<usize>p << 2), <f32>e);
         sum += e;
       }
       const inv = <f32>(1.0 / sum);
-      for (let p = 0; p < visible; p++) store<f32>(row + (<usize>p << 2), load<f32>(row + (<usize>p << 2)) * inv);
+      for (let p = from; p < visible; p++) store<f32>(row + (<usize>p << 2), load<f32>(row + (<usize>p << 2)) * inv);
       for (let p = visible; p < nKeys; p++) store<f32>(row + (<usize>p << 2), 0);
     }
   }
 }
 
-// z[t][h] = Σ_p pattern[h][t][p] · v[p][kv head of h]. z: nt × nHead × hd.
-export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32): void {
+// z[t][h] = Σ_p pattern[h][t][p] · v[p][kv head of h] over the keys the query sees (window as in
+// attnPattern). z: nt × nHead × hd.
+export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, window: i32): void {
   const nKeys = pos0 + nt;
   const group = nHead / nHeadKv;
   for (let h = 0; h < nHead; h++) {
@@ -434,7 +449,7 @@ export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i3
       const row = pattern + (<usize>((h * nt + t) * nKeys) << 2);
       memory.fill(zr, 0, <usize>hd << 2);
       const visible = pos0 + t + 1;
-      for (let p = 0; p < visible; p++) {
+      for (let p = window > 0 ? max(0, visible - window) : 0; p < visible; p++) {
         const a = load<f32>(row + (<usize>p << 2));
         const vr = v + (<usize>(p * kvStride + vh * hd) << 2);
         const av = f32x4.splat(a);
