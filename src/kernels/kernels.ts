@@ -6,6 +6,14 @@
 /** Bytes per 32-value block of quantized activations: an f32 scale and 32 int16 (see quantizeRowsQ8_0). */
 export const Q8_ACT_BLOCK = 68;
 
+/**
+ * Weight types whose matmul takes activations quantized to Q8_0 (matmulQ8Act), as llama.cpp pairs
+ * them; every other type multiplies f32 activations.
+ */
+export function takesQ8Activations(type: number): boolean {
+  return type === 8 /* Q8_0 */ || type === 2 /* Q4_0 */;
+}
+
 export interface Kernels {
   readonly name: string;
   matmul(type: number, w: number, x: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number, scratch: number): void;

@@ -1,5 +1,5 @@
 import type { Heap } from '../kernels/heap.js';
-import { Q8_ACT_BLOCK, type Kernels } from '../kernels/kernels.js';
+import { Q8_ACT_BLOCK, takesQ8Activations, type Kernels } from '../kernels/kernels.js';
 import type { MatmulPool } from '../kernels/pool.js';
 import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
@@ -94,7 +94,7 @@ export class Transformer {
   private linears(x: number, nt: number, outputs: [Matrix, Vec, number][]): void {
     let quantized = false;
     for (const [m, bias, y] of outputs) {
-      const q8 = m.type === DType.Q8_0 || m.type === DType.Q4_0;
+      const q8 = takesQ8Activations(m.type);
       if (q8 && !quantized) {
         this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
         quantized = true;
