@@ -19,7 +19,13 @@ export interface InputDifferentiable {
 
 /** The model's differentiable twin: GPT-2 or Llama family, weights dequantized. */
 export function differentiable(model: Model, precision: 'f32' | 'f64' = 'f32'): InputDifferentiable {
-  return model.config.family === 'gpt2' ? new Gpt2Graph(gpt2Parameters(model, precision)) : new LlamaGraph(model, precision);
+  const c = model.config;
+  if (c.family === 'gemma') {
+    // The differentiable graph has GPT-2's and Llama's layers; Gemma's (GeGLU, scaled embeddings, post
+    // norms, sliding windows, soft-capping) are not in it, and a Llama graph would be silently wrong.
+    throw new UserError(`${model.path}: gradients and attribution cover the GPT-2 and Llama families; this is a ${c.architecture} model (Gemma), whose layers the differentiable graph does not have yet`, 'model');
+  }
+  return c.family === 'gpt2' ? new Gpt2Graph(gpt2Parameters(model, precision)) : new LlamaGraph(model, precision);
 }
 
 export interface TokenAttribution {

@@ -49,6 +49,7 @@ export interface DlaResult {
 export const DLA_CONVENTION = {
   gpt2: 'component · W_U[:, target] through the final LayerNorm with the full residual\'s scale: (component − its mean) / sqrt(var(residual) + eps) × gain; the norm\'s bias once, as ln_final_bias',
   llama: 'component · W_U[:, target] through the final RMSNorm with the full residual\'s scale: component / sqrt(mean(residual²) + eps) × gain',
+  gemma: 'component · W_U[:, target] through the final RMSNorm with the full residual\'s scale: component / sqrt(mean(residual²) + eps) × gain; embed is the scaled embedding (× √d_model); attn_out and mlp_out are what joins the residual (Gemma 2/3: after their post norms), so the layers add up exactly; a head\'s share is linearised through its layer\'s post-attention norm with that norm\'s scale frozen at this run (W_O,h·z_h × gain / rms(W_O·z)), so the heads sum to attn_out; Gemma 2\'s logit is taken before its final soft-capping',
 } as const;
 
 /** Layer-level names: these (with the embeddings and ln_final_bias) add up to the logit. */
@@ -77,6 +78,9 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
   };
   const names = [`blocks.${c.nLayer - 1}.hook_resid_post`];
   for (let l = 0; l < c.nLayer; l++) names.push(`blocks.${l}.hook_attn_out`, `blocks.${l}.attn.hook_z`, `blocks.${l}.hook_mlp_out`);
+  // Gemma 2/3: the attention's output before its post norm, whose scale the heads' shares are frozen at.
+  const postNorms = W.layers.some((L) => L.attnPostNorm);
+  if (postNorms) for (let l = 0; l < c.nLayer; l++) names.push(`blocks.${l}.ln1_post.hook_in`);
   const hooks: Hooks = new Map(names.map((n) => [n, keep(n)]));
   const logits = model.withScratch(() => model.forward(ids, model.newCache(T), { hooks }));
   const target = opts.target === undefined ? topIds(logits, 1)[0]! : resolveTarget(model, opts.target);
@@ -99,7 +103,9 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
   };
 
   const components: DlaComponent[] = [];
-  components.push({ name: 'embed', logit: dla(matrixRow(model, W.tokenEmbd, ids[last]!)) });
+  const embed = matrixRow(model, W.tokenEmbd, ids[last]!);
+  if (c.gemma) embed.forEach((v, i) => { embed[i] = Math.fround(v * Math.fround(Math.sqrt(d))); });
+  components.push({ name: 'embed', logit: dla(embed) });
   if (W.posEmbd) components.push({ name: 'pos_embed', logit: dla(matrixRow(model, W.posEmbd, last)) });
   for (let l = 0; l < c.nLayer; l++) {
     const L = W.layers[l]!, z = rows.get(`blocks.${l}.attn.hook_z`)!;
@@ -113,6 +119,11 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
         for (let j = h * hd; j < (h + 1) * hd; j++) s += w[j]! * z[j]!;
         perHead[h]![i] = s;
       }
+    }
+    if (L.attnPostNorm) {
+      const raw = rows.get(`blocks.${l}.ln1_post.hook_in`)!, gain = vec(model, L.attnPostNorm, d);
+      const rms = Math.sqrt(raw.reduce((s, v) => s + v * v, 0) / d + c.normEps);
+      for (const v of perHead) for (let i = 0; i < d; i++) v[i] = (v[i]! * gain[i]!) / rms;
     }
     perHead.forEach((v, h) => components.push({ name: 'head', layer: l, head: h, logit: dla(v) }));
     if (L.outBias) components.push({ name: 'attn_bias', layer: l, logit: dla(vec(model, L.outBias, d)) });
@@ -129,8 +140,13 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
     convention: DLA_CONVENTION[c.family],
     components,
     total,
-    logit: logits[target]!,
+    logit: uncapped(logits[target]!, c.gemma?.finalSoftcap ?? 0),
   };
+}
+
+/** A soft-capped logit (cap · tanh(z / cap)) back to z, the sum the components add up to. */
+function uncapped(logit: number, cap: number): number {
+  return cap ? cap * Math.atanh(logit / cap) : logit;
 }
 
 /** Row `row` of a weight matrix in the heap, dequantized to float64. */

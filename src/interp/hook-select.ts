@@ -10,10 +10,9 @@ import { hookNames } from '../model/hooks.js';
  * that reads or replaces activations, so a mistyped name gets the same message everywhere.
  */
 
-/** The hook names this model fires, in forward order (GPT-2 has no rotary embedding, so no hook_rot_q/k). */
+/** The hook names this model fires, in forward order (GPT-2 has no rotary embedding; only Gemma 2/3 have post norms). */
 export function modelHookNames(c: ModelConfig): string[] {
-  const all = hookNames(c.nLayer);
-  return c.family === 'llama' ? all : all.filter((n) => !/\.hook_rot_[qk]$/.test(n));
+  return hookNames(c.nLayer, { rotary: c.family !== 'gpt2', postNorms: (c.gemma?.version ?? 1) >= 2 });
 }
 
 /** A glob pattern as a regular expression over whole hook names. */
@@ -34,7 +33,9 @@ export function selectHooks(c: ModelConfig, patterns: readonly string[], flag = 
     const hits = names.filter((n) => re.test(n));
     if (hits.length === 0) {
       const near = closeHookNames(names, p);
-      const rotary = c.family === 'gpt2' && hookNames(c.nLayer).some((n) => re.test(n)) ? ' (GPT-2 has no rotary embedding, so no hook_rot_q/hook_rot_k)' : '';
+      const all = hookNames(c.nLayer, { postNorms: true });
+      const rotary = c.family === 'gpt2' && all.some((n) => re.test(n) && /hook_rot_/.test(n)) ? ' (GPT-2 has no rotary embedding, so no hook_rot_q/hook_rot_k)'
+        : all.some((n) => re.test(n) && /_post\.hook_in$/.test(n)) ? ' (only Gemma 2 and 3 have post norms, so ln1_post/ln2_post hooks)' : '';
       throw new UserError(`--${flag} ${JSON.stringify(p)} matches no hook point of this model (${c.nLayer} layers, ${c.family} family)${rotary}${near.length ? `; close: ${near.join(', ')}` : ''}`, flag);
     }
     for (const h of hits) chosen.add(h);

@@ -3,17 +3,19 @@
  * Float32Array view (valid only during the call; `.slice()` it to keep it) and may change it in place
  * or return a same-length array to replace it.
  *
- *   hook_embed                       [pos, d_model]  token (+ position) embedding
+ *   hook_embed                       [pos, d_model]  token (+ position) embedding (Gemma: times √d_model)
  *   blocks.{i}.hook_resid_pre        [pos, d_model]
  *   blocks.{i}.attn.hook_q           [pos, n_heads, d_head]     before rotary embedding
  *   blocks.{i}.attn.hook_k / hook_v  [pos, n_kv_heads, d_head]
- *   blocks.{i}.attn.hook_rot_q / hook_rot_k                     after rotary embedding (llama family)
+ *   blocks.{i}.attn.hook_rot_q / hook_rot_k                     after rotary embedding (Llama and Gemma)
  *   blocks.{i}.attn.hook_pattern     [n_heads, pos, key_pos]    softmax probabilities
  *   blocks.{i}.attn.hook_z           [pos, n_heads, d_head]     pattern-weighted values
- *   blocks.{i}.hook_attn_out         [pos, d_model]
+ *   blocks.{i}.ln1_post.hook_in      [pos, d_model]             Gemma 2/3: W_O·z, before the post-attention norm
+ *   blocks.{i}.hook_attn_out         [pos, d_model]             what joins the residual (Gemma 2/3: after that norm)
  *   blocks.{i}.hook_resid_mid        [pos, d_model]
  *   blocks.{i}.mlp.hook_post         [pos, d_mlp]               after the activation
- *   blocks.{i}.hook_mlp_out          [pos, d_model]
+ *   blocks.{i}.ln2_post.hook_in      [pos, d_model]             Gemma 2/3: W_down·act, before the post-feed-forward norm
+ *   blocks.{i}.hook_mlp_out          [pos, d_model]             what joins the residual (Gemma 2/3: after that norm)
  *   blocks.{i}.hook_resid_post       [pos, d_model]
  *   ln_final.hook_normalized         [pos, d_model]
  *   hook_logits                      [pos, d_vocab]             (only the positions whose logits are computed)
@@ -43,13 +45,23 @@ export type Hooks = Map<string, HookFn>;
 
 export const BLOCK_HOOKS = [
   'hook_resid_pre', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_rot_q', 'attn.hook_rot_k',
-  'attn.hook_pattern', 'attn.hook_z', 'hook_attn_out', 'hook_resid_mid', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post',
+  'attn.hook_pattern', 'attn.hook_z', 'ln1_post.hook_in', 'hook_attn_out', 'hook_resid_mid', 'mlp.hook_post', 'ln2_post.hook_in', 'hook_mlp_out', 'hook_resid_post',
 ] as const;
 
-/** Every hook name a model with nLayer blocks offers. */
-export function hookNames(nLayer: number): string[] {
+/** The hooks only some models fire: rotary ones (not GPT-2) and the post-norm inputs (Gemma 2/3 only). */
+export interface HookShape { rotary?: boolean; postNorms?: boolean }
+
+/** Every hook name a model with nLayer blocks offers, in forward order (by default every hook of a rotary model without post norms). */
+export function hookNames(nLayer: number, shape: HookShape = {}): string[] {
+  const { rotary = true, postNorms = false } = shape;
   const names = ['hook_embed'];
-  for (let i = 0; i < nLayer; i++) for (const h of BLOCK_HOOKS) names.push(`blocks.${i}.${h}`);
+  for (let i = 0; i < nLayer; i++) {
+    for (const h of BLOCK_HOOKS) {
+      if (!rotary && (h === 'attn.hook_rot_q' || h === 'attn.hook_rot_k')) continue;
+      if (!postNorms && h.endsWith('_post.hook_in')) continue;
+      names.push(`blocks.${i}.${h}`);
+    }
+  }
   names.push('ln_final.hook_normalized', 'hook_logits');
   return names;
 }

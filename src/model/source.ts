@@ -28,6 +28,11 @@ export interface ModelSource {
   generationDefaults: GenerationDefaults;
   /** The model's chat template (Jinja), when its files ship one. */
   chatTemplate?: string;
+  /**
+   * Added to every RMSNorm weight at load: 1 for a Gemma Hugging Face folder, which stores w for the
+   * model's (1 + w) (GGUF files store 1 + w already). Absent = 0.
+   */
+  normShift?: number;
   /** The raw generation_config.json, for the report. */
   generationConfig?: Record<string, unknown>;
   close(): void;

@@ -25,9 +25,11 @@ interface Segment {
 export const CHUNK = 64;
 
 /**
- * The forward pass for both families, one readable function. GPT-2: learned positions, LayerNorm, fused
+ * The forward pass for every family, one readable function. GPT-2: learned positions, LayerNorm, fused
  * QKV, GELU. Llama: RMSNorm, RoPE, grouped-query attention, SwiGLU, optional biases and QK-norm.
- * Activations are f32 in the shared heap; the kernels do the arithmetic.
+ * Gemma: Llama's layout with embeddings scaled by √d_model, GeGLU, and (Gemma 2/3) norms on the
+ * attention's and feed-forward's outputs, sliding-window layers with their own RoPE base, and soft-capped
+ * scores and logits. Activations are f32 in the shared heap; the kernels do the arithmetic.
  */
 export class Transformer {
   private readonly d: number;
@@ -46,6 +48,8 @@ export class Transformer {
   private readonly gate: number;
   private readonly positions: number;
   private readonly invFreq: number;
+  /** Gemma's sliding layers' rotary frequencies (their own base, never scaled); 0 = as invFreq. */
+  private readonly invFreqLocal: number;
   private readonly scratch: number;
   /** Activations quantized to Q8_0 for Q8_0/Q4_0 weights. */
   private readonly xq: number;
@@ -75,7 +79,9 @@ export class Transformer {
     this.gate = f(CHUNK * c.nFf, 'mlp');
     this.positions = f(CHUNK, 'positions');
     this.invFreq = f(Math.max(1, c.ropeDim / 2), 'rope');
-    if (c.family === 'llama') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
+    if (c.family !== 'gpt2') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
+    this.invFreqLocal = c.gemma?.sliding.some(Boolean) ? f(c.ropeDim / 2, 'rope (sliding layers)') : 0;
+    if (this.invFreqLocal) heap.f32(this.invFreqLocal, c.ropeDim / 2).set(ropeInvFreq({ ropeDim: c.ropeDim, ropeBase: c.gemma!.ropeBaseLocal }));
     this.scratch = f(Math.max(this.d, this.qDim, c.nFf), 'dequant scratch');
     this.xq = heap.alloc(CHUNK * Math.ceil(Math.max(this.d, this.qDim, c.nFf) / 32) * Q8_ACT_BLOCK, 'quantized activations');
     this.logits = f(CHUNK * c.vocabSize, 'logits');
@@ -220,9 +226,18 @@ export class Transformer {
       this.heap.f32(this.x, rows * d).set(resid.subarray(s * d, (s + rows) * d));
       this.norm(this.x, this.h, W.outNorm, W.outNormBias, rows);
       this.linear(W.output, 0, this.h, this.logits, rows);
+      this.softcapLogits(rows);
       out.set(this.heap.f32(this.logits, rows * V), s * V);
     }
     return out;
+  }
+
+  /** Gemma 2's final soft-capping of the first `rows` rows of logits: cap · tanh(logit / cap). */
+  private softcapLogits(rows: number): void {
+    const cap = this.config.gemma?.finalSoftcap ?? 0;
+    if (!cap) return;
+    const z = this.heap.f32(this.logits, rows * this.config.vocabSize);
+    for (let i = 0; i < z.length; i++) z[i] = cap * Math.tanh(z[i]! / cap);
   }
 
   private checkTokens(tokens: readonly number[]): void {
@@ -257,11 +272,19 @@ export class Transformer {
         K.addInPlace(this.x + t * d * 4, this.h, d);
       }
     }
+    if (c.gemma) {
+      // Gemma scales its embeddings by √d_model (rounded to f32, as Hugging Face and llama.cpp do).
+      const x = this.heap.f32(this.x, nt * d), scale = Math.fround(Math.sqrt(d));
+      for (let i = 0; i < x.length; i++) x[i]! *= scale;
+    }
     fire?.('hook_embed', -1, this.x, [nt, d]);
 
+    const g = c.gemma;
     for (let l = 0; l < c.nLayer; l++) {
       const L = W.layers[l]!;
       const b = `blocks.${l}.`;
+      const sliding = !!g?.sliding[l];
+      const window = sliding ? g!.slidingWindow : 0;
       fire?.(b + 'hook_resid_pre', l, this.x, [nt, d]);
 
       // Attention.
@@ -283,9 +306,10 @@ export class Transformer {
       fire?.(b + 'attn.hook_q', l, this.q, [nt, c.nHead, hd]);
       fire?.(b + 'attn.hook_k', l, this.k, [nt, c.nHeadKv, hd]);
       fire?.(b + 'attn.hook_v', l, this.v, [nt, c.nHeadKv, hd]);
-      if (c.family === 'llama') {
-        K.rope(this.q, nt, c.nHead, hd, c.ropeDim, this.positions, this.invFreq, c.ropeNeox ? 1 : 0);
-        K.rope(this.k, nt, c.nHeadKv, hd, c.ropeDim, this.positions, this.invFreq, c.ropeNeox ? 1 : 0);
+      if (c.family !== 'gpt2') {
+        const invFreq = sliding && this.invFreqLocal ? this.invFreqLocal : this.invFreq;
+        K.rope(this.q, nt, c.nHead, hd, c.ropeDim, this.positions, invFreq, c.ropeNeox ? 1 : 0);
+        K.rope(this.k, nt, c.nHeadKv, hd, c.ropeDim, this.positions, invFreq, c.ropeNeox ? 1 : 0);
         fire?.(b + 'attn.hook_rot_q', l, this.q, [nt, c.nHead, hd]);
         fire?.(b + 'attn.hook_rot_k', l, this.k, [nt, c.nHeadKv, hd]);
       }
@@ -296,15 +320,19 @@ export class Transformer {
         const pos0 = cache.length;
         mem.copyWithin(cache.k[l]! + pos0 * kvRow, this.k + first * kvRow, this.k + (first + count) * kvRow);
         mem.copyWithin(cache.v[l]! + pos0 * kvRow, this.v + first * kvRow, this.v + (first + count) * kvRow);
-        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 1 / Math.sqrt(hd), 0, 0);
+        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, g?.attnScale ?? 1 / Math.sqrt(hd), window, g?.attnSoftcap ?? 0);
         if (hooks) {
           this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
             positions.slice(first, first + count), sequences.slice(first, first + count), sequences[first]);
         }
-        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, 0);
+        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, window);
       }
       fire?.(b + 'attn.hook_z', l, this.z, [nt, c.nHead, hd]);
       this.linear(L.out, L.outBias, this.z, this.proj, nt);
+      if (L.attnPostNorm) {
+        fire?.(b + 'ln1_post.hook_in', l, this.proj, [nt, d]);
+        this.norm(this.proj, this.proj, L.attnPostNorm, 0, nt);
+      }
       fire?.(b + 'hook_attn_out', l, this.proj, [nt, d]);
       K.addInPlace(this.x, this.proj, nt * d);
       fire?.(b + 'hook_resid_mid', l, this.x, [nt, d]);
@@ -314,7 +342,8 @@ export class Transformer {
       let act: number;
       if (L.gate) {
         this.linears(this.h, nt, [[L.gate, 0, this.gate], [L.up, L.upBias, this.up]]);
-        K.siluMul(this.gate, this.up, nt * c.nFf);
+        if (g) K.geluMul(this.gate, this.up, nt * c.nFf);
+        else K.siluMul(this.gate, this.up, nt * c.nFf);
         act = this.gate;
       } else {
         this.linear(L.up, L.upBias, this.h, this.up, nt);
@@ -323,6 +352,10 @@ export class Transformer {
       }
       fire?.(b + 'mlp.hook_post', l, act, [nt, c.nFf]);
       this.linear(L.down, L.downBias, act, this.proj, nt);
+      if (L.ffnPostNorm) {
+        fire?.(b + 'ln2_post.hook_in', l, this.proj, [nt, d]);
+        this.norm(this.proj, this.proj, L.ffnPostNorm, 0, nt);
+      }
       fire?.(b + 'hook_mlp_out', l, this.proj, [nt, d]);
       K.addInPlace(this.x, this.proj, nt * d);
       fire?.(b + 'hook_resid_post', l, this.x, [nt, d]);
@@ -343,9 +376,11 @@ export class Transformer {
       const pos = at.map((r) => positions[r]!), seqs = at.map((r) => sequences[r]!);
       this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos, seqs);
       this.linear(W.output, 0, this.h, this.logits, rows);
+      this.softcapLogits(rows);
       this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos, seqs);
     } else {
       this.linear(W.output, 0, this.h, this.logits, rows);
+      this.softcapLogits(rows);
     }
   }
 

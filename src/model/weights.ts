@@ -19,6 +19,8 @@ export interface LayerWeights {
   qNorm: Vec; kNorm: Vec;
   out: Matrix; outBias: Vec;
   ffnNorm: Vec; ffnNormBias: Vec;
+  /** Gemma 2/3: RMSNorms on the attention's and the feed-forward's outputs, before they join the residual. */
+  attnPostNorm: Vec; ffnPostNorm: Vec;
   up: Matrix; upBias: Vec;
   gate?: Matrix;
   down: Matrix; downBias: Vec;
@@ -90,11 +92,14 @@ export function loadWeights(src: ModelSource, heap: Heap): Weights {
     }
     parameters += n;
     const ptr = heap.alloc(n * 4, name);
-    heap.f32(ptr, n).set(dequantize(t.dtype, readBytes(t), n));
+    const values = dequantize(t.dtype, readBytes(t), n);
+    if (src.normShift && name.endsWith('norm.weight')) for (let i = 0; i < n; i++) values[i]! += src.normShift;
+    heap.f32(ptr, n).set(values);
     return ptr;
   };
 
   const gpt2 = c.family === 'gpt2';
+  const postNorms = (c.gemma?.version ?? 1) >= 2;
   const d = c.nEmbd, qDim = c.nHead * c.headDim, kvDim = c.nHeadKv * c.headDim;
   const tokenEmbd = matrix('token_embd.weight', c.vocabSize, d)!;
   const posEmbd = gpt2 ? matrix('position_embd.weight', c.contextLength, d) : undefined;
@@ -112,12 +117,14 @@ export function loadWeights(src: ModelSource, heap: Heap): Weights {
       qBias: gpt2 ? 0 : vector(p + 'attn_q.bias', qDim, false),
       kBias: gpt2 ? 0 : vector(p + 'attn_k.bias', kvDim, false),
       vBias: gpt2 ? 0 : vector(p + 'attn_v.bias', kvDim, false),
-      qNorm: gpt2 ? 0 : vector(p + 'attn_q_norm.weight', c.headDim, false),
-      kNorm: gpt2 ? 0 : vector(p + 'attn_k_norm.weight', c.headDim, false),
+      qNorm: gpt2 ? 0 : vector(p + 'attn_q_norm.weight', c.headDim, c.gemma?.version === 3),
+      kNorm: gpt2 ? 0 : vector(p + 'attn_k_norm.weight', c.headDim, c.gemma?.version === 3),
       out: matrix(p + 'attn_output.weight', d, qDim)!,
       outBias: vector(p + 'attn_output.bias', d, gpt2),
       ffnNorm: vector(p + 'ffn_norm.weight', d),
       ffnNormBias: vector(p + 'ffn_norm.bias', d, gpt2),
+      attnPostNorm: postNorms ? vector(p + 'post_attention_norm.weight', d) : 0,
+      ffnPostNorm: postNorms ? vector(p + 'post_ffw_norm.weight', d) : 0,
       up: matrix(p + 'ffn_up.weight', c.nFf, d)!,
       upBias: vector(p + 'ffn_up.bias', c.nFf, gpt2),
       gate: gpt2 ? undefined : matrix(p + 'ffn_gate.weight', c.nFf, d),

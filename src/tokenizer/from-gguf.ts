@@ -4,6 +4,9 @@ import { ggufBpeTokenizer } from './gguf-bpe.js';
 import { SpmTokenizer } from './spm.js';
 import type { Tokenizer } from './tokenizer.js';
 
+/** End-of-turn tokens llama.cpp's vocabulary loader recognises by text when the file names none. */
+const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<EOT>'];
+
 /** The tokenizer embedded in a GGUF file's metadata, with BOS/EOS handling as its keys ask. */
 export function tokenizerFromGguf(meta: GgufMeta): Tokenizer {
   const file = meta.label();
@@ -18,7 +21,9 @@ export function tokenizerFromGguf(meta: GgufMeta): Tokenizer {
     return v;
   };
   const bosId = id('tokenizer.ggml.bos_token_id');
-  const eosIds = [...new Set([id('tokenizer.ggml.eos_token_id'), id('tokenizer.ggml.eot_token_id'), id('tokenizer.ggml.eom_token_id')])]
+  // Without an eot_token_id key, llama.cpp recognises end-of-turn tokens by their text (Gemma's <end_of_turn>, …).
+  const eot = id('tokenizer.ggml.eot_token_id') ?? EOT_TEXTS.map((t) => tokens.indexOf(t)).find((i) => i >= 0);
+  const eosIds = [...new Set([id('tokenizer.ggml.eos_token_id'), eot, id('tokenizer.ggml.eom_token_id')])]
     .filter((x): x is number => x !== undefined);
 
   if (model === 'llama') {
