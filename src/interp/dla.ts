@@ -42,7 +42,7 @@ export interface DlaResult {
   components: DlaComponent[];
   /** embed (+ pos_embed) + Σ attn_out + Σ mlp_out (+ ln_final_bias): equals `logit` up to rounding. */
   total: number;
-  /** The target's logit at the last position, from the forward pass. */
+  /** The target's logit at the last position, from the forward pass (Gemma 2: before its final soft-capping). */
   logit: number;
 }
 
@@ -81,6 +81,9 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
   // Gemma 2/3: the attention's output before its post norm, whose scale the heads' shares are frozen at.
   const postNorms = W.layers.some((L) => L.attnPostNorm);
   if (postNorms) for (let l = 0; l < c.nLayer; l++) names.push(`blocks.${l}.ln1_post.hook_in`);
+  // Gemma 2 soft-caps its logits; the components add up to the logit before that, read off the final norm's output.
+  const cap = c.gemma?.finalSoftcap ?? 0;
+  if (cap) names.push('ln_final.hook_normalized');
   const hooks: Hooks = new Map(names.map((n) => [n, keep(n)]));
   const logits = model.withScratch(() => model.forward(ids, model.newCache(T), { hooks }));
   const target = opts.target === undefined ? topIds(logits, 1)[0]! : resolveTarget(model, opts.target);
@@ -140,13 +143,8 @@ export function directLogitAttribution(model: Model, prompt: string | readonly n
     convention: DLA_CONVENTION[c.family],
     components,
     total,
-    logit: uncapped(logits[target]!, c.gemma?.finalSoftcap ?? 0),
+    logit: cap ? rows.get('ln_final.hook_normalized')!.reduce((s, v, i) => s + v * wu[i]!, 0) : logits[target]!,
   };
-}
-
-/** A soft-capped logit (cap · tanh(z / cap)) back to z, the sum the components add up to. */
-function uncapped(logit: number, cap: number): number {
-  return cap ? cap * Math.atanh(logit / cap) : logit;
 }
 
 /** Row `row` of a weight matrix in the heap, dequantized to float64. */

@@ -3,7 +3,12 @@ import { describe, test } from 'node:test';
 import { DType } from '../../src/formats/tensor-types.js';
 import { loadModel } from '../../src/model/load.js';
 import { fixture, SMALL, type FixtureSpec } from '../fixtures/models.js';
-import { argmax, maxAbsDiff, needsInstalled, softmax } from '../helpers.js';
+import { directLogitAttribution, isLayerLevel } from '../../src/interp/dla.js';
+import { modelHookNames } from '../../src/interp/hook-select.js';
+import { chatPrompt } from '../../src/generate/chat.js';
+import { generate } from '../../src/generate/generate.js';
+import type { HookFn } from '../../src/model/hooks.js';
+import { argmax, cliError, maxAbsDiff, needsInstalled, softmax, wander } from '../helpers.js';
 import { llamaCppGreedy, llamaCppMissing } from '../parity/llama-cpp.js';
 
 // Gemma 1/2/3 in Wander's engine against llama.cpp (node-llama-cpp's bundled build, which runs all
@@ -73,5 +78,81 @@ describe('Gemma in the engine', () => {
       windowed.close();
       wide.close();
     }
+  });
+});
+
+describe('every Wander feature on Gemma', () => {
+  const G2 = () => fixture('gguf', SMALL.gemma2, DType.F32), G3 = () => fixture('gguf', SMALL.gemma3, DType.F32);
+
+  test('hooks: every hook point fires with its shape, ln1_post/ln2_post among them; hook_attn_out is the post norm of ln1_post.hook_in', () => {
+    const m = loadModel(G2()), c = m.config, d = c.nEmbd;
+    const names = modelHookNames(c);
+    assert.ok(names.includes('blocks.1.ln1_post.hook_in') && names.includes('blocks.1.ln2_post.hook_in') && names.includes('blocks.1.attn.hook_rot_q'));
+    const seen = new Map<string, Float32Array>();
+    const hooks = new Map<string, HookFn>(names.map((n) => [n, (a, ctx) => {
+      assert.equal(a.length, ctx.shape.reduce((x, y) => x * y, 1), n);
+      if (!n.includes('pattern')) seen.set(n, a.slice());
+    }]));
+    const ids = m.tokenizer.encode(PROMPT);
+    m.withScratch(() => m.forward(ids, m.newCache(ids.length), { hooks }));
+    assert.equal(seen.size, names.filter((n) => !n.includes('pattern')).length);
+    const raw = seen.get('blocks.0.ln1_post.hook_in')!, out = seen.get('blocks.0.hook_attn_out')!;
+    const gain = m.heap.f32(m.transformer.weights.layers[0]!.attnPostNorm, d);
+    for (let t = 0; t < ids.length; t++) {
+      const row = raw.subarray(t * d, (t + 1) * d), rms = Math.sqrt(row.reduce((s, v) => s + v * v, 0) / d + c.normEps);
+      for (let i = 0; i < d; i += 7) assert.ok(Math.abs(out[t * d + i]! - (row[i]! / rms) * gain[i]!) < 1e-5);
+    }
+    m.close();
+  });
+
+  for (const [name, path] of [['Gemma 2', G2], ['Gemma 3', G3]] as const) {
+    test(`${name}: direct logit attribution adds up to the (uncapped) logit, and each layer's heads to its attn_out through the frozen post norm`, () => {
+      const m = loadModel(path());
+      const r = directLogitAttribution(m, PROMPT);
+      assert.ok(Math.abs(r.total - r.logit) < 1e-4, `total ${r.total} vs logit ${r.logit}`);
+      assert.ok(Math.abs(r.total - r.components.filter(isLayerLevel).reduce((s, x) => s + x.logit, 0)) < 1e-9);
+      for (let l = 0; l < m.config.nLayer; l++) {
+        const attn = r.components.find((x) => x.name === 'attn_out' && x.layer === l)!.logit;
+        const heads = r.components.filter((x) => x.name === 'head' && x.layer === l).reduce((s, x) => s + x.logit, 0);
+        assert.ok(Math.abs(attn - heads) < 1e-4, `layer ${l}: ${attn} vs heads ${heads}`);
+      }
+      assert.match(r.convention, /frozen at this run/);
+      m.close();
+    });
+  }
+
+  test('the chat template from the file: <start_of_turn> and <end_of_turn> are single control tokens, and <end_of_turn> ends a sample', () => {
+    const m = loadModel(G3());
+    const text = chatPrompt(m, [{ role: 'user', content: 'Hi' }]);
+    assert.equal(text, '<start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n');
+    const [start, end] = ['<start_of_turn>', '<end_of_turn>'].map((t) => m.tokenizer.encode(t).at(-1)!);
+    assert.ok(m.tokenizer.eosIds.includes(end!), '<end_of_turn> counts as an end of sequence');
+    const ids = m.tokenizer.encode(text);
+    assert.equal(ids[0], m.tokenizer.bosId);
+    assert.equal(ids.filter((i) => i === start).length, 2);
+    const run = generate(m, text, { temperature: 0, max_tokens: 20, logit_bias: [{ token_id: end!, bias: 100 }] });
+    assert.equal(run.samples[0]!.finish_reason, 'eos');
+    assert.equal(run.samples[0]!.text, '');
+    m.close();
+  });
+
+  test('the command line: generate, next, lens, attention, heads, patch, dla, cache and score run on Gemma 2; attribute says why it cannot', () => {
+    const m = G2();
+    const ok = (...args: string[]) => {
+      const r = wander(...args, '-m', m);
+      assert.equal(r.code, 0, `${args[0]}: ${r.stderr}`);
+      return r.stdout;
+    };
+    assert.match(ok('generate', '-p', PROMPT, '--max-tokens', '4', '--temperature', '0', '--trace', '3'), /The cat/);
+    assert.match(ok('next', '-p', PROMPT, '--top', '3', '--chat'), /<start_of_turn>/);
+    ok('lens', '-p', PROMPT);
+    ok('attention', '-p', PROMPT, '--layer', '0');
+    ok('heads', '-p', PROMPT);
+    ok('patch', '--clean', 'The cat was on the mat', '--corrupted', 'The bat was on the mat', '--hook', 'attn_out', '--target', '#324', '--foil', '#325');
+    ok('dla', '-p', PROMPT);
+    assert.match(ok('cache', '-p', 'The cat', '--hooks', 'blocks.0.ln1_post.*'), /blocks\.0\.ln1_post\.hook_in/);
+    ok('score', '--text', PROMPT);
+    ok('generate', '-p', PROMPT, '--max-tokens', '4', '--ablate', '0.1', '--noise', 'hook=blocks.*.ln2_post.hook_in,sigma=0.5', '--seed', '1');
+    assert.equal(cliError(wander('attribute', '-m', m, '-p', PROMPT)), `${m}: gradients and attribution cover the GPT-2 and Llama families; this is a gemma2 model (Gemma), whose layers the differentiable graph does not have yet`);
   });
 });
