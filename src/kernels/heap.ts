@@ -22,6 +22,14 @@ export class Heap {
     return this.top - HEAP_START;
   }
 
+  /** Bytes still free below WebAssembly's 4 GiB limit. */
+  get available(): number {
+    return MAX_PAGES * PAGE - this.top;
+  }
+
+  /** The most Wander can ever allocate: the 4 GiB address space less the kernels' static data. */
+  static readonly capacity = MAX_PAGES * PAGE - HEAP_START;
+
   alloc(bytes: number, what: string): number {
     const ptr = Math.ceil(this.top / 64) * 64; // cache-line aligned
     const end = ptr + bytes;

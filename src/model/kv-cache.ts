@@ -1,5 +1,8 @@
+import { UserError } from '../errors.js';
 import type { Heap } from '../kernels/heap.js';
 import type { ModelConfig } from './config.js';
+
+const GIB = 2 ** 30;
 
 /**
  * Keys and values of every layer for one sequence, `capacity` positions long, in the heap. Row p of a
@@ -17,6 +20,11 @@ export class KvCache {
 
   constructor(heap: Heap, config: ModelConfig, readonly capacity: number, chunk: number) {
     this.rowFloats = config.nHeadKv * config.headDim;
+    // Checked before allocating, so the message can give the numbers and what to change.
+    const perPosition = 2 * config.nLayer * this.rowFloats * 4 + config.nHead * chunk * 4;
+    if (capacity * perPosition > heap.available) {
+      throw new UserError(`not enough memory for the KV cache: ${capacity} positions need ${(capacity * perPosition / GIB).toFixed(2)} GiB (${(perPosition / 1024).toFixed(1)} KiB each) and only ${(heap.available / GIB).toFixed(2)} GiB of WebAssembly's 4 GiB are left beside the model; ask for fewer tokens (--max-tokens, a shorter prompt, fewer samples at once with --max-batch-size), use a smaller quantization, or run the model through llama.cpp (--model llama.cpp:FILE.gguf)`, 'max_tokens');
+    }
     this.pattern = heap.alloc(config.nHead * chunk * capacity * 4, 'attention scratch');
     for (let i = 0; i < config.nLayer; i++) {
       this.k.push(heap.alloc(capacity * this.rowFloats * 4, 'KV cache'));

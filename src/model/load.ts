@@ -11,7 +11,7 @@ import type { ModelConfig } from './config.js';
 import { openGguf } from './from-gguf.js';
 import { openHfFolder } from './from-hf.js';
 import type { ForwardOptions } from './transformer.js';
-import { Transformer } from './transformer.js';
+import { scratchBytes, Transformer } from './transformer.js';
 import type { GenerationDefaults, ModelSource } from './source.js';
 import type { KvCache } from './kv-cache.js';
 import { loadWeights } from './weights.js';
@@ -80,6 +80,7 @@ export class Model {
     const kernels: Kernels = useWasm ? instantiateWasmKernels(this.heap.memory) : fallbackKernels(this.heap.memory);
     this.kernels = kernels.name;
     try {
+      checkFits(source);
       const weights = loadWeights(source, this.heap);
       this.parameters = weights.parameters;
       const c = this.config;
@@ -149,4 +150,17 @@ export class Model {
 
 export function loadModel(path: string, opts?: LoadOptions): Model {
   return new Model(openModelSource(path), opts);
+}
+
+/**
+ * Stops a model that cannot fit WebAssembly's 4 GiB address space before a byte of it is read, with the
+ * numbers and what to do instead.
+ */
+export function checkFits(source: ModelSource): void {
+  const weights = [...source.tensors.values()].reduce((n, t) => n + (t.ne.length === 1 ? t.count * 4 : t.byteLength), 0);
+  const scratch = scratchBytes(source.config);
+  if (weights + scratch <= Heap.capacity) return;
+  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
+  const gguf = source.format === 'gguf';
+  throw new UserError(`${basename(source.path)}: needs ${gib(weights + scratch)} before any KV cache (weights ${gib(weights)}, working memory ${gib(scratch)}), more than WebAssembly's 4 GiB address space; use a smaller quantization (e.g. Q4_K_M or Q8_0)${gguf ? `, or run it through llama.cpp: --model llama.cpp:${source.path}` : ''}`, 'model');
 }

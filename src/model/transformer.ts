@@ -24,6 +24,13 @@ interface Segment {
 /** Positions per forward chunk: bounds scratch memory while letting prompt matmuls reuse each weight row. */
 export const CHUNK = 64;
 
+/** Bytes of the forward pass's scratch buffers for a model of this shape (what the constructor allocates, to within alignment). */
+export function scratchBytes(c: ModelConfig): number {
+  const d = c.nEmbd, q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim, widest = Math.max(d, q, c.nFf);
+  const floats = CHUNK * (d + Math.max(d, q) + (c.family === 'gpt2' ? 3 * d : 0) + 2 * q + 2 * kv + d + 2 * c.nFf + 1 + c.vocabSize) + c.ropeDim + widest;
+  return floats * 4 + CHUNK * Math.ceil(widest / 32) * Q8_ACT_BLOCK;
+}
+
 /**
  * The forward pass for every family, one readable function. GPT-2: learned positions, LayerNorm, fused
  * QKV, GELU. Llama: RMSNorm, RoPE, grouped-query attention, SwiGLU, optional biases and QK-norm.
