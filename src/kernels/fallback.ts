@@ -31,32 +31,42 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       for (let b = 0; b < (n / 32) * nt; b++) {
         let m = 0;
         for (let j = 0; j < 32; j++) m = Math.max(m, Math.abs(X[b * 32 + j]!));
-        O.setFloat32(b * Q8_ACT_BLOCK, f16ToF32(f32ToF16(Math.fround(m / 127))), true);
+        const d = Math.fround(m / 127);
+        O.setFloat32(b * Q8_ACT_BLOCK, f16ToF32(f32ToF16(d)), true);
         const id = m !== 0 ? Math.fround(127 / m) : 0;
-        for (let j = 0; j < 32; j++) O.setInt16(b * Q8_ACT_BLOCK + 4 + 2 * j, roundHalfEven(Math.fround(X[b * 32 + j]! * id)), true);
+        let sum = 0;
+        for (let j = 0; j < 32; j++) {
+          const q = roundHalfEven(Math.fround(X[b * 32 + j]! * id));
+          O.setInt16(b * Q8_ACT_BLOCK + 4 + 2 * j, q, true);
+          sum += q;
+        }
+        O.setFloat32(b * Q8_ACT_BLOCK + 68, f16ToF32(f32ToF16(Math.fround(d * sum))), true);
       }
     },
     matmulQ8Act(type, w, xq, y, rows, cols, nt, r0, r1) {
-      const nb = cols / 32, wBlock = type === DType.Q8_0 ? 34 : 18;
+      const nb = cols / 32, wBlock = byteSize(type as DType, 32), hasMin = type === DType.Q4_1 || type === DType.Q5_1;
       const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * Q8_ACT_BLOCK), Y = f32(y, nt * rows);
       for (let r = r0; r < r1; r++) {
         for (let t = 0; t < nt; t++) {
           // Four lanes like the WebAssembly kernel: lane k sums elements j with ⌊(j mod 8)/2⌋ = k.
           const lanes = [0, 0, 0, 0];
+          let mins = 0;
           for (let b = 0; b < nb; b++) {
             const wo = (r * nb + b) * wBlock, xo = (t * nb + b) * Q8_ACT_BLOCK;
+            const qw = blockInts(type, W, wo);
             const scale = Math.fround(f16ToF32(W.getUint16(wo, true)) * XQ.getFloat32(xo, true));
             for (let k = 0; k < 4; k++) {
               let sum = 0;
               for (let j = 0; j < 32; j++) {
                 if (Math.floor((j % 8) / 2) !== k) continue;
-                const qw = type === DType.Q8_0 ? W.getInt8(wo + 2 + j) : j < 16 ? (W.getUint8(wo + 2 + j) & 0xf) - 8 : (W.getUint8(wo + 2 + j - 16) >> 4) - 8;
-                sum += qw * XQ.getInt16(xo + 4 + 2 * j, true);
+                sum += qw[j]! * XQ.getInt16(xo + 4 + 2 * j, true);
               }
               lanes[k] = Math.fround(lanes[k]! + Math.fround(sum * scale));
             }
+            if (hasMin) mins = Math.fround(mins + Math.fround(f16ToF32(W.getUint16(wo + 2, true)) * XQ.getFloat32(xo + 68, true)));
           }
-          Y[t * rows + r] = Math.fround(Math.fround(lanes[0]! + lanes[1]!) + Math.fround(lanes[2]! + lanes[3]!));
+          const s = Math.fround(Math.fround(lanes[0]! + lanes[1]!) + Math.fround(lanes[2]! + lanes[3]!));
+          Y[t * rows + r] = hasMin ? Math.fround(s + mins) : s;
         }
       }
     },
@@ -169,6 +179,28 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
       }
     },
   };
+}
+
+const IQ4NL = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/**
+ * The 32 integer weights of one block at byte wo, as matmulQ8Act multiplies them: Q8_0 q; Q4_0 q − 8;
+ * Q4_1 q; Q5_0 q − 16; Q5_1 q; IQ4_NL table[q] (the scale, and Q4_1/Q5_1's min, are applied separately).
+ */
+function blockInts(type: number, W: DataView, wo: number): Int32Array {
+  const q = new Int32Array(32);
+  if (type === DType.Q8_0) {
+    for (let j = 0; j < 32; j++) q[j] = W.getInt8(wo + 2 + j);
+    return q;
+  }
+  const nib = type === DType.Q4_1 ? 4 : type === DType.Q5_0 ? 6 : type === DType.Q5_1 ? 8 : 2;
+  const qh = type === DType.Q5_0 ? W.getUint32(wo + 2, true) : type === DType.Q5_1 ? W.getUint32(wo + 4, true) : 0;
+  for (let j = 0; j < 32; j++) {
+    const byte = W.getUint8(wo + nib + (j & 15));
+    const v = (j < 16 ? byte & 0xf : byte >> 4) | (((qh >>> j) & 1) << 4);
+    q[j] = type === DType.Q4_0 ? v - 8 : type === DType.Q5_0 ? v - 16 : type === DType.IQ4_NL ? IQ4NL[v]! : v;
+  }
+  return q;
 }
 
 /** Round to nearest, ties to even (what SIMD rounding does, and llama.cpp's AVX quantizer). */

@@ -118,17 +118,17 @@ describe('GGUF reader', () => {
   });
 
   test('an unsupported tensor type is named', () => {
-    const p = join(dir, 'q5.gguf');
+    const p = join(dir, 'iq2.gguf');
     copyFileSync(small(), p);
     const f = readGguf(p);
     f.close();
-    // Patch the first tensor's type field (u32 after its dims) to Q5_0 (6).
+    // Patch the first tensor's type field (u32 after its dims) to IQ2_XXS (16).
     const b = readFileSync(p);
     const name = Buffer.from('token_embd.weight');
     const at = b.indexOf(name) + name.length + 4 + 8 * 2;
-    b.writeUInt32LE(6, at);
+    b.writeUInt32LE(16, at);
     writeFileSync(p, b);
-    assert.throws(() => readGguf(p), userError('q5.gguf: tensor token_embd.weight has type Q5_0, which Wander cannot compute on (supported: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K, BF16)'));
+    assert.throws(() => readGguf(p), userError('iq2.gguf: tensor token_embd.weight has type IQ2_XXS, which Wander cannot compute on (supported: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, BF16)'));
   });
 
   test('an unsupported architecture lists the supported ones', () => {
@@ -136,6 +136,6 @@ describe('GGUF reader', () => {
     writeGguf(p, { 'general.architecture': { type: 'string', value: 'mamba' } }, [
       { name: 'token_embd.weight', dtype: DType.F32, ne: [4, 2], data: new Uint8Array(32) },
     ]);
-    assert.throws(() => openModelSource(p), userError('mamba.gguf: unsupported architecture "mamba" (supported: gpt2, llama, qwen2, qwen3, mistral)'));
+    assert.throws(() => openModelSource(p), userError('mamba.gguf: unsupported architecture "mamba" (supported: gpt2, llama, qwen2, qwen3, mistral, gemma, gemma2, gemma3)'));
   });
 });

@@ -4,7 +4,7 @@ import { quantize } from '../../src/formats/quant/index.js';
 import { DType, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
 import { fallbackKernels } from '../../src/kernels/fallback.js';
 import { Heap } from '../../src/kernels/heap.js';
-import { Q8_ACT_BLOCK } from '../../src/kernels/kernels.js';
+import { Q8_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
 import { maxAbsDiff } from '../helpers.js';
@@ -27,7 +27,8 @@ const read = (p: number, n: number) => heap.f32(p, n).slice();
 describe('WebAssembly kernels match the TypeScript kernels', () => {
   const rows = 48, cols = 512, nt = 7; // 7 tokens: one group of four and a partial group
   const wf = rand(rows * cols), x = rand(nt * cols);
-  for (const t of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_K, DType.Q6_K]) {
+  for (const t of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL,
+    DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_XS]) {
     test(`matmul ${dtypeName(t)}`, () => {
       const w = put(quantize(t, wf)), xp = put(x), y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y'), scratch = heap.alloc(cols * 4, 's');
       wasm.matmul(t, w, xp, y1, rows, cols, nt, 0, rows, scratch);
@@ -46,7 +47,8 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
     });
   }
 
-  for (const t of [DType.Q8_0, DType.Q4_0]) {
+  for (const t of [DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL]) {
+    assert.ok(takesQ8Activations(t));
     test(`Q8_0-activation matmul on ${dtypeName(t)} weights is bit-identical`, () => {
       const w = put(quantize(t, wf)), xp = put(x);
       const qBytes = nt * (cols / 32) * Q8_ACT_BLOCK;

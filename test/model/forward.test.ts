@@ -80,7 +80,7 @@ describe('KV-cache decoding gives the logits of a full re-run, bit for bit', () 
   });
 
   test('every tensor type: a token\'s logits do not depend on how the prompt was grouped', () => {
-    for (const [spec, dts] of [[SMALL.gpt2, [DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0]], [WIDE.llama, [DType.Q4_K, DType.Q6_K]]] as const) {
+    for (const [spec, dts] of [[SMALL.gpt2, [DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL]], [WIDE.llama, [DType.Q4_K, DType.Q6_K, DType.Q2_K, DType.Q3_K, DType.Q5_K, DType.IQ4_XS]]] as const) {
       for (const dt of dts) {
         const m = loadModel(fixture('gguf', spec, dt));
         const V = m.config.vocabSize;

@@ -16,10 +16,22 @@ import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 //   - GPT-2: llama.cpp takes GELU from an F16 table (~1e-3): ≤ 2e-3; with Q8_0 weights that rounding
 //     also shifts which way activations quantize (≤ 3e-2)
 //   - k-quants: llama.cpp quantizes activations to Q8_K, Wander keeps them f32 (~2e-3): ≤ 1e-2
+//   - Q4_1, Q5_0, Q5_1, IQ4_NL (wide Llama fixture): Wander reproduces llama.cpp's Q8_0 / Q8_1 activation
+//     quantization and integer dot products (Q5_1 agrees to 4e-8 where llama.cpp takes its plain
+//     vec_dot), but llama.cpp may take other kernels for them (AMX for Q4_1 on CPUs that have it, as
+//     for Q8_0/Q4_0; tinyBLAS for Q5_0/IQ4_NL; repacked IQ4_NL), whose different summation order flips
+//     a few activations' 8-bit rounding downstream. Measured (AMX CPU): Q4_1 8.5e-4, Q5_0 1.2e-4,
+//     Q5_1 4e-8, IQ4_NL 2.6e-4 (Q8_0 on the same fixture: 2.8e-4); required ≤ 3e-3 (Q4_1), ≤ 1e-3 (others)
+//   - Q2_K, Q3_K, Q5_K, IQ4_XS: Q8_K activations in llama.cpp, as the k-quants above; measured
+//     2.7e-3–3.1e-3; ≤ 1e-2
+// The wide Llama fixture's distributions are flat (top probabilities 0.02–0.05), so with low-bit weights
+// the two top tokens are sometimes closer than the rounding above: cases marked nearTies accept a
+// different greedy token where llama.cpp rates the two within the tolerance of each other (then both
+// continue with llama.cpp's token, as always).
 const STEPS = 32;
 const PROMPT = 'The cat was sitting on the mat';
 
-interface Case { name: string; path: () => string | undefined; prompt: string; tolerance: number; shared?: string }
+interface Case { name: string; path: () => string | undefined; prompt: string; tolerance: number; shared?: string; nearTies?: boolean }
 
 const fx = (spec: FixtureSpec, dt: DType) => () => fixture('gguf', spec, dt);
 const shared = (name: string) => () => sharedModel(name);
@@ -40,6 +52,8 @@ const CASES: Case[] = [
   { name: 'Qwen3 fixture (QK-norm) F32', path: fx(SMALL.qwen3, DType.F32), prompt: PROMPT, tolerance: 1e-4 },
   { name: 'wide Llama fixture Q4_K', path: fx(WIDE.llama, DType.Q4_K), prompt: PROMPT, tolerance: 1e-2 },
   { name: 'wide Llama fixture Q6_K', path: fx(WIDE.llama, DType.Q6_K), prompt: PROMPT, tolerance: 1e-2 },
+  ...([[DType.Q4_1, 3e-3], [DType.Q5_0, 1e-3], [DType.Q5_1, 1e-3], [DType.IQ4_NL, 1e-3], [DType.Q2_K, 1e-2], [DType.Q3_K, 1e-2], [DType.Q5_K, 1e-2], [DType.IQ4_XS, 1e-2]] as const)
+    .map(([dt, tolerance]): Case => ({ name: `wide Llama fixture ${dtypeName(dt)}`, path: fx(WIDE.llama, dt), prompt: PROMPT, tolerance, nearTies: true })),
 ];
 
 // Skipped (with the reason) where node-llama-cpp's binary is missing; in CI that is a failure.
@@ -52,19 +66,26 @@ describe('parity with llama.cpp', () => {
       const model = loadModel(path!);
       const prompt = model.tokenizer.encode(c.prompt);
       const ref = await llamaCppGreedy(path!, prompt, STEPS);
-      let worst = 0;
+      let worst = 0, ties = 0;
       model.withScratch(() => {
         const cache = model.newCache(prompt.length + STEPS);
         let logits = model.forward(prompt, cache);
         for (let step = 0; step < STEPS; step++) {
           const r = ref[step]!;
-          assert.equal(argmax(logits), r.chosen, `greedy token at step ${step}`);
+          const mine = argmax(logits);
+          if (c.nearTies && mine !== r.chosen) {
+            const gap = r.probs.get(r.chosen)! - (r.probs.get(mine) ?? 0);
+            assert.ok(gap <= c.tolerance, `greedy token at step ${step}: ${mine}, llama.cpp ${r.chosen} (${gap.toExponential(2)} apart there)`);
+            ties++;
+          } else {
+            assert.equal(mine, r.chosen, `greedy token at step ${step}`);
+          }
           const p = softmax(logits);
           for (let id = 0; id < p.length; id++) worst = Math.max(worst, Math.abs(p[id]! - (r.probs.get(id) ?? 0)));
           logits = model.forward([r.chosen], cache);
         }
       });
-      t.diagnostic(`max |Δp| ${worst.toExponential(2)} (tolerance ${c.tolerance})`);
+      t.diagnostic(`max |Δp| ${worst.toExponential(2)} (tolerance ${c.tolerance})${ties ? `; ${ties} near-tie greedy step(s)` : ''}`);
       assert.ok(worst <= c.tolerance, `max probability difference ${worst.toExponential(2)} > ${c.tolerance}`);
     });
   }

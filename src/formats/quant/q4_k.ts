@@ -4,7 +4,8 @@ import { f16ToF32, f32ToF16 } from './f16.js';
 // then 128 bytes of 4-bit q. Sub-block s (32 values) is value = d·scale_s·q − dmin·min_s. Sub-blocks
 // 2i and 2i+1 share bytes 32i..32i+31 of q (low and high nibbles).
 
-function scaleMin(j: number, sc: Uint8Array): [number, number] {
+/** Sub-block j's 6-bit (scale, min) from the 12 packed bytes (ggml's get_scale_min_k4; Q4_K and Q5_K). */
+export function scaleMin(j: number, sc: Uint8Array): [number, number] {
   if (j < 4) return [sc[j]! & 63, sc[j + 4]! & 63];
   return [(sc[j + 4]! & 0xf) | ((sc[j - 4]! >> 6) << 4), (sc[j + 4]! >> 4) | ((sc[j]! >> 6) << 4)];
 }
@@ -47,17 +48,7 @@ export function quantizeQ4_K(x: Float32Array): Uint8Array {
     const dv = new DataView(blk.buffer, blk.byteOffset, 144);
     dv.setUint16(0, f32ToF16(d), true);
     dv.setUint16(2, f32ToF16(dmin), true);
-    const sc = blk.subarray(4, 16);
-    for (let j = 0; j < 8; j++) {
-      if (j < 4) {
-        sc[j] = ls[j]!;
-        sc[j + 4] = lm[j]!;
-      } else {
-        sc[j + 4] = (ls[j]! & 0xf) | ((lm[j]! & 0xf) << 4);
-        sc[j - 4]! |= (ls[j]! >> 4) << 6;
-        sc[j]! |= (lm[j]! >> 4) << 6;
-      }
-    }
+    packScaleMin(ls, lm, blk.subarray(4, 16));
     for (let s = 0; s < 8; s++) {
       const ds = d * ls[s]!, m = dmin * lm[s]!;
       for (let l = 0; l < 32; l++) {
@@ -67,4 +58,18 @@ export function quantizeQ4_K(x: Float32Array): Uint8Array {
     }
   }
   return out;
+}
+
+/** Packs eight 6-bit scales and mins into 12 bytes (the inverse of scaleMin; Q4_K and Q5_K). */
+export function packScaleMin(ls: number[], lm: number[], sc: Uint8Array): void {
+  for (let j = 0; j < 8; j++) {
+    if (j < 4) {
+      sc[j] = ls[j]!;
+      sc[j + 4] = lm[j]!;
+    } else {
+      sc[j + 4] = (ls[j]! & 0xf) | ((lm[j]! & 0xf) << 4);
+      sc[j - 4]! |= (ls[j]! >> 4) << 6;
+      sc[j]! |= (lm[j]! >> 4) << 6;
+    }
+  }
 }

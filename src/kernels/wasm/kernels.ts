@@ -8,10 +8,21 @@
 const T_F32: i32 = 0;
 const T_F16: i32 = 1;
 const T_Q4_0: i32 = 2;
+const T_Q4_1: i32 = 3;
+const T_Q5_0: i32 = 6;
+const T_Q5_1: i32 = 7;
 const T_Q8_0: i32 = 8;
+const T_Q2_K: i32 = 10;
+const T_Q3_K: i32 = 11;
 const T_Q4_K: i32 = 12;
+const T_Q5_K: i32 = 13;
 const T_Q6_K: i32 = 14;
+const T_IQ4_NL: i32 = 20;
+const T_IQ4_XS: i32 = 23;
 const T_BF16: i32 = 30;
+
+// IQ4_NL / IQ4_XS levels (ggml's kvalues_iq4nl), looked up 16 at a time with i8x16.swizzle.
+const KVALUES_IQ4NL: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
 
 // ---------------------------------------------------------------- half precision
 
@@ -160,6 +171,66 @@ function dotQ4_0(w: usize, x: usize, n: i32): f32 {
   return acc;
 }
 
+// ---------------------------------------------------------------- 32-value blocks as two i8x16 vectors
+
+// Byte offset of the 16 bytes of nibbles and bytes per block, for the 32-value 4- and 5-bit types.
+@inline function blockBytes32(type: i32): usize {
+  if (type == T_Q4_0 || type == T_IQ4_NL) return 18;
+  if (type == T_Q4_1) return 20;
+  if (type == T_Q5_0) return 22;
+  return 24; // Q5_1
+}
+@inline function nibbleOffset32(type: i32): usize {
+  if (type == T_Q4_0 || type == T_IQ4_NL) return 2;
+  if (type == T_Q4_1) return 4;
+  if (type == T_Q5_0) return 6;
+  return 8; // Q5_1
+}
+
+// Bits 16·half .. 16·half+15 of qh as 16 bytes: 0x10 where the bit is set, else 0 (the fifth bit of Q5_0/Q5_1).
+@inline function fifthBits(qh: u32, half: i32): v128 {
+  const idx = half == 0 ? i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1) : i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const sel = v128.and(i8x16.swizzle(i32x4.splat(qh), idx), i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128));
+  return v128.and(i8x16.ne(sel, i8x16.splat(0)), i8x16.splat(0x10));
+}
+
+// The integer weights of elements 16·half .. 16·half+15 of a 32-value block of Q4_0, Q4_1, Q5_0, Q5_1
+// or IQ4_NL, as i8x16: q − 8 (Q4_0), q (Q4_1), q − 16 (Q5_0), q (Q5_1), table[q] (IQ4_NL).
+@inline function blockQ32(type: i32, blk: usize, half: i32): v128 {
+  const bytes = v128.load(blk + nibbleOffset32(type));
+  let q = half == 0 ? v128.and(bytes, i8x16.splat(0x0f)) : i8x16.shr_u(bytes, 4);
+  if (type == T_Q4_0) return i8x16.sub(q, i8x16.splat(8));
+  if (type == T_IQ4_NL) return i8x16.swizzle(KVALUES_IQ4NL, q);
+  if (type == T_Q5_0) return i8x16.sub(v128.or(q, fifthBits(load<u32>(blk + 2), half)), i8x16.splat(16));
+  if (type == T_Q5_1) return v128.or(q, fifthBits(load<u32>(blk + 4), half));
+  return q; // Q4_1
+}
+
+// y[0..16) = f32(q) · d (+ m where hasMin), for 16 int8 lanes: ggml's x·d + m, one rounding per operation.
+@inline function storeScaled16(y: usize, q: v128, d: f32, m: f32, hasMin: bool): void {
+  const dv = f32x4.splat(d), mv = f32x4.splat(m);
+  const a = i16x8.extend_low_i8x16_s(q), b = i16x8.extend_high_i8x16_s(q);
+  let v0 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)), dv);
+  let v1 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)), dv);
+  let v2 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)), dv);
+  let v3 = f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)), dv);
+  if (hasMin) { v0 = f32x4.add(v0, mv); v1 = f32x4.add(v1, mv); v2 = f32x4.add(v2, mv); v3 = f32x4.add(v3, mv); }
+  v128.store(y, v0);
+  v128.store(y + 16, v1);
+  v128.store(y + 32, v2);
+  v128.store(y + 48, v3);
+}
+
+// y[0..16) = f32(q) · dl − ml for 16 int8 lanes (the k-quants' d·scale·q − dmin·min, one rounding per operation).
+@inline function storeAffine16(y: usize, q: v128, dl: f32, ml: f32): void {
+  const dv = f32x4.splat(dl), mv = f32x4.splat(ml);
+  const a = i16x8.extend_low_i8x16_s(q), b = i16x8.extend_high_i8x16_s(q);
+  v128.store(y, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(a)), dv), mv));
+  v128.store(y + 16, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(a)), dv), mv));
+  v128.store(y + 32, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(b)), dv), mv));
+  v128.store(y + 48, f32x4.sub(f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(b)), dv), mv));
+}
+
 // ---------------------------------------------------------------- dequantize one row (n elements) to f32
 
 @inline function scaleMinK4(j: i32, sc: usize, isMin: bool): u32 {
@@ -189,6 +260,94 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
         const byte = <i32>load<u8>(blk + 2 + j);
         store<f32>(dst + (<usize>(b * 32 + j) << 2), d * <f32>((byte & 0xf) - 8));
         store<f32>(dst + (<usize>(b * 32 + j + 16) << 2), d * <f32>((byte >> 4) - 8));
+      }
+    }
+  } else if (type == T_Q4_1 || type == T_Q5_0 || type == T_Q5_1 || type == T_IQ4_NL) {
+    const bb = blockBytes32(type);
+    const hasMin = type == T_Q4_1 || type == T_Q5_1;
+    for (let b = 0; b < n >> 5; b++) {
+      const blk = src + <usize>b * bb;
+      const d = f16ToF32(load<u16>(blk)), m = hasMin ? f16ToF32(load<u16>(blk + 2)) : 0;
+      const y = dst + (<usize>b << 7);
+      storeScaled16(y, blockQ32(type, blk, 0), d, m, hasMin);
+      storeScaled16(y + 64, blockQ32(type, blk, 1), d, m, hasMin);
+    }
+  } else if (type == T_IQ4_XS) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 136;
+      const d = f16ToF32(load<u16>(blk)), sh = <u32>load<u16>(blk + 2);
+      for (let ib = 0; ib < 8; ib++) {
+        const ls = ((<u32>load<u8>(blk + 4 + (ib >> 1)) >> (4 * (ib & 1))) & 0xf) | (((sh >> (2 * ib)) & 3) << 4);
+        const dl = d * <f32>(<i32>ls - 32);
+        const bytes = v128.load(blk + 8 + 16 * ib);
+        const y = dst + (<usize>(b * 256 + 32 * ib) << 2);
+        storeScaled16(y, i8x16.swizzle(KVALUES_IQ4NL, v128.and(bytes, i8x16.splat(0x0f))), dl, 0, false);
+        storeScaled16(y + 64, i8x16.swizzle(KVALUES_IQ4NL, i8x16.shr_u(bytes, 4)), dl, 0, false);
+      }
+    }
+  } else if (type == T_Q2_K) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 84;
+      const d = f16ToF32(load<u16>(blk + 80)), dmin = f16ToF32(load<u16>(blk + 82));
+      let y = dst + (<usize>(b * 256) << 2);
+      let is = 0;
+      for (let half = 0; half < 2; half++) {
+        const q = blk + 16 + 32 * half;
+        for (let shift = 0; shift < 8; shift += 2) {
+          for (let k = 0; k < 2; k++) {
+            const sc = <u32>load<u8>(blk + is++);
+            const dl = d * <f32>(sc & 0xf), ml = dmin * <f32>(sc >> 4);
+            storeAffine16(y, v128.and(i8x16.shr_u(v128.load(q + 16 * k), shift), i8x16.splat(3)), dl, ml);
+            y += 64;
+          }
+        }
+      }
+    }
+  } else if (type == T_Q3_K) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 110;
+      const d = f16ToF32(load<u16>(blk + 108));
+      const sc = blk + 96;
+      let y = dst + (<usize>(b * 256) << 2);
+      let is = 0;
+      for (let half = 0; half < 2; half++) {
+        const q = blk + 32 + 32 * half;
+        for (let j = 0; j < 4; j++) {
+          const shift = 2 * j, bit = 4 * half + j;
+          for (let k = 0; k < 2; k++) {
+            // Scale `is`: low 4 bits from byte is & 7 (high nibble from 8 on), high 2 from byte 8 + (is & 3).
+            const low = is < 8 ? <u32>load<u8>(sc + is) & 0xf : <u32>load<u8>(sc + is - 8) >> 4;
+            const s6 = low | (((<u32>load<u8>(sc + 8 + (is & 3)) >> (2 * (is >> 2))) & 3) << 4);
+            const dl = d * <f32>(<i32>s6 - 32);
+            is++;
+            // q = low 2 bits − (high bit set ? 0 : 4) = (low | high << 2) − 4
+            const lo = v128.and(i8x16.shr_u(v128.load(q + 16 * k), shift), i8x16.splat(3));
+            const hi = v128.and(i8x16.shr_u(v128.load(blk + 16 * k), bit), i8x16.splat(1));
+            storeScaled16(y, i8x16.sub(v128.or(lo, i8x16.shl(hi, 2)), i8x16.splat(4)), dl, 0, false);
+            y += 64;
+          }
+        }
+      }
+    }
+  } else if (type == T_Q5_K) {
+    for (let b = 0; b < n >> 8; b++) {
+      const blk = src + <usize>b * 176;
+      const d = f16ToF32(load<u16>(blk)), dmin = f16ToF32(load<u16>(blk + 2));
+      const sc = blk + 4, qh = blk + 16;
+      let ql = blk + 48;
+      let y = dst + (<usize>(b * 256) << 2);
+      for (let is = 0; is < 8; is += 2) {
+        const d1 = d * <f32>scaleMinK4(is, sc, false), m1 = dmin * <f32>scaleMinK4(is, sc, true);
+        const d2 = d * <f32>scaleMinK4(is + 1, sc, false), m2 = dmin * <f32>scaleMinK4(is + 1, sc, true);
+        for (let l = 0; l < 32; l += 16) {
+          const h = v128.load(qh + l), q = v128.load(ql + l);
+          const h1 = i8x16.shl(v128.and(i8x16.shr_u(h, is), i8x16.splat(1)), 4);
+          const h2 = i8x16.shl(v128.and(i8x16.shr_u(h, is + 1), i8x16.splat(1)), 4);
+          storeAffine16(y + (<usize>l << 2), v128.or(v128.and(q, i8x16.splat(0x0f)), h1), d1, m1);
+          storeAffine16(y + (<usize>(l + 32) << 2), v128.or(i8x16.shr_u(q, 4), h2), d2, m2);
+        }
+        ql += 32;
+        y += 256;
       }
     }
   } else if (type == T_Q4_K) {
@@ -246,6 +405,14 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
   if (type == T_Q4_0) return <usize>(n >> 5) * 18;
   if (type == T_Q4_K) return <usize>(n >> 8) * 144;
   if (type == T_Q6_K) return <usize>(n >> 8) * 210;
+  if (type == T_Q4_1) return <usize>(n >> 5) * 20;
+  if (type == T_Q5_0) return <usize>(n >> 5) * 22;
+  if (type == T_Q5_1) return <usize>(n >> 5) * 24;
+  if (type == T_IQ4_NL) return <usize>(n >> 5) * 18;
+  if (type == T_Q2_K) return <usize>(n >> 8) * 84;
+  if (type == T_Q3_K) return <usize>(n >> 8) * 110;
+  if (type == T_Q5_K) return <usize>(n >> 8) * 176;
+  if (type == T_IQ4_XS) return <usize>(n >> 8) * 136;
   unreachable();
   return 0;
 }
@@ -262,13 +429,15 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
 
 // y[t][r] = Σ_c W[r][c] · x[t][c] for rows r in [r0, r1) and t in [0, nt).
 // W is `rows × cols` in its own type, row-major (GGUF order: ne0 = cols). x is nt × cols f32, y is nt × rows f32.
-// One token (generation) reads each row once with a fused convert-and-dot. Several tokens (prompt
-// processing, batches) convert the row once into `scratch` (f32 rows are used in place) and dot it
-// against two tokens at a time. Both give the same bits for the same (row, token).
+// One token (generation) reads each row once with a fused convert-and-dot (F32, F16, BF16, Q8_0, Q4_0).
+// Several tokens (prompt processing, batches), and every token for the other types, convert the row once
+// into `scratch` (f32 rows are used in place) and dot it against two tokens at a time. Both give the same
+// bits for the same (row, token).
 export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32, scratch: usize): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>cols << 2, yStride = <usize>rows << 2;
-  const fused = type != T_Q4_K && type != T_Q6_K;
+  // Fused for the types with a convert-and-dot (dotRow); every other type is dequantized to scratch.
+  const fused = type == T_F32 || type == T_F16 || type == T_BF16 || type == T_Q8_0 || type == T_Q4_0;
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
     const yr = y + (<usize>r << 2);
@@ -466,11 +635,12 @@ export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i3
 
 // ---------------------------------------------------------------- Q8_0 activations (llama.cpp's integer path)
 
-// Quantizes nt rows of n f32 (n a multiple of 32) as llama.cpp does before a Q8_0 or Q4_0 matmul:
-// per block of 32, d = amax/127 rounded to f16, q = round-half-even(x · 127/amax). The block is stored
-// ready for integer dot products: d as f32 (the f16 value), then the 32 q widened to i16 (68 bytes),
-// so the kernels never widen an activation twice.
-export const Q8_ACT_BLOCK: i32 = 68;
+// Quantizes nt rows of n f32 (n a multiple of 32) as llama.cpp does before a matmul with Q8_0, Q4_0,
+// Q5_0 or IQ4_NL weights (Q8_0 activations) or Q4_1, Q5_1 weights (Q8_1: the same plus the block sum):
+// per block of 32, d = amax/127 rounded to f16, q = round-half-even(x · 127/amax), s = (amax/127)·Σq
+// rounded to f16. The block is stored ready for integer dot products: d as f32 (the f16 value), the 32 q
+// widened to i16, then s as f32 (the f16 value) (72 bytes), so the kernels never widen an activation twice.
+export const Q8_ACT_BLOCK: i32 = 72;
 
 export function quantizeRowsQ8_0(x: usize, out: usize, n: i32, nt: i32): void {
   const nb = (n >> 5) * nt;
@@ -480,13 +650,18 @@ export function quantizeRowsQ8_0(x: usize, out: usize, n: i32, nt: i32): void {
     for (let j = 0; j < 32; j += 4) amax = f32x4.max(amax, f32x4.abs(v128.load(xb + (<usize>j << 2))));
     const m = max(max(f32x4.extract_lane(amax, 0), f32x4.extract_lane(amax, 1)), max(f32x4.extract_lane(amax, 2), f32x4.extract_lane(amax, 3)));
     const blk = out + <usize>b * Q8_ACT_BLOCK;
-    store<f32>(blk, f16ToF32(f32ToF16(m / 127)));
+    const d = m / 127;
+    store<f32>(blk, f16ToF32(f32ToF16(d)));
     const id = f32x4.splat(m != 0 ? <f32>127 / m : 0);
+    let sum = i32x4.splat(0);
     for (let j = 0; j < 32; j += 8) {
       const a = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>j << 2)), id)));
       const c = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(xb + (<usize>(j + 4) << 2)), id)));
+      sum = i32x4.add(sum, i32x4.add(a, c));
       v128.store(blk + 4 + (<usize>j << 1), i16x8.narrow_i32x4_s(a, c));
     }
+    const total = (i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1)) + (i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
+    store<f32>(blk + 68, f16ToF32(f32ToF16(d * <f32>total)));
   }
 }
 
@@ -512,17 +687,10 @@ function f32ToF16(v: f32): u16 {
   return <u16>(sign | half);
 }
 
-// A Q8_0 or Q4_0 weight block widened to four i16x8 vectors (elements 0–7, 8–15, 16–23, 24–31).
+// A Q8_0 weight block widened to four i16x8 vectors (elements 0–7, 8–15, 16–23, 24–31).
 @inline function widenQ8_0(wb: usize, k: i32): v128 {
   // k selects which 8 of the 32 int8 weights (after the 2-byte scale).
   return v128.load8x8_s(wb + 2 + (<usize>k << 3));
-}
-
-@inline function widenQ4_0(bytes: v128, k: i32): v128 {
-  // Elements 0–15 are the low nibbles of the 16 bytes, 16–31 the high nibbles; all minus 8.
-  const nib = k < 2 ? v128.and(bytes, i8x16.splat(0x0f)) : i8x16.shr_u(bytes, 4);
-  const q = i8x16.sub(nib, i8x16.splat(8));
-  return (k & 1) == 0 ? i16x8.extend_low_i8x16_s(q) : i16x8.extend_high_i8x16_s(q);
 }
 
 // acc += (Σ w·x over one block, as four i32 partial sums) · d_w · d_x.
@@ -532,43 +700,56 @@ function f32ToF16(v: f32): u16 {
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(s01, s23)), f32x4.splat(dw * load<f32>(xb))));
 }
 
-// matmul for Q8_0 / Q4_0 weights against activations quantized by quantizeRowsQ8_0: exact integer sums
-// per block, scaled by d_w·d_x and accumulated in four f32 lanes (as llama.cpp's AVX code accumulates).
-// Each weight block is widened once and used for up to four tokens; every token gets the same
-// arithmetic whatever its group, so results do not depend on batching.
+// matmul for Q8_0, Q4_0, Q5_0, IQ4_NL (Q8_0 activations) and Q4_1, Q5_1 (Q8_1 activations) weights against
+// activations quantized by quantizeRowsQ8_0: exact integer sums per block, scaled by d_w·d_x and
+// accumulated in four f32 lanes (as llama.cpp's AVX code accumulates); Q4_1 and Q5_1 add m_w·s_x per block
+// to a separate f32 sum added at the end (as llama.cpp's summs). Each weight block is widened once and used
+// for up to four tokens; every token gets the same arithmetic whatever its group, so results do not depend
+// on batching.
 export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>(cols >> 5) * Q8_ACT_BLOCK, yStride = <usize>rows << 2;
   const nb = cols >> 5;
+  const hasMin = type == T_Q4_1 || type == T_Q5_1;
+  const bb: usize = type == T_Q8_0 ? 34 : blockBytes32(type);
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
     const yr = y + (<usize>r << 2);
     for (let t = 0; t < nt; t += 4) {
       const n = min(4, nt - t);
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
       const x0 = xq + <usize>t * xStride;
       for (let b = 0; b < nb; b++) {
-        let w0: v128, w1: v128, w2: v128, w3: v128, dw: f32;
+        const wb = wr + <usize>b * bb;
+        let w0: v128, w1: v128, w2: v128, w3: v128;
         if (type == T_Q8_0) {
-          const wb = wr + <usize>b * 34;
           w0 = widenQ8_0(wb, 0); w1 = widenQ8_0(wb, 1); w2 = widenQ8_0(wb, 2); w3 = widenQ8_0(wb, 3);
-          dw = f16ToF32(load<u16>(wb));
         } else {
-          const wb = wr + <usize>b * 18;
-          const bytes = v128.load(wb + 2);
-          w0 = widenQ4_0(bytes, 0); w1 = widenQ4_0(bytes, 1); w2 = widenQ4_0(bytes, 2); w3 = widenQ4_0(bytes, 3);
-          dw = f16ToF32(load<u16>(wb));
+          const lo = blockQ32(type, wb, 0), hi = blockQ32(type, wb, 1);
+          w0 = i16x8.extend_low_i8x16_s(lo); w1 = i16x8.extend_high_i8x16_s(lo);
+          w2 = i16x8.extend_low_i8x16_s(hi); w3 = i16x8.extend_high_i8x16_s(hi);
         }
+        const dw = f16ToF32(load<u16>(wb));
         const xb = x0 + <usize>b * Q8_ACT_BLOCK;
         a0 = accBlock(a0, w0, w1, w2, w3, dw, xb);
         if (n > 1) a1 = accBlock(a1, w0, w1, w2, w3, dw, xb + xStride);
         if (n > 2) a2 = accBlock(a2, w0, w1, w2, w3, dw, xb + 2 * xStride);
         if (n > 3) a3 = accBlock(a3, w0, w1, w2, w3, dw, xb + 3 * xStride);
+        if (hasMin) {
+          const mw = f16ToF32(load<u16>(wb + 2));
+          m0 += mw * load<f32>(xb + 68);
+          if (n > 1) m1 += mw * load<f32>(xb + xStride + 68);
+          if (n > 2) m2 += mw * load<f32>(xb + 2 * xStride + 68);
+          if (n > 3) m3 += mw * load<f32>(xb + 3 * xStride + 68);
+        }
       }
-      store<f32>(yr + <usize>t * yStride, hsum(a0));
-      if (n > 1) store<f32>(yr + <usize>(t + 1) * yStride, hsum(a1));
-      if (n > 2) store<f32>(yr + <usize>(t + 2) * yStride, hsum(a2));
-      if (n > 3) store<f32>(yr + <usize>(t + 3) * yStride, hsum(a3));
+      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+      if (hasMin) { s0 += m0; s1 += m1; s2 += m2; s3 += m3; }
+      store<f32>(yr + <usize>t * yStride, s0);
+      if (n > 1) store<f32>(yr + <usize>(t + 1) * yStride, s1);
+      if (n > 2) store<f32>(yr + <usize>(t + 2) * yStride, s2);
+      if (n > 3) store<f32>(yr + <usize>(t + 3) * yStride, s3);
     }
   }
 }
