@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { signedAbsMax } from './block.js';
 
 // Q4_0: blocks of 32 values: an f16 scale d and 16 bytes of 4-bit q (element j in the low nibble of
 // byte j, element j+16 in its high nibble); value = d · (q − 8).
@@ -9,12 +10,7 @@ export function quantizeQ4_0(x: Float32Array): Uint8Array {
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     // The scale maps the value of largest magnitude (with its sign) to −8, as ggml's reference does.
-    let amax = 0, max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = x[b * 32 + j]!;
-      if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
-    }
-    const d = max / -8;
+    const d = signedAbsMax(x, b * 32, 32) / -8;
     const id = d ? 1 / d : 0;
     dv.setUint16(b * 18, f32ToF16(d), true);
     for (let j = 0; j < 16; j++) {

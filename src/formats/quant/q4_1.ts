@@ -1,4 +1,5 @@
-import { f16ToF32, f32ToF16 } from './f16.js';
+import { f16ToF32 } from './f16.js';
+import { offsetScale } from './block.js';
 
 // Q4_1: blocks of 32 values = f16 scale d, f16 min m, 16 bytes of 4-bit q (element j in the low nibble
 // of byte j, element j+16 in its high nibble); value = q·d + m, q in 0..15. (The products are exact in
@@ -25,13 +26,9 @@ export function quantizeQ4_1(x: Float32Array): Uint8Array {
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     const xb = x.subarray(b * 32, b * 32 + 32);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of xb) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const dh = f32ToF16((hi - lo) / 15), mh = f32ToF16(lo);
-    const d = f16ToF32(dh), m = f16ToF32(mh);
+    const { dh, mh, q } = offsetScale(xb, 15);
     dv.setUint16(b * 20, dh, true);
     dv.setUint16(b * 20 + 2, mh, true);
-    const q = (v: number) => (d ? Math.max(0, Math.min(15, Math.round((v - m) / d))) : 0);
     for (let j = 0; j < 16; j++) out[b * 20 + 4 + j] = q(xb[j]!) | (q(xb[j + 16]!) << 4);
   }
   return out;

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { signedAbsMax } from './block.js';
 
 // Q5_0: blocks of 32 values = f16 scale d, 4 bytes qh (bit j = the fifth bit of element j, little
 // endian), 16 bytes of low nibbles (element j low, element j+16 high, as Q4_0); value = d · (q − 16).
@@ -23,12 +24,7 @@ export function quantizeQ5_0(x: Float32Array): Uint8Array {
   const out = new Uint8Array(nb * 22);
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
-    let amax = 0, max = 0;
-    for (let j = 0; j < 32; j++) {
-      const v = x[b * 32 + j]!;
-      if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
-    }
-    const d = max / -16, id = d ? 1 / d : 0;
+    const d = signedAbsMax(x, b * 32, 32) / -16, id = d ? 1 / d : 0;
     dv.setUint16(b * 22, f32ToF16(d), true);
     let qh = 0;
     for (let j = 0; j < 16; j++) {

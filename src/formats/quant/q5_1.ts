@@ -1,4 +1,5 @@
-import { f16ToF32, f32ToF16 } from './f16.js';
+import { f16ToF32 } from './f16.js';
+import { offsetScale } from './block.js';
 
 // Q5_1: blocks of 32 values = f16 scale d, f16 min m, 4 bytes qh (fifth bits, as Q5_0), 16 bytes of
 // low nibbles; value = q·d + m, q in 0..31.
@@ -25,13 +26,9 @@ export function quantizeQ5_1(x: Float32Array): Uint8Array {
   const dv = new DataView(out.buffer);
   for (let b = 0; b < nb; b++) {
     const xb = x.subarray(b * 32, b * 32 + 32), o = b * 24;
-    let lo = Infinity, hi = -Infinity;
-    for (const v of xb) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    const dh = f32ToF16((hi - lo) / 31), mh = f32ToF16(lo);
-    const d = f16ToF32(dh), m = f16ToF32(mh);
+    const { dh, mh, q } = offsetScale(xb, 31);
     dv.setUint16(o, dh, true);
     dv.setUint16(o + 2, mh, true);
-    const q = (v: number) => (d ? Math.max(0, Math.min(31, Math.round((v - m) / d))) : 0);
     let qh = 0;
     for (let j = 0; j < 16; j++) {
       const a = q(xb[j]!), c = q(xb[j + 16]!);
