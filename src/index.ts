@@ -8,7 +8,7 @@ export { UserError } from './errors.js';
 export { loadModel, openModelSource, Model, type LoadOptions } from './model/load.js';
 export type { ModelConfig, Family } from './model/config.js';
 export { hookNames, type Hooks, type HookFn, type HookContext } from './model/hooks.js';
-export type { KvCache } from './model/kv-cache.js';
+export type { KvCache, KvType } from './model/kv-cache.js';
 export type { ForwardOptions } from './model/transformer.js';
 export { resolveModelSpec } from './resolve/resolve.js';
 export { DEFAULT_MODEL, EMBEDDED_MODELS, type EmbeddedModel } from './resolve/embedded.js';

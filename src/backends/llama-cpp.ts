@@ -1,4 +1,5 @@
 import type { Llama, LlamaModel } from 'node-llama-cpp';
+import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import { chatPrompt, type ChatPrompt } from '../generate/chat.js';
 import { Generation, type GenerateOptions, type GenerationModel } from '../generate/generate.js';
@@ -6,6 +7,7 @@ import type { ModelInfo, Run } from '../generate/report.js';
 import { nextFromLogits, nextIds, type NextOptions, type NextTokenDistribution } from '../generate/next.js';
 import { resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { hasInterventions } from '../interp/intervention-specs.js';
+import type { KvType } from '../model/kv-cache.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { requireCapability, type BackendInfo } from './capabilities.js';
@@ -45,9 +47,11 @@ export class LlamaCppModel implements GenerationModel {
   /** The file's chat template (tokenizer.chat_template), which Wander applies as it does for its own engine. */
   readonly chatTemplate: string | undefined;
 
-  private constructor(readonly path: string, private readonly model: LlamaModel, private readonly threads: number, release: string) {
+  private constructor(readonly path: string, private readonly model: LlamaModel, private readonly threads: number, release: string,
+    /** The KV cache's type, passed to llama.cpp (F32 unless --kv f16). */
+    readonly kvType: KvType, context: number) {
     const vocab = (model.fileInfo.metadata as unknown as { tokenizer?: { ggml?: { tokens?: readonly unknown[] } } }).tokenizer?.ggml?.tokens?.length ?? 0;
-    this.config = { contextLength: model.trainContextSize, vocabSize: vocab };
+    this.config = { contextLength: context, vocabSize: vocab };
     this.tokenizer = llamaTokenizer(model, vocab);
     const template = (model.fileInfo.metadata as unknown as { tokenizer?: { chat_template?: unknown } }).tokenizer?.chat_template;
     this.chatTemplate = typeof template === 'string' ? template : undefined;
@@ -58,7 +62,7 @@ export class LlamaCppModel implements GenerationModel {
   }
 
   /** Loads a GGUF file (`spec` after `llama.cpp:`, any spec that resolves to one). */
-  static async open(spec: string, opts: { threads?: number } = {}): Promise<LlamaCppModel> {
+  static async open(spec: string, opts: { threads?: number; kv?: KvType; context?: number } = {}): Promise<LlamaCppModel> {
     const path = await resolveModelSpec(spec.slice('llama.cpp:'.length), { progress: false });
     if (!path.endsWith('.gguf')) throw new UserError(`--model ${spec}: llama.cpp runs GGUF files; ${path} is not one`, 'model');
     const l = await llama();
@@ -68,14 +72,25 @@ export class LlamaCppModel implements GenerationModel {
     } catch (e) {
       throw new UserError(`--model ${spec}: llama.cpp could not load it: ${(e as Error).message.split('\n')[0]}`, 'model');
     }
-    return new LlamaCppModel(path, model, opts.threads ?? 1, `llama.cpp ${l.llamaCppRelease.release} (${l.buildType})`);
+    const trained = model.trainContextSize;
+    if (opts.context !== undefined && (!Number.isInteger(opts.context) || opts.context < 1 || opts.context > trained)) {
+      await model.dispose();
+      throw new UserError(`--context must be an integer from 1 to ${trained} (${basename(path)}'s context length), got ${JSON.stringify(opts.context)}`, 'context');
+    }
+    return new LlamaCppModel(path, model, opts.threads ?? 1, `llama.cpp ${l.llamaCppRelease.release} (${l.buildType})`, opts.kv ?? 'f32', opts.context ?? trained);
+  }
+
+  /** node-llama-cpp's names for the KV cache's type (llama.cpp defaults to F16; Wander's engine to F32). */
+  private kvTypes(): object {
+    const t = this.kvType === 'f16' ? 'F16' : 'F32';
+    return { experimentalKvCacheKeyType: t, experimentalKvCacheValueType: t };
   }
 
   describe(): ModelInfo {
     const meta = this.model.fileInfo.metadata as unknown as { general?: { architecture?: string } };
     return {
       path: this.path, architecture: meta.general?.architecture ?? 'unknown', family: 'llama.cpp', format: 'gguf', parameters: this.model.fileInsights.totalParameters,
-      context_length: this.config.contextLength, vocab_size: this.config.vocabSize, tokenizer: this.tokenizer.kind, kernels: 'llama.cpp', threads: this.threads,
+      context_length: this.config.contextLength, vocab_size: this.config.vocabSize, tokenizer: this.tokenizer.kind, kernels: 'llama.cpp', threads: this.threads, kv_cache: this.kvType,
     };
   }
 
@@ -93,7 +108,7 @@ export class LlamaCppModel implements GenerationModel {
     const batch = Math.min(job.maxLive, job.pending.length) || 1;
     const ctx = await this.model.createContext({
       contextSize: Math.min(this.config.contextLength, ids.length + job.settings.max_tokens + 1), sequences: batch, threads: this.threads,
-      flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+      flashAttention: false, ...this.kvTypes(),
     } as never);
     job.begin();
     try {
@@ -139,7 +154,7 @@ export class LlamaCppModel implements GenerationModel {
     const resolved = resolveSettings(input, this.generationDefaults);
     const ctx = await this.model.createContext({
       contextSize: Math.min(this.config.contextLength, ids.length + 1), threads: this.threads,
-      flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32',
+      flashAttention: false, ...this.kvTypes(),
     } as never);
     try {
       const gen = ctx.getSequence().evaluateWithMetadata(ids as never, { probabilities: true }, { temperature: 0, yieldEogToken: true } as never);

@@ -6,7 +6,7 @@ import { generate } from '../generate/generate.js';
 import { chatPrompt, type ChatPrompt } from '../generate/chat.js';
 import type { Run, Sample } from '../generate/report.js';
 import type { SettingsInput } from '../generate/settings.js';
-import { addChatFlags, addModelFlags, chatFlags, defaultThreads, openModel, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
+import { addChatFlags, addModelFlags, chatFlags, defaultThreads, memoryOptions, openModel, refuseMemoryFlags, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
 import { hasInterventions } from '../interp/intervene.js';
 import { printComparison, printReport, printSample } from './print-report.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
@@ -68,6 +68,7 @@ export function generateCommand(program: Command): void {
 
 /** `--model openai:URL#ID`: the server samples, one request per sample (src/backends/openai.ts). */
 async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void> {
+  refuseMemoryFlags(flags);
   const prompt = requirePrompt(flags), chat = chatFlags(flags);
   const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
   if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
@@ -86,7 +87,7 @@ async function inLlamaCpp(flags: GenerateFlags, input: SettingsInput): Promise<v
   const chat = chatFlags(flags);
   const t0 = performance.now();
   const threads = numeric(flags.threads);
-  const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads() });
+  const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads(), ...memoryOptions(flags) });
   try {
     const prompt = chat ? chatPrompt(model, chat.messages) : flags.prompt!;
     const run = withMessages(await model.generate(prompt, input, { loadMs: performance.now() - t0, ...printing(flags, input, prompt) }), chat);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { nextTokenDistribution, type NextTokenDistribution } from '../generate/next.js';
 import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
-import { addChatFlags, addModelFlags, chatFlags, defaultThreads, openModel, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
+import { addChatFlags, addModelFlags, chatFlags, defaultThreads, memoryOptions, openModel, refuseMemoryFlags, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
 import { chatPrompt } from '../generate/chat.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
@@ -31,7 +31,7 @@ export function nextCommand(program: Command): void {
         requirePrompt(flags);
         const chat = chatFlags(flags);
         const threads = numeric(flags.threads);
-        const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads() });
+        const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads(), ...memoryOptions(flags) });
         try {
           const d = await m.next(chat ? chatPrompt(m, chat.messages) : flags.prompt!, input, { top, draws });
           return void process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
@@ -97,6 +97,7 @@ export function renderNext(d: NextTokenDistribution): string {
  * chain needs every logit, so sampler settings (and --draw) are refused rather than approximated.
  */
 async function served(flags: NextFlags, input: SettingsInput, top: number): Promise<void> {
+  refuseMemoryFlags(flags);
   const prompt = requirePrompt(flags), chat = chatFlags(flags);
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey: process.env['OPENAI_API_KEY'] });
   const chain = Object.keys(input).filter((k) => k !== 'seed');

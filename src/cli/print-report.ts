@@ -80,7 +80,7 @@ export function printReport(run: Run, out: NodeJS.WritableStream): void {
     ? `model     ${describeModel(m)}; run by ${b.version ?? 'llama.cpp'} × ${m.threads} thread${m.threads > 1 ? 's' : ''}, tokens chosen by Wander's chain`
     : b && b.kind !== 'wander'
     ? `model     ${b.name}, sampled by the server (${b.kind} backend${b.version ? `, ${b.version}` : ''})`
-    : `model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}`);
+    : `model     ${describeModel(m)}; ${m.kernels} × ${m.threads} thread${m.threads > 1 ? 's' : ''}${m.kv_cache === 'f16' ? '; f16 KV cache' : ''}`);
   lines.push(`settings  ${describeSettings(s, s.sources, s.stages)}`);
   for (const i of run.ignored ?? []) lines.push(`ignored   the server ignored ${i.setting} in ${i.samples} of ${run.samples.length} sample${run.samples.length > 1 ? 's' : ''} (${i.evidence})`);
   if (s.resolved_bias) lines.push(`bias      ${s.resolved_bias.map((b) => `${showToken(b.token)} (#${b.token_id}) ${b.bias}`).join(', ')}`);

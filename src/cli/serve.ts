@@ -3,10 +3,10 @@ import { UserError } from '../errors.js';
 import { ResultsStore } from '../experiments/store.js';
 import { buildServer } from '../server/app.js';
 import { ModelRegistry } from '../server/registry.js';
-import { defaultThreads, MODEL_HELP, THREADS_HELP } from './model-flags.js';
+import { CONTEXT_HELP, defaultThreads, KV_HELP, memoryOptions, MODEL_HELP, THREADS_HELP, type MemoryFlags } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
-interface ServeFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string; maxBatchSize: string; queue: string; db?: string }
+interface ServeFlags extends MemoryFlags { model: string[]; host: string; port: string; apiKey?: string; threads?: string; maxBatchSize: string; queue: string; db?: string }
 
 export function serveCommand(program: Command): void {
   program.command('serve')
@@ -19,18 +19,21 @@ export function serveCommand(program: Command): void {
     .option('--db <file>', 'a results database (wander sweep) to serve under /api/sweeps, read-only')
     .option('--api-key <key>', 'require Authorization: Bearer <key> on every API request (/v1, /api, /tokenize, /detokenize)')
     .option('--threads <N>', THREADS_HELP)
+    .option('--kv <type>', `${KV_HELP}, for every model served`)
+    .option('--context <N>', `${CONTEXT_HELP}, for every model served`)
     .option('--verbose', 'show stack traces for errors')
     .action(async (flags: ServeFlags) => {
       const port = intFlag(flags.port, '--port', 0, 65535);
       const threads = flags.threads === undefined ? defaultThreads() : intFlag(flags.threads, '--threads', 1, 64);
       const maxBatchSize = intFlag(flags.maxBatchSize, '--max-batch-size', 1, 64);
       const queue = intFlag(flags.queue, '--queue', 0, 100_000);
+      const memory = memoryOptions(flags);
       // A database that cannot be read fails now, with one line, rather than on every request.
       if (flags.db !== undefined) ResultsStore.open(flags.db, { readonly: true }).close();
       let registry: ModelRegistry;
       try {
         registry = new ModelRegistry(flags.model.length ? flags.model : ['ladder:medium'], {
-          threads, maxBatchSize, queue, log: (line) => process.stderr.write(`wander serve: ${line}\n`),
+          threads, maxBatchSize, queue, ...memory, log: (line) => process.stderr.write(`wander serve: ${line}\n`),
         });
       } catch (e) {
         throw new UserError(`--model: ${(e as Error).message}`, 'model');

@@ -45,6 +45,8 @@ export interface ModelInfo {
   tokenizer: string;
   kernels: string;
   threads: number;
+  /** How the KV cache stored keys and values (Wander's engine and llama.cpp; absent for servers). */
+  kv_cache?: 'f32' | 'f16';
   generation_config?: Record<string, unknown>;
 }
 
@@ -53,6 +55,7 @@ export function modelInfo(model: Model): ModelInfo {
   return {
     path: model.path, architecture: c.architecture, family: c.family, format: model.format, parameters: model.parameters,
     context_length: c.contextLength, vocab_size: c.vocabSize, tokenizer: model.tokenizer.kind, kernels: model.kernels, threads: model.threads,
+    kv_cache: model.kvType,
     ...(model.source.generationConfig ? { generation_config: model.source.generationConfig } : {}),
   };
 }

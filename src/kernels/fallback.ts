@@ -11,6 +11,8 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
   const f32 = (p: number, n: number) => new Float32Array(memory.buffer, p, n);
   const u8 = (p: number, n: number) => new Uint8Array(memory.buffer, p, n);
   const row = (type: number, src: number, n: number) => dequantize(type as DType, u8(src, byteSize(type as DType, n)), n);
+  /** A KV cache's rows as f32: read in place, or widened from f16. */
+  const kvRows = (p: number, n: number, f16: number) => (f16 ? row(DType.F16, p, n) : f32(p, n));
 
   return {
     name: 'typescript',
@@ -140,9 +142,13 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         }
       }
     },
-    attnPattern(q, k, pattern, nt, nHead, nHeadKv, hd, pos0, kvStride, scale, window, softcap) {
+    toF16(src, dst, n) {
+      const X = f32(src, n), O = new Uint16Array(memory.buffer, dst, n);
+      for (let i = 0; i < n; i++) O[i] = f32ToF16(X[i]!);
+    },
+    attnPattern(q, k, pattern, nt, nHead, nHeadKv, hd, pos0, kvStride, scale, window, softcap, kvF16) {
       const nKeys = pos0 + nt, group = nHead / nHeadKv;
-      const Q = f32(q, nt * nHead * hd), K = f32(k, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys);
+      const Q = f32(q, nt * nHead * hd), K = kvRows(k, nKeys * kvStride, kvF16), A = f32(pattern, nHead * nt * nKeys);
       for (let h = 0; h < nHead; h++) {
         const kh = Math.floor(h / group);
         for (let t = 0; t < nt; t++) {
@@ -163,9 +169,9 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         }
       }
     },
-    attnApply(pattern, v, z, nt, nHead, nHeadKv, hd, pos0, kvStride, window) {
+    attnApply(pattern, v, z, nt, nHead, nHeadKv, hd, pos0, kvStride, window, kvF16) {
       const nKeys = pos0 + nt, group = nHead / nHeadKv;
-      const V = f32(v, nKeys * kvStride), A = f32(pattern, nHead * nt * nKeys), Z = f32(z, nt * nHead * hd);
+      const V = kvRows(v, nKeys * kvStride, kvF16), A = f32(pattern, nHead * nt * nKeys), Z = f32(z, nt * nHead * hd);
       for (let h = 0; h < nHead; h++) {
         const vh = Math.floor(h / group);
         for (let t = 0; t < nt; t++) {

@@ -36,7 +36,12 @@ export interface Kernels {
   /** g = gelu_tanh(g) · u, the GELU rounded to f32 before the product (GeGLU). */
   geluMul(g: number, u: number, n: number): void;
   rope(x: number, nt: number, nHeads: number, headDim: number, ropeDim: number, positions: number, invFreq: number, neox: number): void;
-  /** window > 0: a query at position i sees keys p with i − p < window; softcap > 0: scores become softcap · tanh(s / softcap). */
-  attnPattern(q: number, k: number, pattern: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, scale: number, window: number, softcap: number): void;
-  attnApply(pattern: number, v: number, z: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, window: number): void;
+  /**
+   * window > 0: a query at position i sees keys p with i − p < window; softcap > 0: scores become
+   * softcap · tanh(s / softcap); kvF16 = 1: the cache rows hold f16 (an F16 KV cache), else f32.
+   */
+  attnPattern(q: number, k: number, pattern: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, scale: number, window: number, softcap: number, kvF16: number): void;
+  attnApply(pattern: number, v: number, z: number, nt: number, nHead: number, nHeadKv: number, hd: number, pos0: number, kvStride: number, window: number, kvF16: number): void;
+  /** n f32 values → f16 bits, rounded to nearest even (writing an F16 KV cache). */
+  toF16(src: number, dst: number, n: number): void;
 }

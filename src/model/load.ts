@@ -13,7 +13,7 @@ import { openHfFolder } from './from-hf.js';
 import type { ForwardOptions } from './transformer.js';
 import { scratchBytes, Transformer } from './transformer.js';
 import type { GenerationDefaults, ModelSource } from './source.js';
-import type { KvCache } from './kv-cache.js';
+import { kvBytesPerPosition, type KvCache, type KvType } from './kv-cache.js';
 import { loadWeights } from './weights.js';
 
 export interface LoadOptions {
@@ -21,6 +21,10 @@ export interface LoadOptions {
   threads?: number;
   /** Kernel implementation: WebAssembly SIMD (default where available) or plain TypeScript. */
   kernels?: 'wasm' | 'typescript';
+  /** How KV caches store keys and values (default f32; f16 halves their memory, as llama.cpp does by default). */
+  kv?: KvType;
+  /** Caps the context (and so every KV cache) at this many positions, at most the model's own context length. */
+  context?: number;
 }
 
 /**
@@ -67,27 +71,35 @@ export class Model {
   readonly parameters: number;
   readonly kernels: string;
   readonly threads: number;
+  /** How this model's KV caches store keys and values. */
+  readonly kvType: KvType;
   readonly heap: Heap;
   private readonly pool?: MatmulPool;
 
   constructor(readonly source: ModelSource, opts: LoadOptions = {}) {
-    this.config = source.config;
     this.tokenizer = source.tokenizer;
     const threads = opts.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UserError(`--threads must be an integer from 1 to 64, got ${threads}`, 'threads');
+    this.kvType = opts.kv ?? 'f32';
+    if (this.kvType !== 'f32' && this.kvType !== 'f16') throw new UserError(`--kv must be f32 or f16, got ${JSON.stringify(this.kvType)}`, 'kv');
+    const trained = source.config.contextLength;
+    if (opts.context !== undefined && (!Number.isInteger(opts.context) || opts.context < 1 || opts.context > trained)) {
+      throw new UserError(`--context must be an integer from 1 to ${trained} (${basename(source.path)}'s context length), got ${JSON.stringify(opts.context)}`, 'context');
+    }
+    this.config = opts.context === undefined ? source.config : { ...source.config, contextLength: opts.context };
     this.heap = new Heap();
     const useWasm = (opts.kernels ?? 'wasm') === 'wasm' && wasmSimdAvailable();
     const kernels: Kernels = useWasm ? instantiateWasmKernels(this.heap.memory) : fallbackKernels(this.heap.memory);
     this.kernels = kernels.name;
     try {
-      checkFits(source);
+      checkFits(source, opts.context === undefined ? undefined : { positions: opts.context, type: this.kvType });
       const weights = loadWeights(source, this.heap);
       this.parameters = weights.parameters;
       const c = this.config;
       // Workers need the WebAssembly kernels; the TypeScript fallback stays on one thread.
       this.threads = useWasm ? threads : 1;
       if (this.threads > 1) this.pool = new MatmulPool(this.heap, kernels, this.threads, Math.max(c.nEmbd, c.nHead * c.headDim, c.nFf));
-      this.transformer = new Transformer(c, weights, this.heap, kernels, this.pool);
+      this.transformer = new Transformer(c, weights, this.heap, kernels, this.pool, this.kvType);
     } finally {
       source.close();
     }
@@ -154,13 +166,22 @@ export function loadModel(path: string, opts?: LoadOptions): Model {
 
 /**
  * Stops a model that cannot fit WebAssembly's 4 GiB address space before a byte of it is read, with the
- * numbers and what to do instead.
+ * numbers and what to do instead. With `kv`, one KV cache of that many positions must fit beside it too
+ * (what --context promises).
  */
-export function checkFits(source: ModelSource): void {
+export function checkFits(source: ModelSource, kv?: { positions: number; type: KvType }): void {
   const weights = [...source.tensors.values()].reduce((n, t) => n + (t.ne.length === 1 ? t.count * 4 : t.byteLength), 0);
   const scratch = scratchBytes(source.config);
-  if (weights + scratch <= Heap.capacity) return;
+  const cache = kv ? kv.positions * kvBytesPerPosition(source.config, kv.type) : 0;
+  if (weights + scratch + cache <= Heap.capacity) return;
   const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
   const gguf = source.format === 'gguf';
-  throw new UserError(`${basename(source.path)}: needs ${gib(weights + scratch)} before any KV cache (weights ${gib(weights)}, working memory ${gib(scratch)}), more than WebAssembly's 4 GiB address space; use a smaller quantization (e.g. Q4_K_M or Q8_0)${gguf ? `, or run it through llama.cpp: --model llama.cpp:${source.path}` : ''}`, 'model');
+  const llamaCpp = gguf ? `, or run it through llama.cpp: --model llama.cpp:${source.path}` : '';
+  const name = basename(source.path);
+  if (weights + scratch > Heap.capacity) {
+    throw new UserError(`${name}: needs ${gib(weights + scratch)} before any KV cache (weights ${gib(weights)}, working memory ${gib(scratch)}), more than WebAssembly's 4 GiB address space; use a smaller quantization (e.g. Q4_K_M or Q8_0)${llamaCpp}`, 'model');
+  }
+  const room = Heap.capacity - weights - scratch;
+  const fits = Math.floor(room / kvBytesPerPosition(source.config, kv!.type));
+  throw new UserError(`${name}: a ${kv!.type} KV cache of ${kv!.positions} positions needs ${gib(cache)} beside the weights (${gib(weights)}) and working memory (${gib(scratch)}), more than WebAssembly's 4 GiB address space; use --context ${fits} or less${kv!.type === 'f32' ? ', --kv f16 (half the size)' : ''}, a smaller quantization${llamaCpp}`, 'context');
 }

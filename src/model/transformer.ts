@@ -3,7 +3,7 @@ import { Q8_ACT_BLOCK, takesQ8Activations, type Kernels } from '../kernels/kerne
 import type { MatmulPool } from '../kernels/pool.js';
 import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
-import { KvCache } from './kv-cache.js';
+import { KvCache, type KvType } from './kv-cache.js';
 import type { Matrix, Vec, Weights } from './weights.js';
 import { byteSize, DType } from '../formats/tensor-types.js';
 
@@ -68,6 +68,8 @@ export class Transformer {
     private readonly heap: Heap,
     private readonly kernels: Kernels,
     private readonly pool?: MatmulPool,
+    /** How every cache this transformer makes stores keys and values. */
+    readonly kvType: KvType = 'f32',
   ) {
     const c = config;
     this.d = c.nEmbd;
@@ -96,7 +98,7 @@ export class Transformer {
 
   /** A KV cache for one sequence of up to `capacity` positions (at most the model's context length). */
   newCache(capacity = this.config.contextLength): KvCache {
-    return new KvCache(this.heap, this.config, Math.min(capacity, this.config.contextLength), CHUNK);
+    return new KvCache(this.heap, this.config, Math.min(capacity, this.config.contextLength), CHUNK, this.kvType);
   }
 
   /**
@@ -324,15 +326,21 @@ export class Transformer {
       const mem = new Uint8Array(this.heap.memory.buffer);
       for (let si = 0; si < segments.length; si++) {
         const { cache, first, count } = segments[si]!;
-        const pos0 = cache.length;
-        mem.copyWithin(cache.k[l]! + pos0 * kvRow, this.k + first * kvRow, this.k + (first + count) * kvRow);
-        mem.copyWithin(cache.v[l]! + pos0 * kvRow, this.v + first * kvRow, this.v + (first + count) * kvRow);
-        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, g?.attnScale ?? 1 / Math.sqrt(hd), window, g?.attnSoftcap ?? 0);
+        const pos0 = cache.length, f16 = cache.type === 'f16' ? 1 : 0;
+        if (f16) {
+          const at = pos0 * this.kvDim * 2;
+          K.toF16(this.k + first * kvRow, cache.k[l]! + at, count * this.kvDim);
+          K.toF16(this.v + first * kvRow, cache.v[l]! + at, count * this.kvDim);
+        } else {
+          mem.copyWithin(cache.k[l]! + pos0 * kvRow, this.k + first * kvRow, this.k + (first + count) * kvRow);
+          mem.copyWithin(cache.v[l]! + pos0 * kvRow, this.v + first * kvRow, this.v + (first + count) * kvRow);
+        }
+        K.attnPattern(this.q + first * qRow, cache.k[l]!, cache.pattern, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, g?.attnScale ?? 1 / Math.sqrt(hd), window, g?.attnSoftcap ?? 0, f16);
         if (hooks) {
           this.fire(hooks.get(b + 'attn.hook_pattern'), b + 'attn.hook_pattern', l, cache.pattern, [c.nHead, count, pos0 + count],
             positions.slice(first, first + count), sequences.slice(first, first + count), sequences[first]);
         }
-        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, window);
+        K.attnApply(cache.pattern, cache.v[l]!, this.z + first * qRow, count, c.nHead, c.nHeadKv, hd, pos0, this.kvDim, window, f16);
       }
       fire?.(b + 'attn.hook_z', l, this.z, [nt, c.nHead, hd]);
       this.linear(L.out, L.outBias, this.z, this.proj, nt);

@@ -41,21 +41,21 @@ async function start(): Promise<void> {
   try {
     if (setup.spec.startsWith('llama.cpp:')) {
       const { LlamaCppModel } = await import('../backends/llama-cpp.js');
-      const m = await LlamaCppModel.open(setup.spec, { threads: setup.threads });
+      const m = await LlamaCppModel.open(setup.spec, { threads: setup.threads, kv: setup.kv, context: setup.context });
       llama = new LlamaCppServing(m, setup.maxBatchSize, post, wireError);
       post({
         op: 'ready', info: {
-          path: m.path, kernels: 'llama.cpp', fingerprint: fileHash(m.path), context_length: m.config.contextLength, vocab_size: m.config.vocabSize, backend: m.info,
+          path: m.path, kernels: 'llama.cpp', fingerprint: fileHash(m.path), kv_cache: m.kvType, context_length: m.config.contextLength, vocab_size: m.config.vocabSize, backend: m.info,
         },
       });
       return;
     }
     const path = await resolveModelSpec(setup.spec, { progress: false });
-    model = loadModel(path, { threads: setup.threads });
+    model = loadModel(path, { threads: setup.threads, kv: setup.kv, context: setup.context });
     scheduler = new Scheduler(model, { maxBatchSize: setup.maxBatchSize });
     post({
       op: 'ready', info: {
-        path: model.path, kernels: model.kernels, fingerprint: fileHash(model.path), context_length: model.config.contextLength, vocab_size: model.config.vocabSize,
+        path: model.path, kernels: model.kernels, fingerprint: fileHash(model.path), kv_cache: model.kvType, context_length: model.config.contextLength, vocab_size: model.config.vocabSize,
       },
     });
   } catch (e) {

@@ -1,15 +1,18 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendInfo } from '../backends/capabilities.js';
 import type { Run, Sample } from '../generate/report.js';
+import type { KvType } from '../model/kv-cache.js';
 import type { SettingsInput } from '../generate/settings.js';
 import { HttpError } from './errors.js';
 
 /** What the worker needs to start: the model and how to run it. */
-export interface EngineSetup { spec: string; threads: number; maxBatchSize: number }
+export interface EngineSetup { spec: string; threads: number; maxBatchSize: number; kv?: KvType; context?: number }
 
 /** What the HTTP thread knows about a loaded model. */
 export interface EngineInfo {
   path: string; kernels: string; fingerprint: string; context_length: number; vocab_size: number;
+  /** The KV cache's type (--kv). */
+  kv_cache: 'f32' | 'f16';
   /** Set when another engine than Wander's runs the model (llama.cpp): who, and what it can do. */
   backend?: BackendInfo;
 }

@@ -99,7 +99,8 @@ function prompts(v: unknown): (string | number[])[] {
 export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, version: string): void {
   const created = () => Math.floor(Date.now() / 1000);
   const id = (prefix: string) => `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
-  const fingerprint = (engine: Engine) => `wander-${version}-${engine.info.kernels}-${engine.info.fingerprint}`;
+  // The kernels and the KV cache's type decide the numbers, so they are part of the fingerprint (f32, the default, unnamed).
+  const fingerprint = (engine: Engine) => `wander-${version}-${engine.info.kernels}${engine.info.kv_cache === 'f16' ? '-kvf16' : ''}-${engine.info.fingerprint}`;
 
   app.get('/v1/models', async () => ({
     object: 'list',

@@ -1,10 +1,14 @@
 import { basename } from 'node:path';
+import type { KvType } from '../model/kv-cache.js';
 import { Engine } from './engine.js';
 import { HttpError } from './errors.js';
 
 export interface RegistryOptions {
   /** Matmul threads per model. */
   threads?: number;
+  /** Every model's KV cache type and context cap (--kv, --context). */
+  kv?: KvType;
+  context?: number;
   /** Sequences decoded together per model. */
   maxBatchSize?: number;
   /** Requests that may wait per model before the next is refused with 503. */
@@ -38,11 +42,11 @@ export class ModelRegistry {
 
   /** Starts every model's engine, one after the other, with a line for each. */
   async start(): Promise<void> {
-    const { threads = 1, maxBatchSize = 16, queue = 64, log = () => {} } = this.opts;
+    const { threads = 1, maxBatchSize = 16, queue = 64, kv, context, log = () => {} } = this.opts;
     for (const e of this.entries) {
       const t0 = performance.now();
       log(`loading ${e.id}…`);
-      e.engine = await Engine.start(e.id, { spec: e.spec, threads, maxBatchSize }, queue);
+      e.engine = await Engine.start(e.id, { spec: e.spec, threads, maxBatchSize, kv, context }, queue);
       const by = e.engine.info.backend;
       log(`loaded ${e.id} (${e.engine.info.path}) in ${Math.round(performance.now() - t0)} ms${by ? ` — run by ${by.version ?? by.kind}, not batch-invariant: a sample may differ in its last bits with what it is batched with` : ''}`);
     }

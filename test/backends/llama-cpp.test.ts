@@ -72,6 +72,17 @@ describe('the llama.cpp backend', () => {
     assert.equal(lens.code, 2);
     assert.match(lens.stderr, /only generate and next run on it so far; this command needs Wander's own engine\n$/);
   });
+
+  test('--kv f16 and --context reach llama.cpp: the same greedy text as Wander\'s engine with an f16 cache; the report says so', { skip }, () => {
+    const args = ['-p', 'Once upon a time', '--max-tokens', '200', '--temperature', '0', '--json', '--threads', '1', '--kv', 'f16', '--context', '24'];
+    const mine = JSON.parse(wander('generate', '--model', sharedModel(STORIES)!, ...args).stdout);
+    const r = wander('generate', '--model', `llama.cpp:${sharedModel(STORIES)}`, ...args);
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = JSON.parse(r.stdout);
+    assert.deepEqual([theirs.model.kv_cache, theirs.model.context_length, theirs.samples[0].finish_reason], ['f16', 24, 'context_full']);
+    assert.equal(theirs.samples[0].text, mine.samples[0].text);
+    assert.equal(cliError(wander('next', '--model', `llama.cpp:${sharedModel(STORIES)}`, '-p', 'x', '--context', '100000')), '--context must be an integer from 1 to 2048 (stories260K.gguf\'s context length), got 100000');
+  });
 });
 
 describe('a sweep on the llama.cpp backend', () => {

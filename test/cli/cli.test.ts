@@ -48,6 +48,15 @@ describe('wander generate', () => {
     assert.deepEqual(b.samples[0].token_ids, a.samples[0].token_ids);
     assert.equal(b.model.threads, 2);
   });
+
+  test('--kv f16 and --context: the report says so, and the same seed gives the same tokens', () => {
+    const path = fixture('gguf', SMALL.llama, DType.F32);
+    const args = ['generate', '-m', path, '-p', 'The cat', '--seed', '9', '--max-tokens', '8', '--kv', 'f16', '--context', '64'];
+    const a = JSON.parse(wander(...args, '--json').stdout), b = JSON.parse(wander(...args, '--threads', '2', '--json').stdout);
+    assert.deepEqual(b.samples[0].token_ids, a.samples[0].token_ids);
+    assert.deepEqual([a.model.kv_cache, a.model.context_length], ['f16', 64]);
+    assert.match(wander(...args).stderr, /^model {5}.*, context 64, .*; f16 KV cache$/m);
+  });
 });
 
 describe('the embedded default model', () => {
@@ -79,6 +88,11 @@ describe('bad input: one line on stderr, exit code 2, no stack trace', () => {
     ['non-numeric max-tokens', () => ['generate', '-m', model(), '-p', 'x', '--max-tokens', 'lots'], 'wander: --max-tokens must be an integer from 1 to 1000000, got "lots"'],
     ['bad threads', () => ['generate', '-m', model(), '-p', 'x', '--threads', '0'], 'wander: --threads must be an integer from 1 to 64, got "0"'],
     ['prompt longer than the context', () => ['generate', '-m', model(), '-p', 'abc '.repeat(200)], "wander: --prompt is 602 tokens, longer than the model's context of 128 tokens"],
+    ['bad --kv', () => ['generate', '-m', model(), '-p', 'x', '--kv', 'q8_0'], 'wander: --kv must be f32 or f16, got "q8_0"'],
+    ['zero --context', () => ['next', '-m', model(), '-p', 'x', '--context', '0'], 'wander: --context must be an integer from 1 to the model\'s context length, got "0"'],
+    ['--context past the model\'s', () => ['lens', '-m', model(), '-p', 'x', '--context', '4096'], `wander: --context must be an integer from 1 to 128 (${model().split('/').pop()}'s context length), got 4096`],
+    ['prompt longer than --context', () => ['generate', '-m', model(), '-p', 'abc '.repeat(5), '--context', '8'], "wander: --prompt is 17 tokens, longer than the model's context of 8 tokens"],
+    ['--kv on a server', () => ['generate', '-m', 'openai:http://127.0.0.1:9/v1', '-p', 'x', '--kv', 'f16'], "wander: --kv: openai:http://127.0.0.1:9/v1 is a server that manages its own KV cache; these flags size Wander's engine's or llama.cpp's (configure the server instead)"],
   ];
   for (const [name, args, message] of cases) {
     test(name, () => {

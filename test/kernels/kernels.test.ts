@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { f16ToF32 } from '../../src/formats/quant/f16.js';
 import { quantize } from '../../src/formats/quant/index.js';
 import { DType, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
 import { fallbackKernels } from '../../src/kernels/fallback.js';
@@ -103,8 +104,8 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
     // Plain causal attention, then a sliding window of 3 keys with Gemma 2's score soft-capping.
     for (const [window, softcap] of [[0, 0], [3, 0.5]] as const) {
       const p1 = heap.alloc(nHead * nt * keys * 4, 'p'), p2 = heap.alloc(nHead * nt * keys * 4, 'p');
-      wasm.attnPattern(q, k, p1, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap);
-      ts.attnPattern(q, k, p2, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap);
+      wasm.attnPattern(q, k, p1, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap, 0);
+      ts.attnPattern(q, k, p2, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, window, softcap, 0);
       const pat = read(p1, nHead * nt * keys);
       assert.ok(maxAbsDiff(pat, read(p2, nHead * nt * keys)) < 1e-6);
       for (let h = 0; h < nHead; h++) for (let t = 0; t < nt; t++) {
@@ -122,9 +123,38 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
         }
       }
       const z1 = heap.alloc(nt * nHead * hd * 4, 'z'), z2 = heap.alloc(nt * nHead * hd * 4, 'z');
-      wasm.attnApply(p1, v, z1, nt, nHead, nKv, hd, pos0, nKv * hd, window);
-      ts.attnApply(p1, v, z2, nt, nHead, nKv, hd, pos0, nKv * hd, window);
+      wasm.attnApply(p1, v, z1, nt, nHead, nKv, hd, pos0, nKv * hd, window, 0);
+      ts.attnApply(p1, v, z2, nt, nHead, nKv, hd, pos0, nKv * hd, window, 0);
       assert.ok(maxAbsDiff(read(z1, nt * nHead * hd), read(z2, nt * nHead * hd)) < 1e-6);
+    }
+  });
+
+  test('an f16 KV cache: rows rounded to nearest even; attention on f16 rows equals attention on the same values in f32', () => {
+    // Halfway cases (ties to even), overflow to ±Inf, and underflow to subnormals and zero.
+    const special = Float32Array.from([1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, -70000, 2 ** -25, 3 * 2 ** -26, -(2 ** -20), 0]);
+    const toHalf = (kern: typeof wasm, xs: Float32Array) => {
+      const out = heap.alloc(xs.length * 2, 'f16');
+      kern.toF16(put(xs), out, xs.length);
+      return out;
+    };
+    for (const kern of [wasm, ts]) {
+      assert.deepEqual([...new Uint16Array(heap.memory.buffer, toHalf(kern, special), 8)], [0x3c00, 0x3c02, 0x7c00, 0xfc00, 0x0000, 0x0001, 0x8010, 0x0000], kern.name);
+    }
+    const nt = 5, nHead = 4, nKv = 2, hd = 20, pos0 = 3, keys = pos0 + nt, n = keys * nKv * hd;
+    const ks = rand(n), vs = rand(n);
+    const k16 = toHalf(wasm, ks), v16 = toHalf(wasm, vs);
+    assert.deepEqual(new Uint16Array(heap.memory.buffer, toHalf(ts, ks), n), new Uint16Array(heap.memory.buffer, k16, n));
+    const widen = (p: number) => put(Float32Array.from(new Uint16Array(heap.memory.buffer, p, n), f16ToF32));
+    const k32 = widen(k16), v32 = widen(v16), q = put(rand(nt * nHead * hd));
+    for (const kern of [wasm, ts]) {
+      const p16 = heap.alloc(nHead * nt * keys * 4, 'p'), p32 = heap.alloc(nHead * nt * keys * 4, 'p');
+      kern.attnPattern(q, k16, p16, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, 4, 0, 1);
+      kern.attnPattern(q, k32, p32, nt, nHead, nKv, hd, pos0, nKv * hd, 0.25, 4, 0, 0);
+      assert.deepEqual(read(p16, nHead * nt * keys), read(p32, nHead * nt * keys), `${kern.name}: pattern`);
+      const z16 = heap.alloc(nt * nHead * hd * 4, 'z'), z32 = heap.alloc(nt * nHead * hd * 4, 'z');
+      kern.attnApply(p32, v16, z16, nt, nHead, nKv, hd, pos0, nKv * hd, 4, 1);
+      kern.attnApply(p32, v32, z32, nt, nHead, nKv, hd, pos0, nKv * hd, 4, 0);
+      assert.deepEqual(read(z16, nt * nHead * hd), read(z32, nt * nHead * hd), `${kern.name}: values`);
     }
   });
 });

@@ -30,13 +30,16 @@ export interface LlamaCppStep {
   chosen: number;
 }
 
-/** Greedy-decodes `steps` tokens after `prompt` (token ids), returning the distribution at each step. */
-export async function llamaCppGreedy(modelPath: string, prompt: number[], steps: number): Promise<LlamaCppStep[]> {
+/**
+ * Greedy-decodes `steps` tokens after `prompt` (token ids), returning the distribution at each step; the
+ * KV cache is F32 unless `kv` says f16 (llama.cpp's own default).
+ */
+export async function llamaCppGreedy(modelPath: string, prompt: number[], steps: number, kv: 'f32' | 'f16' = 'f32'): Promise<LlamaCppStep[]> {
   const l = await llama();
   const model = await l.loadModel({ modelPath });
   const ctx = await model.createContext({
     contextSize: Math.max(64, prompt.length + steps + 8), batchSize: 512, threads: 2,
-    experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32', flashAttention: false,
+    experimentalKvCacheKeyType: kv.toUpperCase(), experimentalKvCacheValueType: kv.toUpperCase(), flashAttention: false,
   } as never);
   try {
     const seq = ctx.getSequence();

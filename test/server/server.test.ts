@@ -257,6 +257,23 @@ describe('wander serve: every /api endpoint returns what its command\'s --json p
   });
 });
 
+describe('wander serve --kv f16 --context 40', () => {
+  let server: Server;
+  before(async () => { server = await serve('--model', M, '--kv', 'f16', '--context', '40'); });
+  after(() => stop(server));
+
+  test('completions are what generate gives with the same cache, stop at the context, and the fingerprint names the f16 cache', async () => {
+    const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const r = await client.completions.create({ model: M, prompt: 'And God said', max_tokens: 40, temperature: 0.8, n: 2, seed: 7 });
+    const local = generate(loadModel(DEFAULT_MODEL, { kv: 'f16', context: 40 }), 'And God said', { max_tokens: 40, temperature: 0.8, n: 2, seed: 7 });
+    assert.deepEqual(r.choices.map((c) => c.text), local.samples.map((s) => s.text));
+    // 3 prompt tokens fill the 40 positions after 37 more; the 38th token drawn needs no position.
+    assert.deepEqual(r.usage, { prompt_tokens: 3, completion_tokens: 76, total_tokens: 79 });
+    assert.deepEqual(r.choices.map((c) => c.finish_reason), ['length', 'length']);
+    assert.match(r.system_fingerprint!, /^wander-\d+\.\d+\.\d+-wasm-simd-kvf16-[0-9a-f]{12}$/);
+  });
+});
+
 describe('wander serve with an API key', () => {
   let server: Server;
   before(async () => { server = await serve('--api-key', 'sesame'); });

@@ -571,11 +571,12 @@ export function rope(x: usize, nt: i32, nHeads: i32, headDim: i32, ropeDim: i32,
 // ---------------------------------------------------------------- attention
 
 // Causal attention probabilities. q: nt × nHead × hd (query t sits at position pos0 + t); k: cache rows of
-// kvStride f32 (row p = all KV heads at position p). pattern: nHead × nt × nKeys, nKeys = pos0 + nt;
+// kvStride values (row p = all KV heads at position p), f32, or f16 when kvF16 (widened exactly). pattern: nHead × nt × nKeys, nKeys = pos0 + nt;
 // entries a query may not see are written as 0. window > 0: a query at position i sees only keys
 // p with i − p < window (sliding-window attention). softcap > 0: each score s becomes
 // softcap · tanh(s / softcap) before the softmax (Gemma 2).
-export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, scale: f32, window: i32, softcap: f32): void {
+export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, scale: f32, window: i32, softcap: f32, kvF16: i32): void {
+  const kind = kvF16 ? W_F16 : W_F32, esz: usize = kvF16 ? 2 : 4;
   const nKeys = pos0 + nt;
   const group = nHead / nHeadKv;
   for (let h = 0; h < nHead; h++) {
@@ -588,7 +589,7 @@ export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: 
       for (let p = 0; p < from; p++) store<f32>(row + (<usize>p << 2), 0);
       let mx: f32 = -Infinity;
       for (let p = from; p < visible; p++) {
-        let sc = dotF32(qv, k + (<usize>(p * kvStride + kh * hd) << 2), hd) * scale;
+        let sc = dotW(kind, k + <usize>(p * kvStride + kh * hd) * esz, qv, hd) * scale;
         if (softcap > 0) sc = <f32>(<f64>softcap * Math.tanh(<f64>sc / <f64>softcap));
         store<f32>(row + (<usize>p << 2), sc);
         if (sc > mx) mx = sc;
@@ -608,7 +609,8 @@ export function attnPattern(q: usize, k: usize, pattern: usize, nt: i32, nHead: 
 
 // z[t][h] = Σ_p pattern[h][t][p] · v[p][kv head of h] over the keys the query sees (window as in
 // attnPattern). z: nt × nHead × hd.
-export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, window: i32): void {
+export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i32, nHeadKv: i32, hd: i32, pos0: i32, kvStride: i32, window: i32, kvF16: i32): void {
+  const kind = kvF16 ? W_F16 : W_F32, esz: usize = kvF16 ? 2 : 4;
   const nKeys = pos0 + nt;
   const group = nHead / nHeadKv;
   for (let h = 0; h < nHead; h++) {
@@ -620,14 +622,14 @@ export function attnApply(pattern: usize, v: usize, z: usize, nt: i32, nHead: i3
       const visible = pos0 + t + 1;
       for (let p = window > 0 ? max(0, visible - window) : 0; p < visible; p++) {
         const a = load<f32>(row + (<usize>p << 2));
-        const vr = v + (<usize>(p * kvStride + vh * hd) << 2);
+        const vr = v + <usize>(p * kvStride + vh * hd) * esz;
         const av = f32x4.splat(a);
         let i = 0;
         for (; i + 4 <= hd; i += 4) {
           const o = <usize>i << 2;
-          v128.store(zr + o, f32x4.add(v128.load(zr + o), f32x4.mul(av, v128.load(vr + o))));
+          v128.store(zr + o, f32x4.add(v128.load(zr + o), f32x4.mul(av, load4(kind, vr, i))));
         }
-        for (; i < hd; i++) store<f32>(zr + (<usize>i << 2), load<f32>(zr + (<usize>i << 2)) + a * load<f32>(vr + (<usize>i << 2)));
+        for (; i < hd; i++) store<f32>(zr + (<usize>i << 2), load<f32>(zr + (<usize>i << 2)) + a * load1(kind, vr, i));
       }
     }
   }
@@ -685,6 +687,11 @@ function f32ToF16(v: f32): u16 {
   const rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (half & 1) != 0)) half++;
   return <u16>(sign | half);
+}
+
+// n f32 values → f16 bits, rounded to nearest even (an F16 KV cache's rows).
+export function toF16(src: usize, dst: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<u16>(dst + (<usize>i << 1), f32ToF16(load<f32>(src + (<usize>i << 2))));
 }
 
 // A Q8_0 weight block widened to four i16x8 vectors (elements 0–7, 8–15, 16–23, 24–31).
