@@ -1,5 +1,5 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { byteSize, type DType } from './tensor-types.js';
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
+import { byteSize, dtypeName, type DType } from './tensor-types.js';
 
 /** A metadata value with its GGUF type spelled out (JS numbers alone do not say u32 or f32). */
 export type GgufKv =
@@ -8,12 +8,20 @@ export type GgufKv =
   | { type: 'string'; value: string }
   | { type: 'array'; itemType: 'u32' | 'i32' | 'f32' | 'string'; value: (number | string)[] };
 
+/**
+ * A tensor's bytes produced piece by piece: called once, it calls `emit` with consecutive chunks of the
+ * tensor's encoded data (in order, any sizes), so a tensor larger than memory never sits in it. Each
+ * chunk is written before `emit` returns, so the producer may reuse its buffer.
+ */
+export type TensorProducer = (emit: (bytes: Uint8Array) => void) => void;
+
 export interface GgufTensorOut {
   name: string;
   dtype: DType;
   /** GGUF order: ne[0] innermost. */
   ne: number[];
-  data: Uint8Array;
+  /** The encoded data, or a producer that streams it (its size must be byteSize(dtype, ∏ne)). */
+  data: Uint8Array | TensorProducer;
 }
 
 const TYPE_IDS = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
@@ -68,28 +76,59 @@ export function writeGguf(path: string, metadata: Record<string, GgufKv>, tensor
   }
   let offset = 0;
   const offsets: number[] = [];
+  const sizes: number[] = [];
   for (const t of tensors) {
     const count = t.ne.reduce((a, b) => a * b, 1);
-    if (t.data.length !== byteSize(t.dtype, count)) throw new Error(`tensor ${t.name}: ${t.data.length} bytes for ${count} elements`);
+    const size = byteSize(t.dtype, count);
+    if (t.data instanceof Uint8Array && t.data.length !== size) throw new Error(`tensor ${t.name}: ${t.data.length} bytes for ${count} elements`);
     head.str(t.name);
     head.u32(t.ne.length);
     for (const d of t.ne) head.u64(d);
     head.u32(t.dtype);
     head.u64(offset);
     offsets.push(offset);
-    offset = Math.ceil((offset + t.data.length) / alignment) * alignment;
+    sizes.push(size);
+    offset = Math.ceil((offset + size) / alignment) * alignment;
   }
   const fd = openSync(path, 'w');
+  let streamFailed = false;
   try {
     const h = head.bytes();
     writeSync(fd, h);
     const dataStart = Math.ceil(h.length / alignment) * alignment;
     writeSync(fd, Buffer.alloc(dataStart - h.length));
-    tensors.forEach((t, i) => writeSync(fd, t.data, 0, t.data.length, dataStart + offsets[i]!));
+    tensors.forEach((t, i) => {
+      const at = dataStart + offsets[i]!;
+      if (t.data instanceof Uint8Array) writeSync(fd, t.data, 0, t.data.length, at);
+      else {
+        try {
+          streamTensor(fd, t, t.data, at, sizes[i]!);
+        } catch (e) {
+          streamFailed = true;
+          throw e;
+        }
+      }
+    });
     const end = dataStart + offset;
-    const last = tensors.length ? dataStart + offsets[tensors.length - 1]! + tensors[tensors.length - 1]!.data.length : dataStart;
+    const last = tensors.length ? dataStart + offsets[tensors.length - 1]! + sizes[tensors.length - 1]! : dataStart;
     if (end > last) writeSync(fd, Buffer.alloc(end - last), 0, end - last, last);
   } finally {
     closeSync(fd);
+    // A producer that failed (or emitted the wrong size) leaves no half-written file behind.
+    if (streamFailed) rmSync(path, { force: true });
   }
+}
+
+/**
+ * Writes a producer's chunks at `at`, `size` bytes in all. A producer that emits more stops being
+ * written (it would overwrite the next tensor) but is still counted, so the error gives its total.
+ */
+function streamTensor(fd: number, t: GgufTensorOut, produce: TensorProducer, at: number, size: number): void {
+  let emitted = 0;
+  produce((bytes) => {
+    const fits = Math.max(0, Math.min(bytes.length, size - emitted));
+    if (fits > 0) writeSync(fd, bytes, 0, fits, at + emitted);
+    emitted += bytes.length;
+  });
+  if (emitted !== size) throw new Error(`tensor ${t.name}: its producer emitted ${emitted} bytes, but ${dtypeName(t.dtype)} data of shape [${t.ne.join(', ')}] is ${size} bytes`);
 }
