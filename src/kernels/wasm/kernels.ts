@@ -360,8 +360,11 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
       for (let j = 0, is = 0; j < 256; j += 64, is += 2) {
         const d1 = d * <f32>scaleMinK4(is, sc, false), m1 = dmin * <f32>scaleMinK4(is, sc, true);
         const d2 = d * <f32>scaleMinK4(is + 1, sc, false), m2 = dmin * <f32>scaleMinK4(is + 1, sc, true);
-        for (let l = 0; l < 32; l++) store<f32>(y + (<usize>l << 2), d1 * <f32>(load<u8>(q + l) & 0xf) - m1);
-        for (let l = 0; l < 32; l++) store<f32>(y + (<usize>(l + 32) << 2), d2 * <f32>(load<u8>(q + l) >> 4) - m2);
+        for (let l = 0; l < 32; l += 16) {
+          const b = v128.load(q + l);
+          storeAffine16(y + (<usize>l << 2), v128.and(b, i8x16.splat(0x0f)), d1, m1);
+          storeAffine16(y + (<usize>(l + 32) << 2), i8x16.shr_u(b, 4), d2, m2);
+        }
         q += 32;
         y += 256;
       }
@@ -372,19 +375,19 @@ export function dequantRow(type: i32, src: usize, dst: usize, n: i32): void {
       let ql = blk, qh = blk + 128, sc = blk + 192;
       const d = f16ToF32(load<u16>(blk + 208));
       let y = dst + (<usize>(b * 256) << 2);
+      const lo4 = i8x16.splat(0x0f), two = i8x16.splat(3), bias = i8x16.splat(32);
       for (let half = 0; half < 2; half++) {
-        for (let l = 0; l < 32; l++) {
-          const is = l >> 4;
-          const h = <i32>load<u8>(qh + l);
-          const a = <i32>load<u8>(ql + l), c = <i32>load<u8>(ql + l + 32);
-          const q1 = ((a & 0xf) | ((h & 3) << 4)) - 32;
-          const q2 = ((c & 0xf) | (((h >> 2) & 3) << 4)) - 32;
-          const q3 = ((a >> 4) | (((h >> 4) & 3) << 4)) - 32;
-          const q4 = ((c >> 4) | (((h >> 6) & 3) << 4)) - 32;
-          store<f32>(y + (<usize>l << 2), d * <f32>load<i8>(sc + is) * <f32>q1);
-          store<f32>(y + (<usize>(l + 32) << 2), d * <f32>load<i8>(sc + is + 2) * <f32>q2);
-          store<f32>(y + (<usize>(l + 64) << 2), d * <f32>load<i8>(sc + is + 4) * <f32>q3);
-          store<f32>(y + (<usize>(l + 96) << 2), d * <f32>load<i8>(sc + is + 6) * <f32>q4);
+        // 16 lanes at a time (one scale per 16): q = 4 low bits from ql | 2 high bits from qh, less 32.
+        for (let l = 0, is = 0; l < 32; l += 16, is++) {
+          const h = v128.load(qh + l), a = v128.load(ql + l), c = v128.load(ql + l + 32);
+          const q1 = i8x16.sub(v128.or(v128.and(a, lo4), i8x16.shl(v128.and(h, two), 4)), bias);
+          const q2 = i8x16.sub(v128.or(v128.and(c, lo4), i8x16.shl(v128.and(i8x16.shr_u(h, 2), two), 4)), bias);
+          const q3 = i8x16.sub(v128.or(i8x16.shr_u(a, 4), i8x16.shl(v128.and(i8x16.shr_u(h, 4), two), 4)), bias);
+          const q4 = i8x16.sub(v128.or(i8x16.shr_u(c, 4), i8x16.shl(i8x16.shr_u(h, 6), 4)), bias);
+          storeScaled16(y + (<usize>l << 2), q1, d * <f32>load<i8>(sc + is), 0, false);
+          storeScaled16(y + (<usize>(l + 32) << 2), q2, d * <f32>load<i8>(sc + is + 2), 0, false);
+          storeScaled16(y + (<usize>(l + 64) << 2), q3, d * <f32>load<i8>(sc + is + 4), 0, false);
+          storeScaled16(y + (<usize>(l + 96) << 2), q4, d * <f32>load<i8>(sc + is + 6), 0, false);
         }
         y += 512;
         ql += 64;
