@@ -11,7 +11,7 @@ import type { ModelConfig } from './config.js';
 import { openGguf } from './from-gguf.js';
 import { openHfFolder } from './from-hf.js';
 import type { ForwardOptions } from './transformer.js';
-import { scratchBytes, Transformer } from './transformer.js';
+import { CHUNK, scratchBytes, Transformer } from './transformer.js';
 import type { GenerationDefaults, ModelSource } from './source.js';
 import { kvBytesPerPosition, type KvCache, type KvType } from './kv-cache.js';
 import { loadWeights } from './weights.js';
@@ -79,19 +79,20 @@ export class Model {
   constructor(readonly source: ModelSource, opts: LoadOptions = {}) {
     this.tokenizer = source.tokenizer;
     const threads = opts.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UserError(`--threads must be an integer from 1 to 64, got ${threads}`, 'threads');
     this.kvType = opts.kv ?? 'f32';
-    if (this.kvType !== 'f32' && this.kvType !== 'f16') throw new UserError(`--kv must be f32 or f16, got ${JSON.stringify(this.kvType)}`, 'kv');
-    const trained = source.config.contextLength;
-    if (opts.context !== undefined && (!Number.isInteger(opts.context) || opts.context < 1 || opts.context > trained)) {
-      throw new UserError(`--context must be an integer from 1 to ${trained} (${basename(source.path)}'s context length), got ${JSON.stringify(opts.context)}`, 'context');
-    }
     this.config = opts.context === undefined ? source.config : { ...source.config, contextLength: opts.context };
     this.heap = new Heap();
     const useWasm = (opts.kernels ?? 'wasm') === 'wasm' && wasmSimdAvailable();
     const kernels: Kernels = useWasm ? instantiateWasmKernels(this.heap.memory) : fallbackKernels(this.heap.memory);
     this.kernels = kernels.name;
     try {
+      // Checked inside the try, so a refused option still closes the file.
+      if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UserError(`--threads must be an integer from 1 to 64, got ${threads}`, 'threads');
+      if (this.kvType !== 'f32' && this.kvType !== 'f16') throw new UserError(`--kv must be f32 or f16, got ${JSON.stringify(this.kvType)}`, 'kv');
+      const trained = source.config.contextLength;
+      if (opts.context !== undefined && (!Number.isInteger(opts.context) || opts.context < 1 || opts.context > trained)) {
+        throw new UserError(`--context must be an integer from 1 to ${trained} (${basename(source.path)}'s context length), got ${JSON.stringify(opts.context)}`, 'context');
+      }
       checkFits(source, opts.context === undefined ? undefined : { positions: opts.context, type: this.kvType });
       const weights = loadWeights(source, this.heap);
       this.parameters = weights.parameters;
@@ -172,7 +173,9 @@ export function loadModel(path: string, opts?: LoadOptions): Model {
 export function checkFits(source: ModelSource, kv?: { positions: number; type: KvType }): void {
   const weights = [...source.tensors.values()].reduce((n, t) => n + (t.ne.length === 1 ? t.count * 4 : t.byteLength), 0);
   const scratch = scratchBytes(source.config);
-  const cache = kv ? kv.positions * kvBytesPerPosition(source.config, kv.type) : 0;
+  // A cache also holds its attention scratch (a chunk of probabilities per head per position).
+  const perPosition = kv ? kvBytesPerPosition(source.config, kv.type) + source.config.nHead * CHUNK * 4 : 0;
+  const cache = kv ? kv.positions * perPosition : 0;
   if (weights + scratch + cache <= Heap.capacity) return;
   const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
   const gguf = source.format === 'gguf';
@@ -182,6 +185,6 @@ export function checkFits(source: ModelSource, kv?: { positions: number; type: K
     throw new UserError(`${name}: needs ${gib(weights + scratch)} before any KV cache (weights ${gib(weights)}, working memory ${gib(scratch)}), more than WebAssembly's 4 GiB address space; use a smaller quantization (e.g. Q4_K_M or Q8_0)${llamaCpp}`, 'model');
   }
   const room = Heap.capacity - weights - scratch;
-  const fits = Math.floor(room / kvBytesPerPosition(source.config, kv!.type));
-  throw new UserError(`${name}: a ${kv!.type} KV cache of ${kv!.positions} positions needs ${gib(cache)} beside the weights (${gib(weights)}) and working memory (${gib(scratch)}), more than WebAssembly's 4 GiB address space; use --context ${fits} or less${kv!.type === 'f32' ? ', --kv f16 (half the size)' : ''}, a smaller quantization${llamaCpp}`, 'context');
+  const fits = Math.floor(room / perPosition);
+  throw new UserError(`${name}: an ${kv!.type} KV cache of ${kv!.positions} positions needs ${gib(cache)} beside the weights (${gib(weights)}) and working memory (${gib(scratch)}), more than WebAssembly's 4 GiB address space; use --context ${fits} or less${kv!.type === 'f32' ? ', --kv f16 (keys and values in half the bytes)' : ''}, a smaller quantization${llamaCpp}`, 'context');
 }

@@ -121,17 +121,18 @@ describe('--context: a cap on the context and every KV cache', () => {
   test('a model that fits but not with a KV cache of --context positions stops before loading, with the largest --context that fits', () => {
     const src = openGguf(fixture('gguf', { ...SMALL.llama, ctx: 1 << 24 }, DType.F32));
     try {
-      // 2 layers × K and V × 2 KV heads × 16 values: 512 bytes a position in f32, 256 in f16.
+      // 2 layers × K and V × 2 KV heads × 16 values: 512 bytes a position in f32, 256 in f16; plus 4 heads ×
+      // 64 × 4 bytes of attention scratch: 1.5 KiB and 1.25 KiB.
       checkFits(src, { positions: 1 << 20, type: 'f32' });
       const f = src.path.split('/').pop();
       assert.throws(() => checkFits(src, { positions: 1 << 24, type: 'f32' }), (e: Error) => {
-        assert.match(e.message, new RegExp(`^${f}: a f32 KV cache of 16777216 positions needs 8\\.00 GiB beside the weights \\(0\\.00 GiB\\) and working memory \\(0\\.00 GiB\\), more than WebAssembly's 4 GiB address space; use --context (\\d+) or less, --kv f16 \\(half the size\\), a smaller quantization, or run it through llama\\.cpp: --model llama\\.cpp:.*$`));
+        assert.match(e.message, new RegExp(`^${f}: an f32 KV cache of 16777216 positions needs 24\\.00 GiB beside the weights \\(0\\.00 GiB\\) and working memory \\(0\\.00 GiB\\), more than WebAssembly's 4 GiB address space; use --context (\\d+) or less, --kv f16 \\(keys and values in half the bytes\\), a smaller quantization, or run it through llama\\.cpp: --model llama\\.cpp:.*$`));
         const fits = Number(/--context (\d+)/.exec(e.message)![1]);
         checkFits(src, { positions: fits, type: 'f32' });
         assert.throws(() => checkFits(src, { positions: fits + 1, type: 'f32' }));
         return true;
       });
-      assert.throws(() => checkFits(src, { positions: 1 << 24, type: 'f16' }), /a f16 KV cache of 16777216 positions needs 4\.00 GiB .*; use --context \d+ or less, a smaller quantization/);
+      assert.throws(() => checkFits(src, { positions: 1 << 24, type: 'f16' }), /an f16 KV cache of 16777216 positions needs 20\.00 GiB .*; use --context \d+ or less, a smaller quantization/);
     } finally {
       src.close();
     }
