@@ -32,7 +32,7 @@ import { tokenizerFromGguf } from '../src/tokenizer/from-gguf.js';
 import { SpmTokenizer } from '../src/tokenizer/spm.js';
 import type { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { vocabTexts } from '../src/tokenizer/vocab-texts.js';
-import { GEMMA_CHAT_TEMPLATE } from '../test/fixtures/models.js';
+import { GEMMA_CHAT_TEMPLATE, spmTokenizerMeta } from '../test/fixtures/models.js';
 import { GEMMA_TURN_TOKENS, spmVocab } from '../test/fixtures/vocab.js';
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -95,16 +95,7 @@ function gemmaLikeVocab(size: number): SpmArrays {
 }
 
 function tokenizerMeta(v: SpmArrays): Record<string, GgufKv> {
-  return {
-    'tokenizer.chat_template': { type: 'string', value: GEMMA_CHAT_TEMPLATE },
-    'tokenizer.ggml.model': { type: 'string', value: 'llama' },
-    'tokenizer.ggml.tokens': { type: 'array', itemType: 'string', value: v.tokens },
-    'tokenizer.ggml.scores': { type: 'array', itemType: 'f32', value: v.scores },
-    'tokenizer.ggml.token_type': { type: 'array', itemType: 'i32', value: v.types },
-    'tokenizer.ggml.bos_token_id': { type: 'u32', value: 1 },
-    'tokenizer.ggml.eos_token_id': { type: 'u32', value: 2 },
-    'tokenizer.ggml.unknown_token_id': { type: 'u32', value: 0 },
-  };
+  return { 'tokenizer.chat_template': { type: 'string', value: GEMMA_CHAT_TEMPLATE }, ...spmTokenizerMeta(v) };
 }
 
 /** The metadata of gemma3-4b's GGUF (as the fixture generator lays it out, at the real model's values). */
