@@ -31,7 +31,7 @@ export class KvCache {
     // Checked before allocating, so the message can give the numbers and what to change.
     const perPosition = kvBytesPerPosition(config, type) + config.nHead * chunk * 4;
     if (capacity * perPosition > heap.available) {
-      throw new UserError(`not enough memory for the KV cache: ${capacity} positions need ${(capacity * perPosition / GIB).toFixed(2)} GiB (${(perPosition / 1024).toFixed(1)} KiB each) and only ${(heap.available / GIB).toFixed(2)} GiB of WebAssembly's 4 GiB are left beside the model; ask for fewer tokens (--max-tokens, a shorter prompt, fewer samples at once with --max-batch-size, a shorter --context)${type === 'f32' ? ', halve it with --kv f16' : ''}, use a smaller quantization, or run the model through llama.cpp (--model llama.cpp:FILE.gguf)`, 'max_tokens');
+      throw new UserError(`not enough memory for the KV cache: ${capacity} positions need ${(capacity * perPosition / GIB).toFixed(2)} GiB (${(perPosition / 1024).toFixed(1)} KiB each) and only ${(heap.available / GIB).toFixed(2)} GiB of WebAssembly's 4 GiB are left beside the model; ask for fewer tokens (--max-tokens, a shorter prompt, fewer samples at once with --max-batch-size, a shorter --context)${type === 'f32' ? ', store keys and values in half the bytes with --kv f16' : ''}, use a smaller quantization, or run the model through llama.cpp (--model llama.cpp:FILE.gguf)`, 'max_tokens');
     }
     this.pattern = heap.alloc(config.nHead * chunk * capacity * 4, 'attention scratch');
     for (let i = 0; i < config.nLayer; i++) {

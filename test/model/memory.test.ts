@@ -31,7 +31,7 @@ describe('memory: what does not fit WebAssembly\'s 4 GiB is refused early, with 
     const m = loadModel(fixture('gguf', { ...SMALL.llama, ctx: 1 << 24 }, DType.F32));
     try {
       // 2 layers × K and V × 2 KV heads × 16 floats, plus 4 heads × 64 positions of attention scratch: 1.5 KiB a position.
-      assert.throws(() => m.newCache(1 << 22), userError(`not enough memory for the KV cache: 4194304 positions need 6.00 GiB (1.5 KiB each) and only ${((2 ** 32 - m.heap.used - (1 << 20)) / 2 ** 30).toFixed(2)} GiB of WebAssembly's 4 GiB are left beside the model; ask for fewer tokens (--max-tokens, a shorter prompt, fewer samples at once with --max-batch-size, a shorter --context), halve it with --kv f16, use a smaller quantization, or run the model through llama.cpp (--model llama.cpp:FILE.gguf)`, 'max_tokens'));
+      assert.throws(() => m.newCache(1 << 22), userError(`not enough memory for the KV cache: 4194304 positions need 6.00 GiB (1.5 KiB each) and only ${((2 ** 32 - m.heap.used - (1 << 20)) / 2 ** 30).toFixed(2)} GiB of WebAssembly's 4 GiB are left beside the model; ask for fewer tokens (--max-tokens, a shorter prompt, fewer samples at once with --max-batch-size, a shorter --context), store keys and values in half the bytes with --kv f16, use a smaller quantization, or run the model through llama.cpp (--model llama.cpp:FILE.gguf)`, 'max_tokens'));
       m.withScratch(() => m.newCache(1 << 16));
     } finally {
       m.close();
