@@ -1,4 +1,7 @@
 const BINS = 2048;
+// Reused across calls (grow-only): every entry read is written first.
+let binScratch = new Uint16Array(0);
+const massScratch = new Float64Array(BINS);
 
 /**
  * Where the running probability mass first reaches `target` when entries are taken in ascending
@@ -10,7 +13,8 @@ const BINS = 2048;
  */
 export function massCut(key: Float64Array, ids: Int32Array, exps: Float32Array, n: number, target: number, range: number): number {
   const scale = BINS / range;
-  const bin = new Uint16Array(n), mass = new Float64Array(BINS);
+  if (binScratch.length < n) binScratch = new Uint16Array(n);
+  const bin = binScratch, mass = massScratch.fill(0);
   for (let i = 0; i < n; i++) {
     const b = Math.min(BINS - 1, (key[i]! * scale) | 0);
     bin[i] = b;

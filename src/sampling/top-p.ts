@@ -1,5 +1,6 @@
 import type { Candidates } from './candidates.js';
 import { massCut } from './mass-cut.js';
+import { keyScratch, maskScratch } from './scratch.js';
 import type { Sampler } from './sampler.js';
 
 /**
@@ -17,14 +18,18 @@ export class TopP implements Sampler {
     const { exps, sum, max } = c.expSum();
     const n = c.size, l = c.logits, ids = c.ids;
     // Rank by distance below the best logit; tokens 40 nats down (p < e^-40 each) share the last bin.
-    const below = new Float64Array(n);
+    const below = keyScratch(n);
     for (let i = 0; i < n; i++) below[i] = max - l[i]!;
     const cut = massCut(below, ids, exps, n, this.p * sum, 40);
     if (cut < 0) return;
     const kc = below[cut]!, idc = ids[cut]!;
-    const keep = new Uint8Array(n);
+    const keep = maskScratch(n);
     let kept = 0;
-    for (let i = 0; i < n; i++) if (below[i]! < kc || (below[i] === kc && ids[i]! <= idc)) { keep[i] = 1; kept++; }
+    for (let i = 0; i < n; i++) {
+      const k = below[i]! < kc || (below[i] === kc && ids[i]! <= idc) ? 1 : 0;
+      keep[i] = k;
+      kept += k;
+    }
     if (kept < this.minKeep) c.keepTop(this.minKeep);
     else if (kept < n) c.keepMasked(keep);
   }

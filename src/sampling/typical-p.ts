@@ -1,5 +1,6 @@
 import type { Candidates } from './candidates.js';
 import { massCut } from './mass-cut.js';
+import { keyScratch, maskScratch } from './scratch.js';
 import type { Sampler } from './sampler.js';
 
 /**
@@ -17,13 +18,17 @@ export class TypicalP implements Sampler {
     const n = c.size, l = c.logits, ids = c.ids, lnSum = Math.log(sum);
     let h = 0;
     for (let i = 0; i < n; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (l[i]! - max - lnSum);
-    const shift = new Float64Array(n);
+    const shift = keyScratch(n);
     for (let i = 0; i < n; i++) shift[i] = Math.abs(lnSum - (l[i]! - max) - h); // |−ln p − H|
     const cut = massCut(shift, ids, exps, n, this.mass * sum, 40);
     const limit = cut < 0 ? Infinity : shift[cut]!;
-    const keep = new Uint8Array(n);
+    const keep = maskScratch(n);
     let kept = 0;
-    for (let i = 0; i < n; i++) if (shift[i]! <= limit) { keep[i] = 1; kept++; }
+    for (let i = 0; i < n; i++) {
+      const k = shift[i]! <= limit ? 1 : 0;
+      keep[i] = k;
+      kept += k;
+    }
     if (kept < this.minKeep) {
       // Too few: add the next most typical tokens.
       const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => shift[x]! - shift[y]! || ids[x]! - ids[y]!);
