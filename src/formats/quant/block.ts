@@ -1,6 +1,7 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
 
-// What ggml's reference quantizers share for the 32-value block types.
+// What the quantizers share: ggml's reference rules for the 32-value block types, and the sub-block scans
+// of the test encoders for the 256-value k-quants.
 
 /** The value of largest magnitude among x[from, from + n), with its sign: the symmetric types scale by it. */
 export function signedAbsMax(x: Float32Array, from: number, n: number): number {
@@ -22,4 +23,20 @@ export function offsetScale(xb: Float32Array, levels: number): { dh: number; mh:
   const dh = f32ToF16((hi - lo) / levels), mh = f32ToF16(lo);
   const d = f16ToF32(dh), m = f16ToF32(mh);
   return { dh, mh, q: (v) => (d ? Math.max(0, Math.min(levels, Math.round((v - m) / d))) : 0) };
+}
+
+/**
+ * A k-quant encoder's per-sub-block affine ranges (Q2_K, Q4_K, Q5_K): for each of `count` sub-blocks of
+ * xb, the scale (max − min) / levels and the offset −min, with the minimum clamped to ≤ 0.
+ */
+export function subBlockRanges(xb: Float32Array, count: number, levels: number): { scales: number[]; mins: number[] } {
+  const len = xb.length / count, scales: number[] = [], mins: number[] = [];
+  for (let s = 0; s < count; s++) {
+    let lo = Infinity, hi = -Infinity;
+    for (let l = 0; l < len; l++) { const v = xb[s * len + l]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    lo = Math.min(lo, 0);
+    scales.push((hi - lo) / levels);
+    mins.push(-lo);
+  }
+  return { scales, mins };
 }

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { subBlockRanges } from './block.js';
 
 // Q2_K: super-blocks of 256 values = 16 bytes of (4-bit scale | 4-bit min << 4), one per 16-value
 // sub-block, 64 bytes of 2-bit q, f16 d, f16 dmin. value = d·scale·q − dmin·min, q in 0..3.
@@ -23,14 +24,7 @@ export function quantizeQ2_K(x: Float32Array): Uint8Array {
   const out = new Uint8Array((x.length / 256) * 84);
   for (let b = 0; b < x.length / 256; b++) {
     const xb = x.subarray(b * 256, b * 256 + 256);
-    const scales: number[] = [], mins: number[] = [];
-    for (let s = 0; s < 16; s++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let l = 0; l < 16; l++) { const v = xb[s * 16 + l]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
-      lo = Math.min(lo, 0);
-      scales.push((hi - lo) / 3);
-      mins.push(-lo);
-    }
+    const { scales, mins } = subBlockRanges(xb, 16, 3);
     const d = f16ToF32(f32ToF16(Math.max(...scales) / 15)), dmin = f16ToF32(f32ToF16(Math.max(...mins) / 15));
     // Scales round up, so the sub-block's range is always covered; mins round to nearest.
     const ls = scales.map((v) => (d ? Math.min(15, Math.ceil(v / d - 1e-9)) : 0));

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { signedAbsMax } from './block.js';
 
 // Q3_K: super-blocks of 256 values = 32 bytes hmask, 64 bytes of 2-bit low q, 12 bytes of sixteen
 // 6-bit scales, f16 d. value = d·(scale − 32)·q, q = low2 − (high bit set ? 0 : 4) in −4..3.
@@ -32,11 +33,7 @@ export function quantizeQ3_K(x: Float32Array): Uint8Array {
   for (let b = 0; b < x.length / 256; b++) {
     const xb = x.subarray(b * 256, b * 256 + 256);
     const sub: number[] = [];
-    for (let s = 0; s < 16; s++) {
-      let amax = 0, max = 0;
-      for (let l = 0; l < 16; l++) { const v = xb[s * 16 + l]!; if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; } }
-      sub.push(max / -4);
-    }
+    for (let s = 0; s < 16; s++) sub.push(signedAbsMax(xb, s * 16, 16) / -4);
     const d = f16ToF32(f32ToF16(Math.max(...sub.map(Math.abs)) / 31));
     const ls = sub.map((v) => (d ? Math.max(-32, Math.min(31, Math.round(v / d))) : 0));
     const blk = out.subarray(b * 110, b * 110 + 110);

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { subBlockRanges } from './block.js';
 
 // Q4_K: super-blocks of 256 values = f16 d, f16 dmin, 12 bytes packing eight 6-bit (scale, min) pairs,
 // then 128 bytes of 4-bit q. Sub-block s (32 values) is value = d·scale_s·q − dmin·min_s. Sub-blocks
@@ -32,14 +33,7 @@ export function dequantizeQ4_K(src: Uint8Array, n: number): Float32Array {
 export function quantizeQ4_K(x: Float32Array): Uint8Array {
   const out = new Uint8Array((x.length / 256) * 144);
   for (let b = 0; b < x.length / 256; b++) {
-    const scales: number[] = [], mins: number[] = [];
-    for (let s = 0; s < 8; s++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let l = 0; l < 32; l++) { const v = x[b * 256 + s * 32 + l]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
-      lo = Math.min(lo, 0);
-      scales.push((hi - lo) / 15);
-      mins.push(-lo);
-    }
+    const { scales, mins } = subBlockRanges(x.subarray(b * 256, b * 256 + 256), 8, 15);
     const maxScale = Math.max(...scales), maxMin = Math.max(...mins);
     const d = f16ToF32(f32ToF16(maxScale / 63)), dmin = f16ToF32(f32ToF16(maxMin / 63));
     const ls = scales.map((v) => (d ? Math.min(63, Math.round(v / d)) : 0));

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { subBlockRanges } from './block.js';
 import { packScaleMin, scaleMin } from './q4_k.js';
 
 // Q5_K: super-blocks of 256 values = f16 d, f16 dmin, 12 bytes of eight 6-bit (scale, min) pairs (as
@@ -30,14 +31,7 @@ export function quantizeQ5_K(x: Float32Array): Uint8Array {
   const out = new Uint8Array((x.length / 256) * 176);
   for (let b = 0; b < x.length / 256; b++) {
     const xb = x.subarray(b * 256, b * 256 + 256);
-    const scales: number[] = [], mins: number[] = [];
-    for (let s = 0; s < 8; s++) {
-      let lo = Infinity, hi = -Infinity;
-      for (let l = 0; l < 32; l++) { const v = xb[s * 32 + l]!; lo = Math.min(lo, v); hi = Math.max(hi, v); }
-      lo = Math.min(lo, 0);
-      scales.push((hi - lo) / 31);
-      mins.push(-lo);
-    }
+    const { scales, mins } = subBlockRanges(xb, 8, 31);
     const d = f16ToF32(f32ToF16(Math.max(...scales) / 63)), dmin = f16ToF32(f32ToF16(Math.max(...mins) / 63));
     const ls = scales.map((v) => (d ? Math.min(63, Math.round(v / d)) : 0));
     const lm = mins.map((v) => (dmin ? Math.min(63, Math.round(v / dmin)) : 0));

@@ -1,4 +1,5 @@
 import { f16ToF32, f32ToF16 } from './f16.js';
+import { signedAbsMax } from './block.js';
 
 // Q6_K: super-blocks of 256 values = 128 bytes ql (low 4 bits), 64 bytes qh (high 2 bits), 16 int8
 // sub-block scales, f16 d. value = d · scale_(16-value sub-block) · (q − 32), q in 0..63.
@@ -37,11 +38,7 @@ export function quantizeQ6_K(x: Float32Array): Uint8Array {
   for (let b = 0; b < x.length / 256; b++) {
     const xb = x.subarray(b * 256, b * 256 + 256);
     const subScale: number[] = [];
-    for (let s = 0; s < 16; s++) {
-      let amax = 0;
-      for (let l = 0; l < 16; l++) amax = Math.max(amax, Math.abs(xb[s * 16 + l]!));
-      subScale.push(amax / 31);
-    }
+    for (let s = 0; s < 16; s++) subScale.push(Math.abs(signedAbsMax(xb, s * 16, 16)) / 31);
     const d = f16ToF32(f32ToF16(Math.max(...subScale) / 127));
     const blk = out.subarray(b * 210, b * 210 + 210);
     const sc = new Int8Array(blk.buffer, blk.byteOffset + 192, 16);
