@@ -4,46 +4,10 @@
 // scratch all live there) or a count. Nothing here allocates: the TypeScript side owns the layout.
 // Summation order is fixed (no reassociation depends on threads), so results are bit-identical run to run.
 
-// Tensor type ids, as GGUF numbers them.
-const T_F32: i32 = 0;
-const T_F16: i32 = 1;
-const T_Q4_0: i32 = 2;
-const T_Q4_1: i32 = 3;
-const T_Q5_0: i32 = 6;
-const T_Q5_1: i32 = 7;
-const T_Q8_0: i32 = 8;
-const T_Q2_K: i32 = 10;
-const T_Q3_K: i32 = 11;
-const T_Q4_K: i32 = 12;
-const T_Q5_K: i32 = 13;
-const T_Q6_K: i32 = 14;
-const T_IQ4_NL: i32 = 20;
-const T_IQ4_XS: i32 = 23;
-const T_BF16: i32 = 30;
+import { T_F32, T_F16, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0, T_Q2_K, T_Q3_K, T_Q4_K, T_Q5_K, T_Q6_K, T_IQ4_NL, T_IQ4_XS, T_BF16, KVALUES_IQ4NL, f16ToF32, f16x4ToF32x4, hsum } from './common';
 
-// IQ4_NL / IQ4_XS levels (ggml's kvalues_iq4nl), looked up 16 at a time with i8x16.swizzle.
-const KVALUES_IQ4NL: v128 = i8x16(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-
-// ---------------------------------------------------------------- half precision
-
-// f16 bits → f32 via the "shift and rescale" trick: moving the 15 low bits up by 13 gives an f32 whose
-// exponent is 112 too small; multiplying by 2^112 fixes normals and subnormals alike. (Inf/NaN are not
-// expected in weights.)
-const F16_RESCALE: f32 = 5.192296858534828e33;
-
-@inline function f16ToF32(h: u32): f32 {
-  const mag = reinterpret<f32>((h & 0x7fff) << 13) * F16_RESCALE;
-  return reinterpret<f32>(reinterpret<u32>(mag) | ((h & 0x8000) << 16));
-}
-
-@inline function f16x4ToF32x4(h: v128): v128 {
-  const mag = f32x4.mul(i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13), f32x4.splat(F16_RESCALE));
-  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
-}
-
-@inline function hsum(v: v128): f32 {
-  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-}
+// The sampling math lives in its own file; its functions are exports of this module too.
+export * from './sampling';
 
 // ---------------------------------------------------------------- dot products (x is f32)
 
@@ -762,82 +726,6 @@ export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32,
       if (n > 3) store<f32>(yr + <usize>(t + 3) * yStride, s3);
     }
   }
-}
-
-// ---------------------------------------------------------------- sampling math
-
-// exp for four f32 lanes (Cephes expf: range reduction by ln 2 and a degree-6 polynomial, ~2e-7
-// relative error); inputs below −87 give 0.
-@inline function exp4(x: v128): v128 {
-  const lo = f32x4.splat(-87.0);
-  const xc = f32x4.min(f32x4.max(x, lo), f32x4.splat(88.0));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
-  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  const y = f32x4.mul(p, scale);
-  return v128.andnot(y, f32x4.le(x, lo));
-}
-
-// out[i] = exp(x[i] − shift) for n f32; returns their sum: f32 partial sums over 64-element blocks,
-// accumulated in f64.
-export function expShift(x: usize, out: usize, n: i32, shift: f32): f64 {
-  const s = f32x4.splat(shift);
-  let sum: f64 = 0;
-  let i = 0;
-  while (i + 4 <= n) {
-    let acc = f32x4.splat(0);
-    const end = min(i + 64, n & ~3);
-    for (; i < end; i += 4) {
-      const o = <usize>i << 2;
-      const e = exp4(f32x4.sub(v128.load(x + o), s));
-      v128.store(out + o, e);
-      acc = f32x4.add(acc, e);
-    }
-    sum += <f64>hsum(acc);
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    const e = f32x4.extract_lane(exp4(f32x4.splat(load<f32>(x + o) - shift)), 0);
-    store<f32>(out + o, e);
-    sum += <f64>e;
-  }
-  return sum;
-}
-
-// Largest of n f32 (−∞ for n = 0).
-export function maxF32(x: usize, n: i32): f32 {
-  let m = f32x4.splat(-Infinity);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) m = f32x4.max(m, v128.load(x + (<usize>i << 2)));
-  let r = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
-  for (; i < n; i++) r = max(r, load<f32>(x + (<usize>i << 2)));
-  return r;
-}
-
-// x[i] /= d for n f32 (temperature).
-export function divideF32(x: usize, n: i32, d: f32): void {
-  const dv = f32x4.splat(d);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(x + (<usize>i << 2), f32x4.div(v128.load(x + (<usize>i << 2)), dv));
-  for (; i < n; i++) store<f32>(x + (<usize>i << 2), load<f32>(x + (<usize>i << 2)) / d);
-}
-
-// The first i whose running sum (f64) of x[0..i] exceeds target; n − 1 when none does (rounding).
-export function cumulativeFind(x: usize, n: i32, target: f64): i32 {
-  let cum: f64 = 0;
-  for (let i = 0; i < n; i++) {
-    cum += <f64>load<f32>(x + (<usize>i << 2));
-    if (target < cum) return i;
-  }
-  return n - 1;
 }
 
 // ---------------------------------------------------------------- training (f32)
