@@ -1,7 +1,10 @@
 import { f16ToF32, f32ToF16 } from '../formats/quant/f16.js';
 import { dequantize } from '../formats/quant/index.js';
+import { KVALUES_IQ4NL } from '../formats/quant/iq4.js';
+import { q3kScale } from '../formats/quant/q3_k.js';
+import { scaleMin } from '../formats/quant/q4_k.js';
 import { byteSize, DType } from '../formats/tensor-types.js';
-import { Q8_ACT_BLOCK, type Kernels } from './kernels.js';
+import { activationFormat, Q8_ACT_BLOCK, Q8_K_ACT_BLOCK, type Kernels } from './kernels.js';
 
 /**
  * Plain TypeScript kernels over the same shared memory, for runtimes without WebAssembly SIMD, and as
@@ -45,7 +48,33 @@ export function fallbackKernels(memory: WebAssembly.Memory): Kernels {
         O.setFloat32(b * Q8_ACT_BLOCK + 68, f16ToF32(f32ToF16(Math.fround(d * sum))), true);
       }
     },
+    quantizeRowsQ8_K(x, out, n, nt) {
+      const X = f32(x, n * nt), nb = (n / 256) * nt;
+      u8(out, nb * Q8_K_ACT_BLOCK).fill(0);
+      const O = new DataView(memory.buffer, out, nb * Q8_K_ACT_BLOCK);
+      for (let b = 0; b < nb; b++) {
+        // ggml's quantize_row_q8_K_ref: the first value of largest magnitude sets the (signed) scale.
+        let amax = 0, max = 0;
+        for (let j = 0; j < 256; j++) {
+          const ax = Math.abs(X[b * 256 + j]!);
+          if (ax > amax) { amax = ax; max = X[b * 256 + j]!; }
+        }
+        if (!amax) continue;
+        const iscale = Math.fround(-127 / max), o = b * Q8_K_ACT_BLOCK;
+        for (let g = 0; g < 16; g++) {
+          let sum = 0;
+          for (let i = 0; i < 16; i++) {
+            const q = Math.min(127, roundHalfEven(Math.fround(iscale * X[b * 256 + 16 * g + i]!)));
+            O.setInt16(o + 2 * (16 * g + Q8K_SLOT[i]!), q, true);
+            sum += q;
+          }
+          O.setInt16(o + 512 + 2 * g, sum, true);
+        }
+        O.setFloat32(o + 544, Math.fround(1 / iscale), true);
+      }
+    },
     matmulQ8Act(type, w, xq, y, rows, cols, nt, r0, r1) {
+      if (activationFormat(type) === 'q8_K') return matmulQ8K(type, new DataView(memory.buffer), w, xq, y, rows, cols, nt, r0, r1);
       const nb = cols / 32, wBlock = byteSize(type as DType, 32), hasMin = type === DType.Q4_1 || type === DType.Q5_1;
       const W = new DataView(memory.buffer, w, rows * nb * wBlock), XQ = new DataView(memory.buffer, xq, nt * nb * Q8_ACT_BLOCK), Y = f32(y, nt * rows);
       for (let r = r0; r < r1; r++) {
@@ -207,6 +236,118 @@ function blockInts(type: number, W: DataView, wo: number): Int32Array {
     q[j] = type === DType.Q4_0 ? v - 8 : type === DType.Q5_0 ? v - 16 : type === DType.IQ4_NL ? IQ4NL[v]! : v;
   }
   return q;
+}
+
+// ---------------------------------------------------------------- Q8_K activations and the k-quants
+
+/** Where value i of a group of 16 sits in a Q8_K activation block's group (stored v0 v8 v1 v9 … v7 v15). */
+const Q8K_SLOT = Array.from({ length: 16 }, (_, i) => (i < 8 ? 2 * i : 2 * (i - 8) + 1));
+
+/** One 256-value weight block as integers: value i = d·scale[i >> 4]·q[i] − dmin·min[i >> 4] (IQ4_XS: d·(ls[i >> 5] − 32)·q[i]). */
+interface KBlock { q: Int32Array; scale: Int32Array; min: Int32Array; ls: Int32Array; d: number; dmin: number }
+
+function kBlock(type: number, W: DataView, o: number): KBlock {
+  const q = new Int32Array(256), scale = new Int32Array(16), min = new Int32Array(16), ls = new Int32Array(8);
+  const byte = (i: number) => W.getUint8(o + i), f16 = (i: number) => f16ToF32(W.getUint16(o + i, true));
+  const bytes = (from: number, n: number) => new Uint8Array(W.buffer, W.byteOffset + o + from, n);
+  let d = 0, dmin = 0;
+  if (type === DType.Q4_K || type === DType.Q5_K) {
+    // d, dmin, 12 bytes of 6-bit (scale, min) pairs per 32; Q5_K: 32 bytes of fifth bits; 4-bit q, two sub-blocks per 32 bytes.
+    d = f16(0); dmin = f16(2);
+    const five = type === DType.Q5_K, qs = five ? 48 : 16;
+    for (let j = 0; j < 4; j++) {
+      for (let l = 0; l < 32; l++) {
+        const b = byte(qs + 32 * j + l), h = five ? byte(16 + l) : 0;
+        q[64 * j + l] = (b & 0xf) | (((h >> (2 * j)) & 1) << 4);
+        q[64 * j + 32 + l] = (b >> 4) | (((h >> (2 * j + 1)) & 1) << 4);
+      }
+    }
+    for (let g = 0; g < 16; g++) [scale[g], min[g]] = scaleMin(g >> 1, bytes(4, 12));
+  } else if (type === DType.Q6_K) {
+    // ql (128), qh (64), 16 int8 scales, d: q = low 4 | high 2 << 4, less 32.
+    d = f16(208);
+    for (let h = 0; h < 2; h++) {
+      for (let l = 0; l < 32; l++) {
+        const a = byte(64 * h + l), c = byte(64 * h + 32 + l), hb = byte(128 + 32 * h + l);
+        q[128 * h + l] = ((a & 0xf) | ((hb & 3) << 4)) - 32;
+        q[128 * h + 32 + l] = ((c & 0xf) | (((hb >> 2) & 3) << 4)) - 32;
+        q[128 * h + 64 + l] = ((a >> 4) | (((hb >> 4) & 3) << 4)) - 32;
+        q[128 * h + 96 + l] = ((c >> 4) | ((hb >> 6) << 4)) - 32;
+      }
+    }
+    for (let g = 0; g < 16; g++) scale[g] = W.getInt8(o + 192 + g);
+  } else if (type === DType.Q3_K || type === DType.Q2_K) {
+    // 2 low bits of element e in byte 32·(e >> 7) + (e & 31) at bits 2·((e >> 5) & 3); Q3_K: a high bit
+    // in hmask[e & 31] at bit e >> 5, q = low − (high ? 0 : 4).
+    const three = type === DType.Q3_K, qs = three ? 32 : 16;
+    for (let e = 0; e < 256; e++) {
+      const low = (byte(qs + 32 * (e >> 7) + (e & 31)) >> (2 * ((e >> 5) & 3))) & 3;
+      q[e] = three ? low - ((byte(e & 31) >> (e >> 5)) & 1 ? 0 : 4) : low;
+    }
+    if (three) {
+      d = f16(108);
+      for (let g = 0; g < 16; g++) scale[g] = q3kScale(bytes(96, 12), g);
+    } else {
+      d = f16(80); dmin = f16(82);
+      for (let g = 0; g < 16; g++) { scale[g] = byte(g) & 0xf; min[g] = byte(g) >> 4; }
+    }
+  } else if (type === DType.IQ4_XS) {
+    d = f16(0);
+    const sh = W.getUint16(o + 2, true);
+    for (let ib = 0; ib < 8; ib++) {
+      ls[ib] = ((byte(4 + (ib >> 1)) >> (4 * (ib & 1))) & 0xf) | (((sh >> (2 * ib)) & 3) << 4);
+      for (let j = 0; j < 16; j++) {
+        q[32 * ib + j] = KVALUES_IQ4NL[byte(8 + 16 * ib + j) & 0xf]!;
+        q[32 * ib + 16 + j] = KVALUES_IQ4NL[byte(8 + 16 * ib + j) >> 4]!;
+      }
+    }
+  } else {
+    throw new Error(`no Q8_K matmul for type ${type}`);
+  }
+  return { q, scale, min, ls, d, dmin };
+}
+
+/**
+ * The k-quants and IQ4_XS on Q8_K activations, in ggml's generic C order (ggml_vec_dot_*_q8_K_generic):
+ * exact integer sums per block, every f32 operation rounded (see wasm/kquants.ts).
+ */
+function matmulQ8K(type: number, M: DataView, w: number, xq: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number): void {
+  const nb = cols / 256, wBlock = byteSize(type as DType, 256), f = Math.fround;
+  const Y = new Float32Array(M.buffer, y, nt * rows);
+  const lanes8 = type === DType.Q3_K || type === DType.Q4_K || type === DType.Q5_K || type === DType.Q6_K;
+  for (let r = r0; r < r1; r++) {
+    const blocks = Array.from({ length: nb }, (_, b) => kBlock(type, M, w + (r * nb + b) * wBlock));
+    for (let t = 0; t < nt; t++) {
+      const sums = [0, 0, 0, 0, 0, 0, 0, 0];
+      let sumf = 0;
+      blocks.forEach((k, b) => {
+        const xo = xq + (t * nb + b) * Q8_K_ACT_BLOCK, xd = M.getFloat32(xo + 544, true);
+        const x = (i: number) => M.getInt16(xo + 2 * (16 * (i >> 4) + Q8K_SLOT[i & 15]!), true);
+        let summs = 0;
+        for (let g = 0; g < 16; g++) summs += M.getInt16(xo + 512 + 2 * g, true) * k.min[g]!;
+        if (lanes8) {
+          const aux = new Int32Array(8);
+          for (let i = 0; i < 256; i++) aux[i & 7]! += k.scale[i >> 4]! * k.q[i]! * x(i);
+          const dd = f(k.d * xd);
+          for (let l = 0; l < 8; l++) sums[l] = f(sums[l]! + f(dd * f(aux[l]!)));
+          if (type === DType.Q4_K || type === DType.Q5_K) sumf = f(sumf - f(f(k.dmin * xd) * f(summs)));
+        } else if (type === DType.Q2_K) {
+          let isum = 0;
+          for (let i = 0; i < 256; i++) isum += k.scale[i >> 4]! * k.q[i]! * x(i);
+          sumf = f(sumf + f(f(f(xd * k.d) * f(isum)) - f(f(xd * k.dmin) * f(summs))));
+        } else {
+          const d4d8 = f(k.d * xd);
+          for (let ib = 0; ib < 8; ib++) {
+            let sumi = 0;
+            for (let i = 32 * ib; i < 32 * ib + 32; i++) sumi += k.q[i]! * x(i);
+            sumf = f(sumf + f(f(d4d8 * (k.ls[ib]! - 32)) * f(sumi)));
+          }
+        }
+      });
+      if (lanes8) for (let l = 0; l < 8; l++) sumf = f(sumf + sums[l]!);
+      Y[t * rows + r] = sumf;
+    }
+  }
 }
 
 /** Round to nearest, ties to even (what SIMD rounding does, and llama.cpp's AVX quantizer). */

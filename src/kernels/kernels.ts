@@ -10,21 +10,57 @@
 export const Q8_ACT_BLOCK = 72;
 
 /**
- * Weight types whose matmul takes activations quantized to Q8_0 / Q8_1 (matmulQ8Act), as llama.cpp pairs
- * them (Q8_0, Q4_0, Q5_0, IQ4_NL with Q8_0; Q4_1, Q5_1 with Q8_1); every other type (F32, F16, BF16 and the
- * 256-value k-quants and IQ4_XS, which llama.cpp pairs with Q8_K) multiplies f32 activations.
+ * Bytes per 256-value block of Q8_K activations: 256 int16 (each group of 16 stored v0 v8 v1 v9 … v7 v15,
+ * so a pairwise i16 dot product yields ggml's eight lanes, element index mod 8), the 16 groups' sums as
+ * int16, the f32 scale d, and zero padding (see quantizeRowsQ8_K in wasm/kquants.ts). No larger than
+ * eight Q8_ACT_BLOCKs, so one buffer sized for Q8_0 activations holds either format.
  */
-export function takesQ8Activations(type: number): boolean {
-  return type === 8 /* Q8_0 */ || type === 2 /* Q4_0 */ || type === 3 /* Q4_1 */ || type === 6 /* Q5_0 */
-    || type === 7 /* Q5_1 */ || type === 20 /* IQ4_NL */;
+export const Q8_K_ACT_BLOCK = 560;
+
+/** What a weight type's matmul multiplies: f32 activations, or activations quantized as llama.cpp pairs them. */
+export type ActivationFormat = 'f32' | 'q8_0' | 'q8_K';
+
+/**
+ * The activation format llama.cpp pairs with each weight type: Q8_0 (with Q8_1 block sums) for Q8_0, Q4_0,
+ * Q4_1, Q5_0, Q5_1, IQ4_NL; Q8_K for the 256-value k-quants (Q2_K … Q6_K) and IQ4_XS; f32 for F32, F16, BF16.
+ * Quantized formats go through quantizeRowsQ8_0 / quantizeRowsQ8_K and matmulQ8Act.
+ */
+export function activationFormat(type: number): ActivationFormat {
+  switch (type) {
+    case 8 /* Q8_0 */: case 2 /* Q4_0 */: case 3 /* Q4_1 */: case 6 /* Q5_0 */: case 7 /* Q5_1 */: case 20 /* IQ4_NL */:
+      return 'q8_0';
+    case 10 /* Q2_K */: case 11 /* Q3_K */: case 12 /* Q4_K */: case 13 /* Q5_K */: case 14 /* Q6_K */: case 23 /* IQ4_XS */:
+      return 'q8_K';
+    default:
+      return 'f32';
+  }
 }
+
+/** Weight types whose matmul takes quantized activations (matmulQ8Act), in the format activationFormat names. */
+export function takesQ8Activations(type: number): boolean {
+  return activationFormat(type) !== 'f32';
+}
+
+/** Bytes of nt rows of n activations quantized to `format` (n a multiple of its block: 32, or 256 for q8_K). */
+export function quantizedBytes(format: 'q8_0' | 'q8_K', n: number, nt: number): number {
+  return format === 'q8_K' ? nt * Math.floor(n / 256) * Q8_K_ACT_BLOCK : nt * Math.ceil(n / 32) * Q8_ACT_BLOCK;
+}
+
+/** Bytes of the per-thread scratch matmul needs for rows of `cols` values: one f32 row and 4 × 128 bytes. */
+export const matmulScratchBytes = (cols: number) => cols * 4 + 512;
 
 export interface Kernels {
   readonly name: string;
+  /** scratch: matmulScratchBytes(cols) bytes of this thread's own (a dequantized row, then the F32 register block's partial sums). */
   matmul(type: number, w: number, x: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number, scratch: number): void;
   /** Q8_0-quantized copies of nt activation rows (n a multiple of 32) with Q8_1 block sums, Q8_ACT_BLOCK bytes per block, for matmulQ8Act. */
   quantizeRowsQ8_0(x: number, out: number, n: number, nt: number): void;
-  /** matmul for the types takesQ8Activations names, on quantized activations (llama.cpp's integer dot products). */
+  /** Q8_K-quantized copies of nt activation rows (n a multiple of 256), Q8_K_ACT_BLOCK bytes per block, for matmulQ8Act on k-quants. */
+  quantizeRowsQ8_K(x: number, out: number, n: number, nt: number): void;
+  /**
+   * matmul for the types takesQ8Activations names, on activations quantized to their activationFormat
+   * (llama.cpp's integer dot products; the k-quants and IQ4_XS in ggml's generic f32 order).
+   */
   matmulQ8Act(type: number, w: number, xq: number, y: number, rows: number, cols: number, nt: number, r0: number, r1: number): void;
   dequantRow(type: number, src: number, dst: number, n: number): void;
   addBias(y: number, b: number, n: number, nt: number): void;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Heap } from './heap.js';
-import type { Kernels } from './kernels.js';
+import { matmulScratchBytes, type Kernels } from './kernels.js';
 import { kernelModule } from './wasm.js';
 
 interface MatrixRef { ptr: number; type: number; rows: number; cols: number }
@@ -46,9 +46,9 @@ export class MatmulPool {
   constructor(private readonly heap: Heap, private readonly kernels: Kernels, threads: number, maxCols: number) {
     this.parts = threads;
     this.ctl = new Int32Array(new SharedArrayBuffer(64 * 4));
-    this.scratch = heap.alloc(maxCols * 4, 'dequant scratch');
+    this.scratch = heap.alloc(matmulScratchBytes(maxCols), 'matmul scratch');
     for (let i = 0; i < threads - 1; i++) {
-      const scratch = heap.alloc(maxCols * 4, 'dequant scratch');
+      const scratch = heap.alloc(matmulScratchBytes(maxCols), 'matmul scratch');
       const worker = new Worker(new URL('./matmul-worker.mjs', import.meta.url), {
         workerData: { module: kernelModule(), memory: heap.memory, control: this.ctl.buffer, scratch },
       });

@@ -1,5 +1,5 @@
 import type { Heap } from '../kernels/heap.js';
-import { Q8_ACT_BLOCK, takesQ8Activations, type Kernels } from '../kernels/kernels.js';
+import { activationFormat, matmulScratchBytes, Q8_ACT_BLOCK, quantizedBytes, type Kernels } from '../kernels/kernels.js';
 import type { MatmulPool } from '../kernels/pool.js';
 import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
@@ -27,8 +27,8 @@ export const CHUNK = 64;
 /** Bytes of the forward pass's scratch buffers for a model of this shape (what the constructor allocates, to within alignment). */
 export function scratchBytes(c: ModelConfig): number {
   const d = c.nEmbd, q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim, widest = Math.max(d, q, c.nFf);
-  const floats = CHUNK * (d + Math.max(d, q) + (c.family === 'gpt2' ? 3 * d : 0) + 2 * q + 2 * kv + d + 2 * c.nFf + 1 + c.vocabSize) + c.ropeDim + widest;
-  return floats * 4 + CHUNK * Math.ceil(widest / 32) * Q8_ACT_BLOCK;
+  const floats = CHUNK * (d + Math.max(d, q) + (c.family === 'gpt2' ? 3 * d : 0) + 2 * q + 2 * kv + d + 2 * c.nFf + 1 + c.vocabSize) + c.ropeDim;
+  return floats * 4 + matmulScratchBytes(widest) + CHUNK * Math.ceil(widest / 32) * Q8_ACT_BLOCK;
 }
 
 /**
@@ -58,7 +58,7 @@ export class Transformer {
   /** Gemma's sliding layers' rotary frequencies (their own base, never scaled); 0 = as invFreq. */
   private readonly invFreqLocal: number;
   private readonly scratch: number;
-  /** Activations quantized to Q8_0 for Q8_0/Q4_0 weights. */
+  /** Activations quantized for the current format (Q8_0 or Q8_K: see linears). */
   private readonly xq: number;
   private readonly logits: number;
 
@@ -91,8 +91,9 @@ export class Transformer {
     if (c.family !== 'gpt2') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
     this.invFreqLocal = c.gemma?.sliding.some(Boolean) ? f(c.ropeDim / 2, 'rope (sliding layers)') : 0;
     if (this.invFreqLocal) heap.f32(this.invFreqLocal, c.ropeDim / 2).set(ropeInvFreq({ ropeDim: c.ropeDim, ropeBase: c.gemma!.ropeBaseLocal }));
-    this.scratch = f(Math.max(this.d, this.qDim, c.nFf), 'dequant scratch');
-    this.xq = heap.alloc(CHUNK * Math.ceil(Math.max(this.d, this.qDim, c.nFf) / 32) * Q8_ACT_BLOCK, 'quantized activations');
+    this.scratch = heap.alloc(matmulScratchBytes(Math.max(this.d, this.qDim, c.nFf)), 'matmul scratch');
+    const widest = Math.max(this.d, this.qDim, c.nFf);
+    this.xq = heap.alloc(Math.max(quantizedBytes('q8_0', widest, CHUNK), quantizedBytes('q8_K', widest, CHUNK)), 'quantized activations');
     this.logits = f(CHUNK * c.vocabSize, 'logits');
   }
 
@@ -102,23 +103,28 @@ export class Transformer {
   }
 
   /**
-   * y = x · mᵀ (+ bias) for several matrices that read the same input x (nt rows). Q8_0 and Q4_0
-   * weights multiply activations quantized to Q8_0, with integer dot products, exactly as llama.cpp
-   * computes them (and several times faster than dequantizing); the input is quantized once per group.
+   * y = x · mᵀ (+ bias) for several matrices that read the same input x (nt rows). Quantized weights
+   * multiply activations quantized the way llama.cpp pairs with their type (activationFormat: Q8_0 for
+   * Q8_0, Q4_0, …; Q8_K for the k-quants and IQ4_XS), with integer dot products, as llama.cpp computes them
+   * (and several times faster than dequantizing). The matrices run grouped by format, so x is quantized
+   * once per format the group needs, into the one buffer xq; each output is the same whatever the order.
    */
   private linears(x: number, nt: number, outputs: [Matrix, Vec, number][]): void {
-    let quantized = false;
-    for (const [m, bias, y] of outputs) {
-      const q8 = takesQ8Activations(m.type);
-      if (q8 && !quantized) {
-        this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
-        quantized = true;
+    for (const format of ['q8_K', 'q8_0', 'f32'] as const) {
+      let quantized = false;
+      for (const [m, bias, y] of outputs) {
+        if (activationFormat(m.type) !== format) continue;
+        if (format !== 'f32' && !quantized) {
+          if (format === 'q8_0') this.kernels.quantizeRowsQ8_0(x, this.xq, m.cols, nt);
+          else this.kernels.quantizeRowsQ8_K(x, this.xq, m.cols, nt);
+          quantized = true;
+        }
+        const q8 = format !== 'f32', input = q8 ? this.xq : x;
+        if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, input, y, nt, q8);
+        else if (q8) this.kernels.matmulQ8Act(m.type, m.ptr, input, y, m.rows, m.cols, nt, 0, m.rows);
+        else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
+        if (bias) this.kernels.addBias(y, bias, m.rows, nt);
       }
-      const input = q8 ? this.xq : x;
-      if (this.pool && this.pool.worthIt(m.rows, m.cols, nt)) this.pool.matmul(m, input, y, nt, q8);
-      else if (q8) this.kernels.matmulQ8Act(m.type, m.ptr, input, y, m.rows, m.cols, nt, 0, m.rows);
-      else this.kernels.matmul(m.type, m.ptr, x, y, m.rows, m.cols, nt, 0, m.rows, this.scratch);
-      if (bias) this.kernels.addBias(y, bias, m.rows, nt);
     }
   }
 

@@ -4,7 +4,7 @@ import { dequantize, quantize } from '../../src/formats/quant/index.js';
 import { DType, blockSize, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
 import { fallbackKernels } from '../../src/kernels/fallback.js';
 import { Heap } from '../../src/kernels/heap.js';
-import { Q8_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
+import { activationFormat, matmulScratchBytes, Q8_ACT_BLOCK, Q8_K_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
 
@@ -326,9 +326,12 @@ describe('matmul on every new type: batch-invariant, and equal to dequantize-the
   const rng = new Rng(77);
   const wf = Float32Array.from({ length: rows * cols }, () => rng.uniform() * 2 - 1);
   const x = Float32Array.from({ length: maxT * cols }, () => rng.uniform() * 2 - 1);
-  const xp = put(x), scratch = heap.alloc(cols * 4, 'scratch');
+  const xp = put(x), scratch = heap.alloc(matmulScratchBytes(cols), 'scratch');
   const qBytes = maxT * (cols / 32) * Q8_ACT_BLOCK, xq = heap.alloc(qBytes, 'xq');
   wasm.quantizeRowsQ8_0(xp, xq, cols, maxT);
+  // The k-quants and IQ4_XS take activations quantized to Q8_K instead.
+  const xqK = heap.alloc(maxT * (cols / 256) * Q8_K_ACT_BLOCK, 'xq');
+  wasm.quantizeRowsQ8_K(xp, xqK, cols, maxT);
 
   for (const t of TYPES) {
     test(dtypeName(t), () => {
@@ -344,10 +347,12 @@ describe('matmul on every new type: batch-invariant, and equal to dequantize-the
         ['typescript matmul', (nt, y) => ts.matmul(t, w, xp, y, rows, cols, nt, 0, rows, scratch), 1e-5],
       ];
       if (takesQ8Activations(t)) {
-        // Activations rounded to 8 bits (≤ amax/254 each): a 512-long dot of values in [−1, 1] moves by
-        // ~0.05 typically; 0.25 is five standard deviations (as for Q8_0 and Q4_0).
-        paths.push(['wasm matmulQ8Act', (nt, y) => wasm.matmulQ8Act(t, w, xq, y, rows, cols, nt, 0, rows), 0.25]);
-        paths.push(['typescript matmulQ8Act', (nt, y) => ts.matmulQ8Act(t, w, xq, y, rows, cols, nt, 0, rows), 0.25]);
+        // Activations rounded to 8 bits (≤ amax/254 each, amax per 32 values for Q8_0, per 256 for Q8_K): a
+        // 512-long dot of values in [−1, 1] moves by ~0.05 typically; 0.25 is five standard deviations (as
+        // for Q8_0 and Q4_0).
+        const input = activationFormat(t) === 'q8_K' ? xqK : xq;
+        paths.push(['wasm matmulQ8Act', (nt, y) => wasm.matmulQ8Act(t, w, input, y, rows, cols, nt, 0, rows), 0.25]);
+        paths.push(['typescript matmulQ8Act', (nt, y) => ts.matmulQ8Act(t, w, input, y, rows, cols, nt, 0, rows), 0.25]);
       }
       const results: Float32Array[] = [];
       for (const [name, run, tol] of paths) {

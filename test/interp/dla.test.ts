@@ -16,10 +16,11 @@ const CASES: [string, () => string, string | number[], { skip: string | false }]
   ['GPT-2 fixture', () => fixture('gguf', SMALL.gpt2, DType.F32), LONG_IDS.slice(0, 70), { skip: false }],
   ['Llama fixture', () => fixture('gguf', SMALL.llama, DType.F32), LONG_IDS.slice(0, 70), { skip: false }],
   ['Qwen2 fixture (attention biases)', () => fixture('gguf', SMALL.qwen2, DType.F32), LONG_IDS.slice(0, 20), { skip: false }],
-  // k-quant weights go through dequantization in the engine too, so the float64 sums stay exact. (Q8_0 and
-  // Q4_0 weights multiply activations rounded to Q8_0, as llama.cpp does: the sums then agree only to ~1e-2.)
-  ['GPT-2 fixture, Q4_K weights (W_O, W_U rows dequantized)', () => fixture('gguf', WIDE.gpt2, DType.Q4_K), LONG_IDS.slice(0, 30), { skip: false }],
-  ['Llama fixture, Q6_K weights', () => fixture('gguf', WIDE.llama, DType.Q6_K), LONG_IDS.slice(0, 30), { skip: false }],
+  // F16 and BF16 weights are widened to f32 in the engine too, so the float64 sums stay exact. (Quantized
+  // weights — Q8_0 and Q4_0, and the k-quants — multiply activations rounded to 8 bits (Q8_0 / Q8_K), as
+  // llama.cpp does: the sums then agree only to ~1e-2.)
+  ['GPT-2 fixture, F16 weights (W_O, W_U rows widened)', () => fixture('gguf', WIDE.gpt2, DType.F16), LONG_IDS.slice(0, 30), { skip: false }],
+  ['Llama fixture, BF16 weights', () => fixture('gguf', WIDE.llama, DType.BF16), LONG_IDS.slice(0, 30), { skip: false }],
 ];
 
 function ids(m: Model, x: string | number[]): number[] {

@@ -5,7 +5,7 @@ import { quantize } from '../../src/formats/quant/index.js';
 import { DType, byteSize, dtypeName } from '../../src/formats/tensor-types.js';
 import { fallbackKernels } from '../../src/kernels/fallback.js';
 import { Heap } from '../../src/kernels/heap.js';
-import { Q8_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
+import { matmulScratchBytes, Q8_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
 import { maxAbsDiff } from '../helpers.js';
@@ -31,7 +31,7 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
   for (const t of [DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.IQ4_NL,
     DType.Q2_K, DType.Q3_K, DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_XS]) {
     test(`matmul ${dtypeName(t)}`, () => {
-      const w = put(quantize(t, wf)), xp = put(x), y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y'), scratch = heap.alloc(cols * 4, 's');
+      const w = put(quantize(t, wf)), xp = put(x), y1 = heap.alloc(nt * rows * 4, 'y'), y2 = heap.alloc(nt * rows * 4, 'y'), scratch = heap.alloc(matmulScratchBytes(cols), 's');
       wasm.matmul(t, w, xp, y1, rows, cols, nt, 0, rows, scratch);
       ts.matmul(t, w, xp, y2, rows, cols, nt, 0, rows, scratch);
       assert.ok(maxAbsDiff(read(y1, nt * rows), read(y2, nt * rows)) < 1e-5 * Math.sqrt(cols));
@@ -45,6 +45,21 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
       wasm.dequantRow(t, w + byteSize(t, cols) * 5, d1, cols);
       ts.dequantRow(t, w + byteSize(t, cols) * 5, d2, cols);
       assert.deepEqual(read(d1, cols), read(d2, cols));
+    });
+  }
+
+  // Register blocks (2 rows × 4 tokens for F32), token groups and tiles must not change any (row, token)
+  // product: every token of a batch equals that token multiplied alone, bit for bit. F32 also at widths that
+  // leave 4-element steps and a scalar tail after the last 16-element stride, and at an odd row count.
+  for (const [t, r, c] of [[DType.F32, 7, 770], [DType.F32, 6, 13], [DType.F32, 5, 48], [DType.F16, 5, 64], [DType.Q2_K, 3, 256]] as const) {
+    test(`matmul ${dtypeName(t)} ${r}×${c}: each of 9 tokens equals the token alone`, () => {
+      const n = 9, w = put(quantize(t, rand(r * c))), xs = rand(n * c), xp = put(xs), s = heap.alloc(matmulScratchBytes(c), 's');
+      const all = heap.alloc(n * r * 4, 'y'), one = heap.alloc(r * 4, 'y');
+      wasm.matmul(t, w, xp, all, r, c, n, 0, r, s);
+      for (let i = 0; i < n; i++) {
+        wasm.matmul(t, w, xp + i * c * 4, one, r, c, 1, 0, r, s);
+        assert.deepEqual(read(all + i * r * 4, r), read(one, r), `token ${i}`);
+      }
     });
   }
 
@@ -64,7 +79,7 @@ describe('WebAssembly kernels match the TypeScript kernels', () => {
       // And it is close to the f32-activation product: each x is rounded by at most amax/254, so a
       // 512-long dot of values in [-1, 1] moves by ~0.05 typically; 0.25 is five standard deviations.
       const y3 = heap.alloc(nt * rows * 4, 'y');
-      wasm.matmul(t, w, xp, y3, rows, cols, nt, 0, rows, heap.alloc(cols * 4, 's'));
+      wasm.matmul(t, w, xp, y3, rows, cols, nt, 0, rows, heap.alloc(matmulScratchBytes(cols), 's'));
       assert.ok(maxAbsDiff(read(y1, nt * rows), read(y3, nt * rows)) < 0.25);
     });
   }

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { quantize } from '../../src/formats/quant/index.js';
 import { DType } from '../../src/formats/tensor-types.js';
 import { Heap } from '../../src/kernels/heap.js';
-import { Q8_ACT_BLOCK } from '../../src/kernels/kernels.js';
+import { matmulScratchBytes, Q8_ACT_BLOCK } from '../../src/kernels/kernels.js';
 import { MatmulPool, nextWord, ROW_BITS } from '../../src/kernels/pool.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
@@ -24,7 +24,7 @@ after(() => pool.close());
 
 describe('matmul thread pool', () => {
   test('many jobs of varied shapes equal the single-threaded kernels bit for bit', () => {
-    const scratch = heap.alloc(1024 * 4, 'scratch');
+    const scratch = heap.alloc(matmulScratchBytes(1024), 'scratch');
     for (let job = 0; job < 300; job++) {
       const mark = heap.mark();
       const rows = 8 + Math.floor(rng.uniform() * 700), cols = 32 * (1 + Math.floor(rng.uniform() * 24)), nt = 1 + Math.floor(rng.uniform() * 5);

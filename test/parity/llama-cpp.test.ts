@@ -15,15 +15,17 @@ import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 //   - F16 weights: llama.cpp rounds activations to F16 before the matmul (~1e-4 here): ≤ 1e-3
 //   - GPT-2: llama.cpp takes GELU from an F16 table (~1e-3): ≤ 2e-3; with Q8_0 weights that rounding
 //     also shifts which way activations quantize (≤ 3e-2)
-//   - k-quants: llama.cpp quantizes activations to Q8_K, Wander keeps them f32 (~2e-3): ≤ 1e-2
 //   - Q4_1, Q5_0, Q5_1, IQ4_NL (wide Llama fixture): Wander reproduces llama.cpp's Q8_0 / Q8_1 activation
 //     quantization and integer dot products (Q5_1 agrees to 4e-8 where llama.cpp takes its plain
 //     vec_dot), but llama.cpp may take other kernels for them (AMX for Q4_1 on CPUs that have it, as
 //     for Q8_0/Q4_0; tinyBLAS for Q5_0/IQ4_NL; repacked IQ4_NL), whose different summation order flips
 //     a few activations' 8-bit rounding downstream. Measured (AMX CPU): Q4_1 8.5e-4, Q5_0 1.2e-4,
 //     Q5_1 4e-8, IQ4_NL 2.6e-4 (Q8_0 on the same fixture: 2.8e-4); required ≤ 3e-3 (Q4_1), ≤ 1e-3 (others)
-//   - Q2_K, Q3_K, Q5_K, IQ4_XS: Q8_K activations in llama.cpp, as the k-quants above; measured
-//     2.7e-3–3.1e-3; ≤ 1e-2
+//   - k-quants and IQ4_XS (wide Llama fixture): Wander reproduces llama.cpp's Q8_K activation quantization
+//     and integer dot products (in ggml's generic f32 order). Measured (AMX CPU): Q6_K 6e-8, Q5_K 4e-8,
+//     Q3_K 7e-8, IQ4_XS 1.1e-7; Q4_K 3.5e-4 and Q2_K 1.1e-4, where llama.cpp repacks the weights for its
+//     AVX2 (Q4_K) and AVX-512 (Q2_K) kernels, whose other summation order flips a few activations' 8-bit
+//     rounding downstream (with f32 activations, before: 2.2e-3–3.1e-3); required ≤ 3e-3 (Q4_K, Q2_K), ≤ 1e-3
 //   - f16 KV cache (--kv f16, and F16 K/V in llama.cpp): both store keys and values rounded to f16;
 //     llama.cpp also rounds the queries and the attention probabilities to f16 for its F16 matmuls,
 //     Wander keeps them f32. Measured: Llama 1.7e-4, GPT-2 6.4e-4 (its GELU table included); ≤ 1e-3 / 2e-3
@@ -54,9 +56,9 @@ const CASES: Case[] = [
   { name: 'Llama fixture Q4_0', path: fx(SMALL.llama, DType.Q4_0), prompt: PROMPT, tolerance: 1e-3 },
   { name: 'Qwen2 fixture (QKV biases, NeoX RoPE) F32', path: fx(SMALL.qwen2, DType.F32), prompt: PROMPT, tolerance: 1e-4 },
   { name: 'Qwen3 fixture (QK-norm) F32', path: fx(SMALL.qwen3, DType.F32), prompt: PROMPT, tolerance: 1e-4 },
-  { name: 'wide Llama fixture Q4_K', path: fx(WIDE.llama, DType.Q4_K), prompt: PROMPT, tolerance: 1e-2 },
-  { name: 'wide Llama fixture Q6_K', path: fx(WIDE.llama, DType.Q6_K), prompt: PROMPT, tolerance: 1e-2 },
-  ...([[DType.Q4_1, 3e-3], [DType.Q5_0, 1e-3], [DType.Q5_1, 1e-3], [DType.IQ4_NL, 1e-3], [DType.Q2_K, 1e-2], [DType.Q3_K, 1e-2], [DType.Q5_K, 1e-2], [DType.IQ4_XS, 1e-2]] as const)
+  { name: 'wide Llama fixture Q4_K', path: fx(WIDE.llama, DType.Q4_K), prompt: PROMPT, tolerance: 3e-3 },
+  { name: 'wide Llama fixture Q6_K', path: fx(WIDE.llama, DType.Q6_K), prompt: PROMPT, tolerance: 1e-3 },
+  ...([[DType.Q4_1, 3e-3], [DType.Q5_0, 1e-3], [DType.Q5_1, 1e-3], [DType.IQ4_NL, 1e-3], [DType.Q2_K, 3e-3], [DType.Q3_K, 1e-3], [DType.Q5_K, 1e-3], [DType.IQ4_XS, 1e-3]] as const)
     .map(([dt, tolerance]): Case => ({ name: `wide Llama fixture ${dtypeName(dt)}`, path: fx(WIDE.llama, dt), prompt: PROMPT, tolerance, nearTies: true })),
   // --kv f16 on both sides: keys and values stored as f16.
   { name: 'Llama fixture F32, f16 KV cache', path: fx(SMALL.llama, DType.F32), prompt: PROMPT, tolerance: KV_F16_TOLERANCE, kv: 'f16' },

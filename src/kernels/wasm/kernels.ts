@@ -8,6 +8,8 @@ import { T_F32, T_F16, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0, T_Q2_K, T_Q3_K, T
 
 // The sampling math lives in its own file; its functions are exports of this module too.
 export * from './sampling';
+export * from './kquants';
+import { isQ8KType, matmulQ8K } from './kquants';
 
 // ---------------------------------------------------------------- dot products (x is f32)
 
@@ -82,6 +84,72 @@ function dot2F32(w: usize, x0: usize, x1: usize, n: i32, y0: usize, y1: usize): 
   }
   store<f32>(y0, s0);
   store<f32>(y1, s1);
+}
+
+// One of dotF32's four accumulators for 2 rows × 4 tokens: lanes g·4 .. g·4+3 of every 16-element stride
+// (and, for g = 0, the 4-element steps after the last full stride), each of the eight (row, token) sums in
+// exactly the order dotF32 gives that accumulator. Results go to out[8·v128] in (row, token) order.
+@inline function pass2x4(g: i32, w0: usize, w1: usize, x0: usize, x1: usize, x2: usize, x3: usize, n: i32, out: usize): void {
+  let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  const n16 = n & ~15, n4 = g == 0 ? n & ~3 : n16;
+  let wa: v128, wb: v128, xv: v128;
+  let i = g << 2;
+  // Two 16-element strides per turn (the same additions in the same order), then one, then (g = 0) 4-steps.
+  for (; i + 16 < n16; i += 32) {
+    let o = <usize>i << 2;
+    wa = v128.load(w0 + o); wb = v128.load(w1 + o);
+    xv = v128.load(x0 + o);
+    c00 = f32x4.add(c00, f32x4.mul(wa, xv)); c10 = f32x4.add(c10, f32x4.mul(wb, xv));
+    xv = v128.load(x1 + o);
+    c01 = f32x4.add(c01, f32x4.mul(wa, xv)); c11 = f32x4.add(c11, f32x4.mul(wb, xv));
+    xv = v128.load(x2 + o);
+    c02 = f32x4.add(c02, f32x4.mul(wa, xv)); c12 = f32x4.add(c12, f32x4.mul(wb, xv));
+    xv = v128.load(x3 + o);
+    c03 = f32x4.add(c03, f32x4.mul(wa, xv)); c13 = f32x4.add(c13, f32x4.mul(wb, xv));
+    o += 64;
+    wa = v128.load(w0 + o); wb = v128.load(w1 + o);
+    xv = v128.load(x0 + o);
+    c00 = f32x4.add(c00, f32x4.mul(wa, xv)); c10 = f32x4.add(c10, f32x4.mul(wb, xv));
+    xv = v128.load(x1 + o);
+    c01 = f32x4.add(c01, f32x4.mul(wa, xv)); c11 = f32x4.add(c11, f32x4.mul(wb, xv));
+    xv = v128.load(x2 + o);
+    c02 = f32x4.add(c02, f32x4.mul(wa, xv)); c12 = f32x4.add(c12, f32x4.mul(wb, xv));
+    xv = v128.load(x3 + o);
+    c03 = f32x4.add(c03, f32x4.mul(wa, xv)); c13 = f32x4.add(c13, f32x4.mul(wb, xv));
+  }
+  for (; i < n4; i += i < n16 ? 16 : 4) {
+    const o = <usize>i << 2;
+    wa = v128.load(w0 + o); wb = v128.load(w1 + o);
+    xv = v128.load(x0 + o);
+    c00 = f32x4.add(c00, f32x4.mul(wa, xv)); c10 = f32x4.add(c10, f32x4.mul(wb, xv));
+    xv = v128.load(x1 + o);
+    c01 = f32x4.add(c01, f32x4.mul(wa, xv)); c11 = f32x4.add(c11, f32x4.mul(wb, xv));
+    xv = v128.load(x2 + o);
+    c02 = f32x4.add(c02, f32x4.mul(wa, xv)); c12 = f32x4.add(c12, f32x4.mul(wb, xv));
+    xv = v128.load(x3 + o);
+    c03 = f32x4.add(c03, f32x4.mul(wa, xv)); c13 = f32x4.add(c13, f32x4.mul(wb, xv));
+  }
+  v128.store(out, c00); v128.store(out, c01, 16); v128.store(out, c02, 32); v128.store(out, c03, 48);
+  v128.store(out, c10, 64); v128.store(out, c11, 80); v128.store(out, c12, 96); v128.store(out, c13, 112);
+}
+
+// Two f32 rows against four tokens (a register block: each weight vector is loaded once for four tokens and
+// each token vector once for two rows), every (row, token) dot product bit-identical to dotF32's. dotF32
+// keeps four accumulators, for lanes 0–3, 4–7, 8–11 and 12–15 of each 16-element stride; they are
+// independent sums, so they are computed one after the other (pass2x4) with eight (row, token) accumulators
+// each, then combined exactly as dotF32 combines them. part: 4 × 128 bytes of this thread's scratch.
+function dot2x4F32(w0: usize, w1: usize, x0: usize, x1: usize, x2: usize, x3: usize, n: i32, y: usize, yStride: usize, part: usize): void {
+  for (let g = 0; g < 4; g++) pass2x4(g, w0, w1, x0, x1, x2, x3, n, part + (<usize>g << 7));
+  const n4 = n & ~3;
+  for (let k = 0; k < 8; k++) {
+    const o = <usize>k << 4;
+    const a = f32x4.add(f32x4.add(v128.load(part + o), v128.load(part + 128 + o)), f32x4.add(v128.load(part + 256 + o), v128.load(part + 384 + o)));
+    let s = hsum(a);
+    const wr = k < 4 ? w0 : w1, xt = k & 3;
+    const xr = xt == 0 ? x0 : xt == 1 ? x1 : xt == 2 ? x2 : x3;
+    for (let i = n4; i < n; i++) s += load<f32>(wr + (<usize>i << 2)) * load<f32>(xr + (<usize>i << 2));
+    store<f32>(y + (<usize>(k >> 2) << 2) + <usize>xt * yStride, s);
+  }
 }
 
 // Q8_0: blocks of 32 weights = f16 scale + 32 int8. The block's int8·f32 sum is exact-ish in f32, then scaled.
@@ -405,7 +473,24 @@ export function matmul(type: i32, w: usize, x: usize, y: usize, rows: i32, cols:
   const xStride = <usize>cols << 2, yStride = <usize>rows << 2;
   // Fused for the types with a convert-and-dot (dotRow); every other type is dequantized to scratch.
   const fused = type == T_F32 || type == T_F16 || type == T_BF16 || type == T_Q8_0 || type == T_Q4_0;
-  for (let r = r0; r < r1; r++) {
+  let r = r0;
+  // F32 rows against several tokens: register blocks of 2 rows × 4 tokens (dot2x4F32), the rest below.
+  if (type == T_F32 && nt >= 4) {
+    const part = scratch + (<usize>cols << 2); // after the dequantization row: see the scratch size in kernels.ts
+    for (; r + 2 <= r1; r += 2) {
+      const wr = w + <usize>r * rb, yr = y + (<usize>r << 2);
+      let t = 0;
+      for (; t + 4 <= nt; t += 4) {
+        const xt = x + <usize>t * xStride;
+        dot2x4F32(wr, wr + rb, xt, xt + xStride, xt + 2 * xStride, xt + 3 * xStride, cols, yr + <usize>t * yStride, yStride, part);
+      }
+      for (; t < nt; t++) {
+        store<f32>(yr + <usize>t * yStride, dotF32(wr, x + <usize>t * xStride, cols));
+        store<f32>(yr + 4 + <usize>t * yStride, dotF32(wr + rb, x + <usize>t * xStride, cols));
+      }
+    }
+  }
+  for (; r < r1; r++) {
     const wr = w + <usize>r * rb;
     const yr = y + (<usize>r << 2);
     if (nt == 1 && fused) {
@@ -674,58 +759,87 @@ export function toF16(src: usize, dst: usize, n: i32): void {
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.add(s01, s23)), f32x4.splat(dw * load<f32>(xb))));
 }
 
-// matmul for Q8_0, Q4_0, Q5_0, IQ4_NL (Q8_0 activations) and Q4_1, Q5_1 (Q8_1 activations) weights against
-// activations quantized by quantizeRowsQ8_0: exact integer sums per block, scaled by d_w·d_x and
-// accumulated in four f32 lanes (as llama.cpp's AVX code accumulates); Q4_1 and Q5_1 add m_w·s_x per block
-// to a separate f32 sum added at the end (as llama.cpp's summs). Each weight block is widened once and used
-// for up to four tokens; every token gets the same arithmetic whatever its group, so results do not depend
-// on batching.
-export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
+// Rows [r0, r1) × tokens [t0, t0 + N) of matmulQ8Act for one weight type (a constant once inlined, so
+// each type gets its own straight-line code: no type tests or spills in the inner loop). Each weight block
+// is widened once and used for the N tokens (N is 4 or 1, also a constant).
+@inline function q8ActRows(type: i32, N: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, t0: i32, r0: i32, r1: i32): void {
   const rb = rowBytes(type, cols);
   const xStride = <usize>(cols >> 5) * Q8_ACT_BLOCK, yStride = <usize>rows << 2;
   const nb = cols >> 5;
   const hasMin = type == T_Q4_1 || type == T_Q5_1;
   const bb: usize = type == T_Q8_0 ? 34 : blockBytes32(type);
+  const x0 = xq + <usize>t0 * xStride;
   for (let r = r0; r < r1; r++) {
     const wr = w + <usize>r * rb;
-    const yr = y + (<usize>r << 2);
-    for (let t = 0; t < nt; t += 4) {
-      const n = min(4, nt - t);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
-      const x0 = xq + <usize>t * xStride;
-      for (let b = 0; b < nb; b++) {
-        const wb = wr + <usize>b * bb;
-        let w0: v128, w1: v128, w2: v128, w3: v128;
-        if (type == T_Q8_0) {
-          w0 = widenQ8_0(wb, 0); w1 = widenQ8_0(wb, 1); w2 = widenQ8_0(wb, 2); w3 = widenQ8_0(wb, 3);
-        } else {
-          const lo = blockQ32(type, wb, 0), hi = blockQ32(type, wb, 1);
-          w0 = i16x8.extend_low_i8x16_s(lo); w1 = i16x8.extend_high_i8x16_s(lo);
-          w2 = i16x8.extend_low_i8x16_s(hi); w3 = i16x8.extend_high_i8x16_s(hi);
-        }
-        const dw = f16ToF32(load<u16>(wb));
-        const xb = x0 + <usize>b * Q8_ACT_BLOCK;
-        a0 = accBlock(a0, w0, w1, w2, w3, dw, xb);
-        if (n > 1) a1 = accBlock(a1, w0, w1, w2, w3, dw, xb + xStride);
-        if (n > 2) a2 = accBlock(a2, w0, w1, w2, w3, dw, xb + 2 * xStride);
-        if (n > 3) a3 = accBlock(a3, w0, w1, w2, w3, dw, xb + 3 * xStride);
-        if (hasMin) {
-          const mw = f16ToF32(load<u16>(wb + 2));
-          m0 += mw * load<f32>(xb + 68);
-          if (n > 1) m1 += mw * load<f32>(xb + xStride + 68);
-          if (n > 2) m2 += mw * load<f32>(xb + 2 * xStride + 68);
-          if (n > 3) m3 += mw * load<f32>(xb + 3 * xStride + 68);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let m0: f32 = 0, m1: f32 = 0, m2: f32 = 0, m3: f32 = 0;
+    for (let b = 0; b < nb; b++) {
+      const wb = wr + <usize>b * bb;
+      let w0: v128, w1: v128, w2: v128, w3: v128;
+      if (type == T_Q8_0) {
+        w0 = widenQ8_0(wb, 0); w1 = widenQ8_0(wb, 1); w2 = widenQ8_0(wb, 2); w3 = widenQ8_0(wb, 3);
+      } else {
+        const lo = blockQ32(type, wb, 0), hi = blockQ32(type, wb, 1);
+        w0 = i16x8.extend_low_i8x16_s(lo); w1 = i16x8.extend_high_i8x16_s(lo);
+        w2 = i16x8.extend_low_i8x16_s(hi); w3 = i16x8.extend_high_i8x16_s(hi);
+      }
+      const dw = f16ToF32(load<u16>(wb));
+      const xb = x0 + <usize>b * Q8_ACT_BLOCK;
+      a0 = accBlock(a0, w0, w1, w2, w3, dw, xb);
+      if (N > 1) a1 = accBlock(a1, w0, w1, w2, w3, dw, xb + xStride);
+      if (N > 2) {
+        a2 = accBlock(a2, w0, w1, w2, w3, dw, xb + 2 * xStride);
+        a3 = accBlock(a3, w0, w1, w2, w3, dw, xb + 3 * xStride);
+      }
+      if (hasMin) {
+        const mw = f16ToF32(load<u16>(wb + 2));
+        m0 += mw * load<f32>(xb + 68);
+        if (N > 1) m1 += mw * load<f32>(xb + xStride + 68);
+        if (N > 2) {
+          m2 += mw * load<f32>(xb + 2 * xStride + 68);
+          m3 += mw * load<f32>(xb + 3 * xStride + 68);
         }
       }
-      let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-      if (hasMin) { s0 += m0; s1 += m1; s2 += m2; s3 += m3; }
-      store<f32>(yr + <usize>t * yStride, s0);
-      if (n > 1) store<f32>(yr + <usize>(t + 1) * yStride, s1);
-      if (n > 2) store<f32>(yr + <usize>(t + 2) * yStride, s2);
-      if (n > 3) store<f32>(yr + <usize>(t + 3) * yStride, s3);
+    }
+    const yr = y + (<usize>r << 2) + <usize>t0 * yStride;
+    store<f32>(yr, hasMin ? hsum(a0) + m0 : hsum(a0));
+    if (N > 1) store<f32>(yr + yStride, hasMin ? hsum(a1) + m1 : hsum(a1));
+    if (N > 2) {
+      store<f32>(yr + 2 * yStride, hasMin ? hsum(a2) + m2 : hsum(a2));
+      store<f32>(yr + 3 * yStride, hasMin ? hsum(a3) + m3 : hsum(a3));
     }
   }
+}
+
+// Tokens per tile: the tile's quantized activations (16 × 72 bytes per block of 32 inputs, 27 KB at 768
+// inputs) stay in the L1 cache while every row of the range is multiplied against them.
+const Q8_TILE: i32 = 16;
+const Q8_GROUP: i32 = 4;
+
+@inline function q8ActTiled(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
+  for (let tt = 0; tt < nt; tt += Q8_TILE) {
+    const te = min(nt, tt + Q8_TILE);
+    let t = tt;
+    for (; t + Q8_GROUP <= te; t += Q8_GROUP) q8ActRows(type, Q8_GROUP, w, xq, y, rows, cols, t, r0, r1);
+    for (; t < te; t++) q8ActRows(type, 1, w, xq, y, rows, cols, t, r0, r1);
+  }
+}
+
+// matmul for Q8_0, Q4_0, Q5_0, IQ4_NL (Q8_0 activations) and Q4_1, Q5_1 (Q8_1 activations) weights against
+// activations quantized by quantizeRowsQ8_0: exact integer sums per block, scaled by d_w·d_x and
+// accumulated in four f32 lanes (as llama.cpp's AVX code accumulates); Q4_1 and Q5_1 add m_w·s_x per block
+// to a separate f32 sum added at the end (as llama.cpp's summs). Every (row, token) gets the same
+// arithmetic whatever its tile, group or row range, so results do not depend on batching or threads.
+// The 256-value k-quants and IQ4_XS (Q8_K activations) go to matmulQ8K (kquants.ts).
+export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32, cols: i32, nt: i32, r0: i32, r1: i32): void {
+  if (type == T_Q8_0) q8ActTiled(T_Q8_0, w, xq, y, rows, cols, nt, r0, r1);
+  else if (type == T_Q4_0) q8ActTiled(T_Q4_0, w, xq, y, rows, cols, nt, r0, r1);
+  else if (type == T_Q4_1) q8ActTiled(T_Q4_1, w, xq, y, rows, cols, nt, r0, r1);
+  else if (type == T_Q5_0) q8ActTiled(T_Q5_0, w, xq, y, rows, cols, nt, r0, r1);
+  else if (type == T_Q5_1) q8ActTiled(T_Q5_1, w, xq, y, rows, cols, nt, r0, r1);
+  else if (type == T_IQ4_NL) q8ActTiled(T_IQ4_NL, w, xq, y, rows, cols, nt, r0, r1);
+  else if (isQ8KType(type)) matmulQ8K(type, w, xq, y, rows, cols, nt, r0, r1);
+  else unreachable();
 }
 
 // ---------------------------------------------------------------- training (f32)
