@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { LlamaCppModel } from '../backends/llama-cpp.js';
-import { OpenAIBackend } from '../backends/openai.js';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
-import { chatPrompt, type ChatPrompt } from '../generate/chat.js';
+import type { ChatPrompt } from '../generate/chat.js';
 import type { Run, Sample } from '../generate/report.js';
 import type { SettingsInput } from '../generate/settings.js';
 import { addChatFlags, addModelFlags, chatFlags, defaultThreads, memoryOptions, openModel, refuseMemoryFlags, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
@@ -41,7 +39,7 @@ export function generateCommand(program: Command): void {
       const { model, loadMs } = await openModel(flags);
       try {
         const chat = chatFlags(flags);
-        const prompt = chat ? chatPrompt(model, chat.messages) : requirePrompt(flags);
+        const prompt = chat ? (await import('../generate/chat.js')).chatPrompt(model, chat.messages) : requirePrompt(flags);
         // With interventions the run is shown beside the clean one, so nothing streams.
         const compare = hasInterventions(input);
         const text = !flags.json && !compare;
@@ -73,6 +71,7 @@ async function remote(flags: GenerateFlags, input: SettingsInput): Promise<void>
   const apiKey = process.env[flags.apiKeyEnv ?? 'OPENAI_API_KEY'];
   if (flags.apiKeyEnv && apiKey === undefined) throw new UserError(`--api-key-env ${flags.apiKeyEnv}: no such environment variable`, 'api-key-env');
   const t0 = performance.now();
+  const { OpenAIBackend } = await import('../backends/openai.js');
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey, concurrency: numeric(flags.concurrency) as number | undefined });
   // Samples come back whole, so even a single one is printed when it is done. A chat reply is printed
   // alone: the server applies its own template, which Wander does not see.
@@ -87,9 +86,10 @@ async function inLlamaCpp(flags: GenerateFlags, input: SettingsInput): Promise<v
   const chat = chatFlags(flags);
   const t0 = performance.now();
   const threads = numeric(flags.threads);
+  const { LlamaCppModel } = await import('../backends/llama-cpp.js');
   const model = await LlamaCppModel.open(flags.model!, { threads: typeof threads === 'number' ? threads : defaultThreads(), ...memoryOptions(flags) });
   try {
-    const prompt = chat ? chatPrompt(model, chat.messages) : flags.prompt!;
+    const prompt = chat ? (await import('../generate/chat.js')).chatPrompt(model, chat.messages) : flags.prompt!;
     const run = withMessages(await model.generate(prompt, input, { loadMs: performance.now() - t0, ...printing(flags, input, prompt) }), chat);
     show(run, flags, input, prompt, true);
   } finally {

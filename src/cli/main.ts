@@ -17,7 +17,12 @@ import { serveCommand } from './serve.js';
 import { sweepCommand } from './sweep.js';
 import { trainCommand } from './train.js';
 
-/** The `wander` program with every command, ready to parse (also what docs/cli.md is generated from). */
+/**
+ * The `wander` program with every command, ready to parse (also what docs/cli.md is generated from).
+ * Each command's module declares its flags here; the heavy parts of what it runs (the server, SQLite,
+ * YAML, backends, chat templates, progress bars) it imports when it runs, so `wander generate` starts
+ * without loading them (bench/startup.bench.ts).
+ */
 export function buildProgram(): Command {
   const program = new Command('wander')
     .description('See how language models choose their next token.')

@@ -6,7 +6,6 @@ import type { ChatMessage, ChatPrompt } from '../generate/chat.js';
 import { DEFAULT_MODEL } from '../resolve/embedded.js';
 import { loadModel, type Model } from '../model/load.js';
 import type { KvType } from '../model/kv-cache.js';
-import { resolveModelSpec } from '../resolve/resolve.js';
 import { numeric } from './sampler-flags.js';
 
 export const THREADS_HELP = 'threads for matrix products (default: this machine\'s cores, at most 8; results are identical for any count)';
@@ -77,7 +76,8 @@ export async function openModel(f: ModelFlags, opts: { prompt?: boolean } = {}):
   if (f.model?.startsWith('openai:')) {
     throw new UserError(`--model ${f.model}: an OpenAI-compatible server samples for itself and returns a few logprobs per token, so only generate, next (its top logprobs) and sweep run on it; this command needs the full next-token distribution`, 'model');
   }
-  const path = f.model ? await resolveModelSpec(f.model, { progress: !f.json }) : DEFAULT_MODEL;
+  // Resolving a spec (downloads, the HF cache, Ollama's store) is imported only when there is one to resolve.
+  const path = f.model ? await (await import('../resolve/resolve.js')).resolveModelSpec(f.model, { progress: !f.json }) : DEFAULT_MODEL;
   const t0 = performance.now();
   const model = loadModel(path, { threads, kernels: f.kernels as 'wasm' | 'typescript' | undefined, ...memoryOptions(f) });
   return { model, prompt: f.prompt ?? '', loadMs: performance.now() - t0 };

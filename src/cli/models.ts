@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listModels, type ModelListing } from '../resolve/list.js';
+import type { ModelListing } from '../resolve/list.js';
 import { pad } from './format.js';
 
 export function modelsCommand(program: Command): void {
@@ -7,8 +7,8 @@ export function modelsCommand(program: Command): void {
     .description('list the models Wander can load without the network: embedded, Hugging Face cache, Ollama store')
     .option('--json', 'print one JSON object instead of text')
     .option('--verbose', 'show stack traces for errors')
-    .action((flags: { json?: boolean }) => {
-      const listing = listModels();
+    .action(async (flags: { json?: boolean }) => {
+      const listing = (await import('../resolve/list.js')).listModels();
       process.stdout.write(flags.json ? JSON.stringify(listing, null, 2) + '\n' : renderModels(listing));
     });
 }

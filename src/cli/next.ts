@@ -3,12 +3,8 @@ import { nextTokenDistribution, type NextTokenDistribution } from '../generate/n
 import { describeModel, describeSettings } from './print-report.js';
 import { bar, pad, prob, showToken } from './format.js';
 import { addChatFlags, addModelFlags, chatFlags, defaultThreads, memoryOptions, openModel, refuseMemoryFlags, requirePrompt, type ChatFlags, type ModelFlags } from './model-flags.js';
-import { chatPrompt } from '../generate/chat.js';
 import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './sampler-flags.js';
 import { UserError } from '../errors.js';
-import { requireCapability } from '../backends/capabilities.js';
-import { LlamaCppModel } from '../backends/llama-cpp.js';
-import { OpenAIBackend } from '../backends/openai.js';
 import type { SettingsInput } from '../generate/settings.js';
 
 interface NextFlags extends ModelFlags, SamplerFlags, ChatFlags { top?: string; draw?: string }
@@ -31,9 +27,10 @@ export function nextCommand(program: Command): void {
         requirePrompt(flags);
         const chat = chatFlags(flags);
         const threads = numeric(flags.threads);
+        const { LlamaCppModel } = await import('../backends/llama-cpp.js');
         const m = await LlamaCppModel.open(flags.model, { threads: typeof threads === 'number' ? threads : defaultThreads(), ...memoryOptions(flags) });
         try {
-          const d = await m.next(chat ? chatPrompt(m, chat.messages) : flags.prompt!, input, { top, draws });
+          const d = await m.next(chat ? (await import('../generate/chat.js')).chatPrompt(m, chat.messages) : flags.prompt!, input, { top, draws });
           return void process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
         } finally {
           await m.close();
@@ -42,7 +39,7 @@ export function nextCommand(program: Command): void {
       const { model } = await openModel(flags);
       try {
         const chat = chatFlags(flags);
-        const d = nextTokenDistribution(model, chat ? chatPrompt(model, chat.messages) : requirePrompt(flags), input, { top, draws });
+        const d = nextTokenDistribution(model, chat ? (await import('../generate/chat.js')).chatPrompt(model, chat.messages) : requirePrompt(flags), input, { top, draws });
         process.stdout.write(flags.json ? JSON.stringify(d, null, 2) + '\n' : renderNext(d));
       } finally {
         model.close();
@@ -99,6 +96,7 @@ export function renderNext(d: NextTokenDistribution): string {
 async function served(flags: NextFlags, input: SettingsInput, top: number): Promise<void> {
   refuseMemoryFlags(flags);
   const prompt = requirePrompt(flags), chat = chatFlags(flags);
+  const [{ OpenAIBackend }, { requireCapability }] = await Promise.all([import('../backends/openai.js'), import('../backends/capabilities.js')]);
   const backend = await OpenAIBackend.connect(flags.model!, { apiKey: process.env['OPENAI_API_KEY'] });
   const chain = Object.keys(input).filter((k) => k !== 'seed');
   if (chain.length || numeric(flags.draw)) requireCapability('next', backend.info, 'full_logits', `${chain.length ? chain.join(', ') : '--draw'} on the full distribution`);

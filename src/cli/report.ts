@@ -1,8 +1,4 @@
 import type { Command } from 'commander';
-import { collectReports } from '../experiments/report/collect.js';
-import { jsonReport, markdownReport } from '../experiments/report/tables.js';
-import { writeReports } from '../experiments/report/write.js';
-import { ResultsStore } from '../experiments/store.js';
 
 interface ReportFlags { experiment?: string; out?: string; json?: boolean }
 
@@ -14,7 +10,10 @@ export function reportCommand(program: Command): void {
     .option('--out <dir>', 'folder for NAME.html, NAME.md and NAME.csv (default: report; with --json, files only when given)')
     .option('--json', 'print the per-cell metrics as JSON')
     .option('--verbose', 'show stack traces for errors')
-    .action((db: string, flags: ReportFlags) => {
+    .action(async (db: string, flags: ReportFlags) => {
+      const [{ collectReports }, { jsonReport, markdownReport }, { writeReports }, { ResultsStore }] = await Promise.all([
+        import('../experiments/report/collect.js'), import('../experiments/report/tables.js'), import('../experiments/report/write.js'), import('../experiments/store.js'),
+      ]);
       const store = ResultsStore.open(db, { readonly: true });
       try {
         const reports = collectReports(store, flags.experiment);

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { ResultsStore } from '../experiments/store.js';
-import { buildServer } from '../server/app.js';
-import { ModelRegistry } from '../server/registry.js';
+import type { ModelRegistry } from '../server/registry.js';
 import { CONTEXT_HELP, defaultThreads, KV_HELP, memoryOptions, MODEL_HELP, THREADS_HELP, type MemoryFlags } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
@@ -23,6 +21,9 @@ export function serveCommand(program: Command): void {
     .option('--context <N>', `${CONTEXT_HELP}, for every model served`)
     .option('--verbose', 'show stack traces for errors')
     .action(async (flags: ServeFlags) => {
+      const [{ ResultsStore }, { buildServer }, { ModelRegistry }] = await Promise.all([
+        import('../experiments/store.js'), import('../server/app.js'), import('../server/registry.js'),
+      ]);
       const port = intFlag(flags.port, '--port', 0, 65535);
       const threads = flags.threads === undefined ? defaultThreads() : intFlag(flags.threads, '--threads', 1, 64);
       const maxBatchSize = intFlag(flags.maxBatchSize, '--max-batch-size', 1, 64);

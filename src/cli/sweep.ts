@@ -1,9 +1,6 @@
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { applyOverrides, loadExperiment } from '../experiments/spec.js';
-import { ResultsStore } from '../experiments/store.js';
-import { runSweep, type SweepProgress } from '../experiments/sweep.js';
+import type { SweepProgress } from '../experiments/sweep.js';
 import { defaultThreads, MODEL_HELP, THREADS_HELP } from './model-flags.js';
 import { numeric } from './sampler-flags.js';
 
@@ -29,6 +26,9 @@ export function sweepCommand(program: Command): void {
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'show stack traces for errors')
     .action(async (file: string, flags: SweepFlags) => {
+      const [{ SingleBar }, { applyOverrides, loadExperiment }, { ResultsStore }, { runSweep }] = await Promise.all([
+        import('cli-progress'), import('../experiments/spec.js'), import('../experiments/store.js'), import('../experiments/sweep.js'),
+      ]);
       const threads = numeric(flags.threads) ?? defaultThreads();
       if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > 64) {
         throw new UserError(`--threads must be an integer from 1 to 64, got ${JSON.stringify(flags.threads)}`, 'threads');

@@ -1,4 +1,3 @@
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 import { SIZES } from '../train/presets.js';
@@ -33,7 +32,7 @@ export function trainCommand(program: Command): void {
     .option('--name <name>', 'model name (default: the --out folder\'s name)')
     .option('--json', 'print the outcome as JSON')
     .option('--verbose', 'show stack traces for errors')
-    .action((flags: TrainFlags) => {
+    .action(async (flags: TrainFlags) => {
       const num = (v: string | undefined, flag: string, lo: number, hi: number, int: boolean): number | undefined => {
         const n = numeric(v);
         if (n === undefined) return undefined;
@@ -44,7 +43,7 @@ export function trainCommand(program: Command): void {
       };
       if (!flags.out) throw new UserError('--out is required: the folder for checkpoints and the trained model', 'out');
       const tty = process.stderr.isTTY && !flags.json;
-      const bar = tty ? new SingleBar({ format: '{bar} step {value}/{total} | train {train} | val {val} | {tps} tok/s | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 50 }) : undefined;
+      const bar = tty ? new (await import('cli-progress')).SingleBar({ format: '{bar} step {value}/{total} | train {train} | val {val} | {tps} tok/s | ETA {eta_formatted}', stream: process.stderr, etaBuffer: 50 }) : undefined;
       let started = false;
       const onProgress = (p: TrainProgress) => {
         if (!bar) {

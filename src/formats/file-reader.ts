@@ -65,6 +65,22 @@ export class FileReader {
     return Number(v);
   }
 
+  /**
+   * A u64-length-prefixed UTF-8 string at the cursor when it lies whole in the buffer already read (the
+   * common case: a GGUF vocabulary is thousands of them), else undefined and the cursor unmoved, for the
+   * caller to read it the checked way with its errors. No BigInt, no subarray, no message built.
+   */
+  tryString(): string | undefined {
+    const o = this.pos - this.bufStart, buf = this.buf;
+    if (o < 0 || o + 8 > buf.length) return undefined;
+    const hi = buf.readUInt32LE(o + 4);
+    if (hi > 0x1fffff) return undefined; // 2^53 or more: u64() names the problem
+    const len = hi * 0x100000000 + buf.readUInt32LE(o);
+    if (o + 8 + len > buf.length) return undefined;
+    this.pos += 8 + len;
+    return buf.toString('utf8', o + 8, o + 8 + len);
+  }
+
   bytes(n: number, what = 'bytes'): Buffer {
     const o = this.ensure(n, what);
     this.pos += n;

@@ -44,7 +44,7 @@ function readValue(r: FileReader, type: number, key: string): GgufValue {
       if (b > 1) r.fail(`metadata ${key}: invalid bool ${b}`);
       return b === 1;
     }
-    case VT.STRING: return readString(r, `metadata ${key}`);
+    case VT.STRING: return r.tryString() ?? readString(r, `metadata ${key}`);
     case VT.U64: {
       const u = BigInt.asUintN(64, r.i64(key));
       return u <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(u) : u;
@@ -61,7 +61,12 @@ function readValue(r: FileReader, type: number, key: string): GgufValue {
         r.fail(`metadata ${key}: array of ${n} elements extends past end of file (offset ${r.pos}, file size ${r.size})`);
       }
       const out: GgufValue[] = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = readValue(r, itemType, key);
+      // A vocabulary is thousands of strings with their i32 types (or f32 scores): those in tight loops,
+      // each element read exactly as readValue would (same checks, same errors), since this is start-up time.
+      if (itemType === VT.STRING) for (let i = 0; i < n; i++) out[i] = r.tryString() ?? readString(r, `metadata ${key}`);
+      else if (itemType === VT.I32) for (let i = 0; i < n; i++) out[i] = r.i32(key);
+      else if (itemType === VT.F32) for (let i = 0; i < n; i++) out[i] = r.f32(key);
+      else for (let i = 0; i < n; i++) out[i] = readValue(r, itemType, key);
       return out;
     }
     default:
@@ -85,7 +90,7 @@ export function readGguf(path: string): GgufFile {
 
     const metadata = new Map<string, GgufValue>();
     for (let i = 0; i < kvCount; i++) {
-      const key = readString(r, 'metadata key');
+      const key = r.tryString() ?? readString(r, 'metadata key');
       const type = r.u32(`metadata ${key} type`);
       metadata.set(key, readValue(r, type, key));
     }
