@@ -6,6 +6,7 @@ import { DEFAULTS, type Settings } from '../src/generate/settings.js';
 import { loadModel } from '../src/model/load.js';
 import { SamplingChain } from '../src/sampling/chain.js';
 import { Rng } from '../src/sampling/rng.js';
+import { vectorMath } from '../src/sampling/vector-math.js';
 import { fixture, type FixtureSpec } from '../test/fixtures/models.js';
 
 const V = 50257;
@@ -28,9 +29,11 @@ const configs: [string, Partial<Settings>][] = [
   ['eta 0.0009', { eta_cutoff: 0.0009 }],
   ['top_n_sigma 1', { top_n_sigma: 1 }],
 ];
-console.log(`\nSampling chain over a ${V}-token vocabulary: median time per step (µs), 200 steps after a warm-up\n`);
-console.log('| chain | µs / step |');
-console.log('| --- | --- |');
+const path = vectorMath.kernels ? 'WebAssembly SIMD kernels' : 'the TypeScript path (no WebAssembly SIMD here)';
+console.log(`\nSampling chain over a ${V}-token vocabulary (${path}): time per step (µs), 200 steps after a warm-up\n`);
+console.log('| chain | µs / step (median) | p10–p90 |');
+console.log('| --- | --- | --- |');
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))]!;
 for (const [name, s] of configs) {
   const chain = new SamplingChain({ ...DEFAULTS, ...s } as Settings);
   const r = new Rng(1);
@@ -41,7 +44,8 @@ for (const [name, s] of configs) {
     chain.sample(logits, r, ctx);
     times.push(performance.now() - t0);
   }
-  console.log(`| ${name} | ${(median(times) * 1000).toFixed(0)} |`);
+  const us = (q: number) => (quantile(times, q) * 1000).toFixed(0);
+  console.log(`| ${name} | ${(median(times) * 1000).toFixed(0)} | ${us(0.1)}–${us(0.9)} |`);
 }
 
 const GPT2_SMALL: FixtureSpec = { arch: 'gpt2', nLayer: 12, nEmbd: 768, nHead: 12, nHeadKv: 12, nFf: 3072, ctx: 1024, seed: 124, vocab: 50257 };

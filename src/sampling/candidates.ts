@@ -1,11 +1,13 @@
-import { vectorMath } from './vector-math.js';
+import { rankKey, vectorMath, type RankKey, type VectorMath } from './vector-math.js';
 
 /**
  * The tokens still in the running at one decoding step, with their current logits (f32, as the model
  * and Hugging Face keep them). Stages shrink or reshape it in place. The canonical order, wherever
  * order matters, is logit descending, ties by lower token id. Work is proportional to what a stage
  * needs: thresholds are one pass, and ranked stages sort only the prefix they look at (partial
- * selection), never the whole vocabulary unless they must.
+ * selection), never the whole vocabulary unless they must. The arrays live in the kernels' memory, and
+ * every pass over them runs in a WebAssembly kernel (or its bit-identical TypeScript twin; see
+ * vector-math).
  */
 export class Candidates {
   ids: Int32Array;
@@ -18,11 +20,12 @@ export class Candidates {
   /** Scratch for exponentials, reused across calls. */
   private exps: Float32Array;
 
-  constructor(logits: ArrayLike<number>) {
+  /** `math` runs the O(vocabulary) passes (the WebAssembly kernels, or their TypeScript twin). */
+  constructor(logits: ArrayLike<number>, readonly math: VectorMath = vectorMath) {
     const n = logits.length;
-    this.ids = new Int32Array(n);
-    this.logits = vectorMath.alloc(n);
-    this.exps = vectorMath.alloc(n);
+    this.ids = math.allocI32(n);
+    this.logits = math.alloc(n);
+    this.exps = math.alloc(n);
     this.size = n;
     this.reset(logits);
   }
@@ -45,12 +48,12 @@ export class Candidates {
   }
 
   maxLogit(): number {
-    return vectorMath.max(this.logits, this.size);
+    return this.math.max(this.logits, this.size);
   }
 
   /** Divides every logit by t (temperature). */
   divideLogits(t: number): void {
-    vectorMath.divide(this.logits, this.size, t);
+    this.math.divide(this.logits, this.size, t);
   }
 
   /**
@@ -59,7 +62,7 @@ export class Candidates {
    */
   expSum(): { exps: Float32Array; sum: number; max: number } {
     const max = this.maxLogit();
-    const sum = vectorMath.expShift(this.logits, this.size, max, this.exps);
+    const sum = this.math.expShift(this.logits, this.size, max, this.exps);
     return { exps: this.exps, sum, max };
   }
 
@@ -103,9 +106,28 @@ export class Candidates {
 
   /** Removes −∞ entries (what logit-changing stages use to ban tokens). */
   dropBanned(): void {
-    let any = false;
-    for (let i = 0; i < this.size && !any; i++) any = this.logits[i] === -Infinity;
-    if (any) this.filter((i) => this.logits[i] !== -Infinity);
+    this.compact((from, to, w) => this.math.compactFinite(this.logits, this.ids, from, to, w));
+  }
+
+  /**
+   * Keeps what `pass` keeps, in order: pass(from, to, w) moves the kept entries of [from, to) to start
+   * at w and returns the new end. It runs over the sorted prefix, then the rest, so the kept entries
+   * of the prefix stay a sorted prefix.
+   */
+  private compact(pass: (from: number, to: number, w: number) => number): void {
+    const prefix = this.sortedPrefix;
+    const sorted = pass(0, prefix, 0);
+    this.size = pass(prefix, this.size, sorted);
+    this.sortedPrefix = Math.min(sorted, this.size);
+  }
+
+  /** The index of the best entry: the largest logit, the lowest id on ties. */
+  best(): number {
+    const l = this.logits, ids = this.ids;
+    if (this.idOrder) return this.math.argmax(l, this.size);
+    let best = 0;
+    for (let i = 1; i < this.size; i++) if (l[i]! > l[best]! || (l[i] === l[best] && ids[i]! < ids[best]!)) best = i;
+    return best;
   }
 
   truncate(n: number): void {
@@ -153,32 +175,9 @@ export class Candidates {
     this.sortedPrefix = m;
   }
 
-  /** Indices of the best (m − sortedPrefix) entries of [sortedPrefix, size), as a heap. */
+  /** Indices of the best (m − sortedPrefix) entries of [sortedPrefix, size), as a heap (valid until the next selection). */
   private selectHeap(m: number): Int32Array {
-    const from = this.sortedPrefix, k = m - from, ids = this.ids, l = this.logits;
-    // Min-heap (worst of the kept at the root) of entry indices.
-    const heap = new Int32Array(k);
-    const worse = (a: number, b: number) => l[a]! < l[b]! || (l[a] === l[b] && ids[a]! > ids[b]!);
-    const down = (i: number) => {
-      for (;;) {
-        const lc = 2 * i + 1, rc = lc + 1;
-        let w = i;
-        if (lc < k && worse(heap[lc]!, heap[w]!)) w = lc;
-        if (rc < k && worse(heap[rc]!, heap[w]!)) w = rc;
-        if (w === i) return;
-        const t = heap[i]!; heap[i] = heap[w]!; heap[w] = t;
-        i = w;
-      }
-    };
-    for (let i = 0; i < k; i++) heap[i] = from + i;
-    for (let i = (k >> 1) - 1; i >= 0; i--) down(i);
-    for (let i = from + k; i < this.size; i++) {
-      const root = heap[0]!;
-      if (l[i]! < l[root]! || (l[i] === l[root] && ids[i]! > ids[root]!)) continue;
-      heap[0] = i;
-      down(0);
-    }
-    return heap;
+    return this.math.selectTop(this.logits, this.ids, this.sortedPrefix, this.size, m - this.sortedPrefix);
   }
 
   /** Moves the best (m − sortedPrefix) entries of [sortedPrefix, size) to the front of that range. */
@@ -226,24 +225,42 @@ export class Candidates {
    * the one-pass filter behind min-p, ε, η and top-nσ.
    */
   keepLogitsAtLeast(cut: number, min: number): void {
-    const l = this.logits, ids = this.ids, n = this.size;
-    let count = 0;
-    for (let i = 0; i < n; i++) if (l[i]! >= cut) count++;
-    if (count < min) {
-      this.keepTop(min);
-      return;
+    const l = this.logits, ids = this.ids;
+    this.keepIf(min, () => this.math.countAtLeast(l, this.size, cut), (from, to, w) => this.math.compactAtLeast(l, ids, from, to, w, cut));
+  }
+
+  /**
+   * Keeps the entries that rank at or before (key, id) under the ranking key r — key below the bound,
+   * or equal to it with id ≤ id (`ANY_ID` keeps every tie) — order preserved. When fewer than `min`
+   * do, calls tooFew instead (default: keep the best `min` by logit), with nothing changed.
+   */
+  keepRanked(r: RankKey, key: number, id: number, min: number, tooFew = () => this.keepTop(min)): void {
+    const l = this.logits, ids = this.ids;
+    this.keepIf(min, () => this.math.countRanked(r, l, ids, this.size, key, id), (from, to, w) => this.math.compactRanked(r, l, ids, from, to, w, key, id), tooFew);
+  }
+
+  /** The ranking key r of entry i. */
+  rankKey(r: RankKey, i: number): number {
+    return rankKey(r, this.logits[i]!);
+  }
+
+  /**
+   * Keeps what `pass` keeps (see compact), or calls tooFew when fewer than `min` entries pass. Counts
+   * first only when min > 1: with min = 1, a compaction that keeps nothing has moved nothing, so
+   * tooFew still sees the entries as they were.
+   */
+  private keepIf(min: number, count: () => number, pass: (from: number, to: number, w: number) => number, tooFew = () => this.keepTop(min)): void {
+    if (min > 1) {
+      const kept = count();
+      if (kept < min) return tooFew();
+      if (kept === this.size) return;
     }
-    if (count === n) return;
-    let w = 0, sorted = 0;
-    for (let i = 0; i < n; i++) {
-      const v = l[i]!;
-      if (v < cut) continue;
-      if (i < this.sortedPrefix) sorted++;
-      ids[w] = ids[i]!;
-      l[w++] = v;
-    }
-    this.size = w;
-    this.sortedPrefix = Math.min(sorted, w);
+    const prefix = this.sortedPrefix;
+    const sorted = pass(0, prefix, 0);
+    const end = pass(prefix, this.size, sorted);
+    if (end === 0 && min >= 1) return tooFew();
+    this.size = end;
+    this.sortedPrefix = Math.min(sorted, end);
   }
 }
 

@@ -164,8 +164,7 @@ export class SamplingChain {
     const c = this.run(logits, ctx);
     // H = ln Z − Σ e·(l − max) / Z with e = exp(l − max), Z = Σ e; the draw reuses the same exponentials.
     const es = c.expSum();
-    let weighted = 0;
-    for (let i = 0; i < c.size; i++) if (es.exps[i]! > 0) weighted += es.exps[i]! * (c.logits[i]! - es.max);
+    const weighted = c.math.weightedShift(c.logits, es.exps, c.size, es.max);
     const entropy_bits = Math.max(0, Math.log(es.sum) - weighted / es.sum) / Math.LN2;
     return { token: this.drawByIdOrder(c, rng.uniform(), es), entropy_bits };
   }
@@ -191,7 +190,7 @@ export class SamplingChain {
     const { exps, sum } = es;
     const target = u * sum;
     let cum = 0;
-    if (c.idOrder) return c.ids[vectorMath.cumulativeFind(exps, c.size, target)]!;
+    if (c.idOrder) return c.ids[c.math.cumulativeFind(exps, c.size, target)]!;
     if (c.size <= 4096) {
       const order = Array.from({ length: c.size }, (_, i) => i).sort((a, b) => c.ids[a]! - c.ids[b]!);
       for (const i of order) {
@@ -257,9 +256,7 @@ export class SamplingChain {
 
 /** The best candidate: largest logit, lowest id on ties. */
 function argmaxOf(c: Candidates): number {
-  let best = 0;
-  for (let i = 1; i < c.size; i++) if (c.logits[i]! > c.logits[best]! || (c.logits[i] === c.logits[best] && c.ids[i]! < c.ids[best]!)) best = i;
-  return c.ids[best]!;
+  return c.ids[c.best()]!;
 }
 
 /** Draws from a distribution given as ascending ids with probabilities (inverse CDF, as the chain draws). */
@@ -287,6 +284,7 @@ function oneHot(id: number, V: number): Float64Array {
 
 /** Index of the largest logit, the lowest token id on ties. */
 export function argmax(logits: ArrayLike<number>): number {
+  if (logits instanceof Float32Array) return vectorMath.argmax(logits, logits.length);
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
   return best;

@@ -14,8 +14,7 @@ export class Eta implements Sampler {
     const { exps, sum, max } = c.expSum();
     // H = −Σ p ln p with p = e/Σ, ln p = (logit − max) − ln Σ.
     const lnSum = Math.log(sum);
-    let h = 0;
-    for (let i = 0; i < c.size; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (c.logits[i]! - max - lnSum);
+    const h = c.math.entropyNats(c.logits, exps, c.size, max, sum, lnSum);
     const eta = Math.min(this.epsilon, Math.sqrt(this.epsilon) * Math.exp(-h));
     const cut = max + Math.log(eta * sum);
     c.keepLogitsAtLeast(cut, this.minKeep);

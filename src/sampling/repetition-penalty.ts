@@ -15,6 +15,8 @@ export class RepetitionPenalty implements Sampler {
     if (this.penalty === 1) return;
     const seen = this.window > 0 ? ctx.tokens.slice(-this.window) : ctx.tokens;
     const f = (l: number) => (l > 0 ? l / this.penalty : l * this.penalty);
-    updateLogits(c, new Map([...new Set(seen)].map((id) => [id, f])));
+    const changes = new Map<number, (l: number) => number>();
+    for (const id of seen) changes.set(id, f);
+    updateLogits(c, changes);
   }
 }

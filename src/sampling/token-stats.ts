@@ -29,8 +29,7 @@ export function tokenStats(logits: Float32Array, chosen: number): TokenStats {
   x.set(logits);
   const max = vectorMath.max(x, n);
   const z = vectorMath.expShift(x, n, max, e);
-  let weighted = 0;
-  for (let i = 0; i < n; i++) if (e[i]! > 0) weighted += e[i]! * (x[i]! - max);
+  const weighted = vectorMath.weightedShift(x, e, n, max);
   const logZ = Math.log(z);
   return { logprob: logits[chosen]! - max - logZ, entropy_bits: Math.max(0, logZ - weighted / z) / Math.LN2 };
 }

@@ -10,12 +10,9 @@ export class TopNSigma implements Sampler {
   readonly kind = 'warper';
   constructor(readonly n: number, readonly minKeep = 1) {}
   apply(c: Candidates): void {
-    let sum = 0, count = 0;
-    for (let i = 0; i < c.size; i++) if (Number.isFinite(c.logits[i]!)) { sum += c.logits[i]!; count++; }
-    const mean = sum / count;
-    let v = 0;
-    for (let i = 0; i < c.size; i++) if (Number.isFinite(c.logits[i]!)) v += (c.logits[i]! - mean) ** 2;
-    const cut = c.maxLogit() - this.n * Math.sqrt(v / count);
+    // Mean and standard deviation of the finite logits (−∞ marks a removed token).
+    const { variance } = c.math.finiteMoments(c.logits, c.size);
+    const cut = c.maxLogit() - this.n * Math.sqrt(variance);
     c.keepLogitsAtLeast(cut, this.minKeep);
   }
 }

@@ -2,6 +2,7 @@ import type { Candidates } from './candidates.js';
 import { massCut } from './mass-cut.js';
 import { keyScratch, maskScratch } from './scratch.js';
 import type { Sampler } from './sampler.js';
+import { ANY_ID, type RankKey } from './vector-math.js';
 
 /**
  * Locally typical sampling (Meister et al.): ranks tokens by how close their surprisal −ln p is to
@@ -15,25 +16,24 @@ export class TypicalP implements Sampler {
   apply(c: Candidates): void {
     if (this.mass >= 1) return;
     const { exps, sum, max } = c.expSum();
-    const n = c.size, l = c.logits, ids = c.ids, lnSum = Math.log(sum);
-    let h = 0;
-    for (let i = 0; i < n; i++) if (exps[i]! > 0) h -= (exps[i]! / sum) * (l[i]! - max - lnSum);
-    const shift = keyScratch(n);
-    for (let i = 0; i < n; i++) shift[i] = Math.abs(lnSum - (l[i]! - max) - h); // |−ln p − H|
-    const cut = massCut(shift, ids, exps, n, this.mass * sum, 40);
-    const limit = cut < 0 ? Infinity : shift[cut]!;
-    const keep = maskScratch(n);
-    let kept = 0;
+    const lnSum = Math.log(sum);
+    const h = c.math.entropyNats(c.logits, exps, c.size, max, sum, lnSum);
+    const shift: RankKey = { mode: 1, a: lnSum, b: max, c: h }; // |−ln p − H|
+    const cut = massCut(c, shift, exps, this.mass * sum, 40);
+    const limit = cut < 0 ? Infinity : c.rankKey(shift, cut);
+    c.keepRanked(shift, limit, ANY_ID, this.minKeep, () => this.keepMostTypical(c, shift, limit));
+  }
+
+  /** Too few within the limit: keep them and the next most typical tokens, minKeep in all. */
+  private keepMostTypical(c: Candidates, r: RankKey, limit: number): void {
+    const n = c.size, ids = c.ids;
+    const shift = keyScratch(n), keep = maskScratch(n);
     for (let i = 0; i < n; i++) {
-      const k = shift[i]! <= limit ? 1 : 0;
-      keep[i] = k;
-      kept += k;
+      shift[i] = c.rankKey(r, i);
+      keep[i] = shift[i]! <= limit ? 1 : 0;
     }
-    if (kept < this.minKeep) {
-      // Too few: add the next most typical tokens.
-      const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => shift[x]! - shift[y]! || ids[x]! - ids[y]!);
-      for (let r = 0; r < this.minKeep; r++) keep[order[r]!] = 1;
-    }
+    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => shift[x]! - shift[y]! || ids[x]! - ids[y]!);
+    for (let k = 0; k < this.minKeep; k++) keep[order[k]!] = 1;
     c.keepMasked(keep);
   }
 }

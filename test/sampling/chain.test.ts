@@ -148,6 +148,17 @@ describe('logit processors', () => {
     assert.deepEqual(apply(ban, [0, 0, 0, 0, 0, 0], { tokens: [], promptLength: 0, text: 'the a' }).ids, [0, 1, 2, 3, 5]); // "b" is fine; "bc…" would not be
   });
 
+  test('after a ban, later processors still find their tokens (by id, without a scan)', () => {
+    const c = new Candidates([1, 2, -1, 3, 0.5]);
+    const ctx = { tokens: [0, 2, 4, 4], promptLength: 1, text: '' };
+    new LogitBias(new Map([[1, -Infinity]])).apply(c);
+    assert.equal(c.identity, false);
+    new RepetitionPenalty(2).apply(c, ctx);
+    new FrequencyPresencePenalty(0.5, 0).apply(c, ctx);
+    assert.deepEqual(Array.from(c.ids.subarray(0, c.size)), [0, 2, 3, 4]);
+    assert.deepEqual(Array.from(c.logits.subarray(0, c.size)), [0.5, -2.5, 3, -0.75]);
+  });
+
   test('min new tokens suppresses EOS until enough tokens are generated', () => {
     const s = new MinNewTokens(2, [4]);
     assert.deepEqual(apply(s, LOGITS, { tokens: [9, 1], promptLength: 1, text: '' }).ids, [0, 1, 2, 3]);
