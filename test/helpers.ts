@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Heap } from '../src/kernels/heap.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SHARED_MODELS = process.env['WANDER_SHARED_MODELS'] ?? join(ROOT, '..', 'shared', 'models');
@@ -107,3 +108,10 @@ export const needsChromium = needsInstalled(CHROMIUM ? false : 'Chromium not fou
 export const ARTIFACTS = join(ROOT, 'build', 'test-artifacts');
 /** Chromium's flags for a headless test on loopback: no sandbox (containers), nothing phoning home. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Copies bytes (a float array, quantized blocks) into a fresh allocation on the kernels' heap; returns its offset. */
+export function putOnHeap(heap: Heap, data: Float32Array | Uint8Array | Int32Array): number {
+  const p = heap.alloc(data.byteLength, 'test');
+  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return p;
+}

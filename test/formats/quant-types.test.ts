@@ -7,6 +7,7 @@ import { Heap } from '../../src/kernels/heap.js';
 import { activationFormat, matmulScratchBytes, Q8_ACT_BLOCK, Q8_K_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
+import { putOnHeap } from '../helpers.js';
 
 // The eight GGUF types added after F32/F16/BF16/Q8_0/Q4_0/Q4_K/Q6_K: Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K,
 // IQ4_NL, IQ4_XS. Their dequantization is checked bit for bit against an independent reference written
@@ -207,11 +208,7 @@ const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.leng
 const heap = new Heap();
 const wasm = instantiateWasmKernels(heap.memory);
 const ts = fallbackKernels(heap.memory);
-function put(data: Float32Array | Uint8Array): number {
-  const p = heap.alloc(data.byteLength, 'test');
-  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return p;
-}
+const put = (data: Float32Array | Uint8Array) => putOnHeap(heap, data);
 
 describe('dequantization is bit-exact against the ggml reference', () => {
   for (const t of TYPES) {

@@ -8,7 +8,7 @@ import { Heap } from '../../src/kernels/heap.js';
 import { matmulScratchBytes, Q8_ACT_BLOCK, takesQ8Activations } from '../../src/kernels/kernels.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
-import { maxAbsDiff } from '../helpers.js';
+import { maxAbsDiff, putOnHeap } from '../helpers.js';
 
 // The WebAssembly SIMD kernels against the plain TypeScript ones (an independent implementation of the
 // same arithmetic) on the same memory. They differ only in summation order: tolerance 1e-5 relative.
@@ -18,11 +18,7 @@ const ts = fallbackKernels(heap.memory);
 const rng = new Rng(99);
 const rand = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * scale);
 
-function put(data: Float32Array | Uint8Array | Int32Array): number {
-  const p = heap.alloc(data.byteLength, 'test');
-  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return p;
-}
+const put = (data: Float32Array | Uint8Array | Int32Array) => putOnHeap(heap, data);
 const read = (p: number, n: number) => heap.f32(p, n).slice();
 
 describe('WebAssembly kernels match the TypeScript kernels', () => {

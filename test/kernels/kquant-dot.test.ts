@@ -11,7 +11,7 @@ import { loadModel, type Model } from '../../src/model/load.js';
 import type { Matrix } from '../../src/model/weights.js';
 import { Rng } from '../../src/sampling/rng.js';
 import { fixture, WIDE } from '../fixtures/models.js';
-import { maxAbsDiff } from '../helpers.js';
+import { maxAbsDiff, putOnHeap } from '../helpers.js';
 
 // The 256-value k-quants and IQ4_XS on activations quantized to Q8_K (llama.cpp's integer dot products):
 // the quantizer against ggml's quantize_row_q8_K_ref, written out again here; the WebAssembly and
@@ -23,11 +23,7 @@ const heap = new Heap();
 const wasm = instantiateWasmKernels(heap.memory);
 const ts = fallbackKernels(heap.memory);
 
-function put(data: Float32Array | Uint8Array): number {
-  const p = heap.alloc(data.byteLength, 'test');
-  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return p;
-}
+const put = (data: Float32Array | Uint8Array) => putOnHeap(heap, data);
 const bitsOf = (p: number, n: number) => Array.from(new Uint32Array(heap.memory.buffer, p, n));
 
 /** Activation rows with awkward blocks: all zero, largest magnitude negative / positive / tied in sign, tiny, huge. */

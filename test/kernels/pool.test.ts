@@ -7,6 +7,7 @@ import { matmulScratchBytes, Q8_ACT_BLOCK } from '../../src/kernels/kernels.js';
 import { MatmulPool, nextWord, ROW_BITS } from '../../src/kernels/pool.js';
 import { instantiateWasmKernels } from '../../src/kernels/wasm.js';
 import { Rng } from '../../src/sampling/rng.js';
+import { putOnHeap } from '../helpers.js';
 
 // The thread pool hands out rows in chunks that threads claim as they go; whichever thread computes a
 // row, it must come out bit-identical to the single-threaded kernel, and every row exactly once.
@@ -14,11 +15,7 @@ const heap = new Heap();
 const kernels = instantiateWasmKernels(heap.memory);
 const rng = new Rng(7);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1);
-const put = (data: Float32Array | Uint8Array) => {
-  const p = heap.alloc(data.byteLength, 'test');
-  heap.u8(p, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  return p;
-};
+const put = (data: Float32Array | Uint8Array) => putOnHeap(heap, data);
 const pool = new MatmulPool(heap, kernels, 3, 1024);
 after(() => pool.close());
 

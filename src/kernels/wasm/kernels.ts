@@ -95,6 +95,7 @@ function dot2F32(w: usize, x0: usize, x1: usize, n: i32, y0: usize, y1: usize): 
   let wa: v128, wb: v128, xv: v128;
   let i = g << 2;
   // Two 16-element strides per turn (the same additions in the same order), then one, then (g = 0) 4-steps.
+  // The step is written out three times: an AssemblyScript helper cannot update eight vector locals.
   for (; i + 16 < n16; i += 32) {
     let o = <usize>i << 2;
     wa = v128.load(w0 + o); wb = v128.load(w1 + o);
