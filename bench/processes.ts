@@ -62,3 +62,27 @@ export async function startLlamaServer(model: string, args: string[]): Promise<{
     await new Promise((r) => setTimeout(r, 250));
   }
 }
+
+/**
+ * Runs a command to its end (a bench worker, llama-bench …) and resolves with its whole stdout and
+ * stderr; rejects on a non-zero exit or a signal, with the end of stderr. Stopped with the others on
+ * Ctrl-C, or after `timeoutMs` (SIGKILL). `env` is added to this process's environment.
+ */
+export function capture(cmd: string, args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  running.add(child);
+  let stdout = '', stderr = '';
+  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let late = false;
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { late = true; child.kill('SIGKILL'); }, opts.timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, sig) => {
+      running.delete(child);
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${cmd} ${args.join(' ')}: ${late ? `stopped after ${opts.timeoutMs! / 1000} s` : `exited (${sig ?? `code ${code}`})`}:\n${stderr.trim().split('\n').slice(-8).join('\n')}`));
+    });
+  });
+}
