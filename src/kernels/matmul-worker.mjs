@@ -15,6 +15,7 @@ const SPIN_MS = 2;
 const ready = (seq) => seq === -1 || (seq !== seen && (seq & 1) === 0);
 
 let seen = 0;
+const args = new Int32Array(9); // the job's arguments, copied out of the control block
 for (;;) {
   let seq = Atomics.load(ctl, SEQ);
   if (!ready(seq)) {
@@ -32,7 +33,7 @@ for (;;) {
   }
   seen = seq;
   if (seq === -1) break; // shutdown
-  let args = ctl.slice(ARGS, ARGS + 9);
+  args.set(ctl.subarray(ARGS, ARGS + 9));
   if (Atomics.load(ctl, SEQ) !== seq) continue; // the arguments changed while we read them: a newer job
   const tag = (((seq - 2) >> 1) << ROW_BITS) | 0; // this job's tag bits (the job number is (seq − 2) / 2)
   for (;;) {
@@ -46,8 +47,8 @@ for (;;) {
     // way, and the main thread cannot move past that job before we finish them, so if SEQ moved, that
     // job's arguments are the ones in the block now.
     const moved = Atomics.load(ctl, SEQ) !== seq;
-    if (moved) args = ctl.slice(ARGS, ARGS + 9);
-    const [type, w, x, y, rows, cols, nt, , q8Act] = args;
+    if (moved) args.set(ctl.subarray(ARGS, ARGS + 9));
+    const type = args[0], w = args[1], x = args[2], y = args[3], rows = args[4], cols = args[5], nt = args[6], q8Act = args[8];
     const r1 = Math.min(r0 + chunk, rows);
     if (r1 > r0) {
       if (q8Act) matmulQ8Act(type, w, x, y, rows, cols, nt, r0, r1);

@@ -1,5 +1,5 @@
 import type { Heap } from '../kernels/heap.js';
-import { activationFormat, matmulScratchBytes, Q8_ACT_BLOCK, quantizedBytes, type Kernels } from '../kernels/kernels.js';
+import { activationFormat, matmulScratchBytes, quantizedBytes, type Kernels } from '../kernels/kernels.js';
 import type { MatmulPool } from '../kernels/pool.js';
 import { ropeInvFreq, type ModelConfig } from './config.js';
 import type { HookFn, Hooks } from './hooks.js';
@@ -28,8 +28,11 @@ export const CHUNK = 64;
 export function scratchBytes(c: ModelConfig): number {
   const d = c.nEmbd, q = c.nHead * c.headDim, kv = c.nHeadKv * c.headDim, widest = Math.max(d, q, c.nFf);
   const floats = CHUNK * (d + Math.max(d, q) + (c.family === 'gpt2' ? 3 * d : 0) + 2 * q + 2 * kv + d + 2 * c.nFf + 1 + c.vocabSize) + c.ropeDim;
-  return floats * 4 + matmulScratchBytes(widest) + CHUNK * Math.ceil(widest / 32) * Q8_ACT_BLOCK;
+  return floats * 4 + matmulScratchBytes(widest) + activationBytes(widest);
 }
+
+/** The quantized-activation buffer: CHUNK rows of the widest input in either format (one at a time). */
+const activationBytes = (widest: number) => Math.max(quantizedBytes('q8_0', widest, CHUNK), quantizedBytes('q8_K', widest, CHUNK));
 
 /**
  * The forward pass for every family, one readable function. GPT-2: learned positions, LayerNorm, fused
@@ -91,9 +94,9 @@ export class Transformer {
     if (c.family !== 'gpt2') heap.f32(this.invFreq, c.ropeDim / 2).set(ropeInvFreq(c));
     this.invFreqLocal = c.gemma?.sliding.some(Boolean) ? f(c.ropeDim / 2, 'rope (sliding layers)') : 0;
     if (this.invFreqLocal) heap.f32(this.invFreqLocal, c.ropeDim / 2).set(ropeInvFreq({ ropeDim: c.ropeDim, ropeBase: c.gemma!.ropeBaseLocal }));
-    this.scratch = heap.alloc(matmulScratchBytes(Math.max(this.d, this.qDim, c.nFf)), 'matmul scratch');
     const widest = Math.max(this.d, this.qDim, c.nFf);
-    this.xq = heap.alloc(Math.max(quantizedBytes('q8_0', widest, CHUNK), quantizedBytes('q8_K', widest, CHUNK)), 'quantized activations');
+    this.scratch = heap.alloc(matmulScratchBytes(widest), 'matmul scratch');
+    this.xq = heap.alloc(activationBytes(widest), 'quantized activations');
     this.logits = f(CHUNK * c.vocabSize, 'logits');
   }
 

@@ -112,13 +112,16 @@ export class Candidates {
   /**
    * Keeps what `pass` keeps, in order: pass(from, to, w) moves the kept entries of [from, to) to start
    * at w and returns the new end. It runs over the sorted prefix, then the rest, so the kept entries
-   * of the prefix stay a sorted prefix.
+   * of the prefix stay a sorted prefix. When it keeps nothing it has moved nothing, so with
+   * allowEmpty = false the candidates are left as they were and false is returned.
    */
-  private compact(pass: (from: number, to: number, w: number) => number): void {
-    const prefix = this.sortedPrefix;
-    const sorted = pass(0, prefix, 0);
-    this.size = pass(prefix, this.size, sorted);
-    this.sortedPrefix = Math.min(sorted, this.size);
+  private compact(pass: (from: number, to: number, w: number) => number, allowEmpty = true): boolean {
+    const sorted = pass(0, this.sortedPrefix, 0);
+    const end = pass(this.sortedPrefix, this.size, sorted);
+    if (end === 0 && !allowEmpty) return false;
+    this.size = end;
+    this.sortedPrefix = Math.min(sorted, end);
+    return true;
   }
 
   /** The index of the best entry: the largest logit, the lowest id on ties. */
@@ -246,8 +249,7 @@ export class Candidates {
 
   /**
    * Keeps what `pass` keeps (see compact), or calls tooFew when fewer than `min` entries pass. Counts
-   * first only when min > 1: with min = 1, a compaction that keeps nothing has moved nothing, so
-   * tooFew still sees the entries as they were.
+   * first only when min > 1: with min ≤ 1, only an empty result is too few, and compact reports it.
    */
   private keepIf(min: number, count: () => number, pass: (from: number, to: number, w: number) => number, tooFew = () => this.keepTop(min)): void {
     if (min > 1) {
@@ -255,12 +257,7 @@ export class Candidates {
       if (kept < min) return tooFew();
       if (kept === this.size) return;
     }
-    const prefix = this.sortedPrefix;
-    const sorted = pass(0, prefix, 0);
-    const end = pass(prefix, this.size, sorted);
-    if (end === 0 && min >= 1) return tooFew();
-    this.size = end;
-    this.sortedPrefix = Math.min(sorted, end);
+    if (!this.compact(pass, min < 1)) tooFew();
   }
 }
 

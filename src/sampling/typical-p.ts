@@ -1,6 +1,5 @@
 import type { Candidates } from './candidates.js';
 import { massCut } from './mass-cut.js';
-import { keyScratch, maskScratch } from './scratch.js';
 import type { Sampler } from './sampler.js';
 import { ANY_ID, type RankKey } from './vector-math.js';
 
@@ -27,7 +26,7 @@ export class TypicalP implements Sampler {
   /** Too few within the limit: keep them and the next most typical tokens, minKeep in all. */
   private keepMostTypical(c: Candidates, r: RankKey, limit: number): void {
     const n = c.size, ids = c.ids;
-    const shift = keyScratch(n), keep = maskScratch(n);
+    const shift = new Float64Array(n), keep = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       shift[i] = c.rankKey(r, i);
       keep[i] = shift[i]! <= limit ? 1 : 0;

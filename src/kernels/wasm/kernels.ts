@@ -9,7 +9,7 @@ import { T_F32, T_F16, T_Q4_0, T_Q4_1, T_Q5_0, T_Q5_1, T_Q8_0, T_Q2_K, T_Q3_K, T
 // The sampling math lives in its own file; its functions are exports of this module too.
 export * from './sampling';
 export * from './kquants';
-import { isQ8KType, matmulQ8K } from './kquants';
+import { matmulQ8K } from './kquants';
 
 // ---------------------------------------------------------------- dot products (x is f32)
 
@@ -839,8 +839,7 @@ export function matmulQ8Act(type: i32, w: usize, xq: usize, y: usize, rows: i32,
   else if (type == T_Q5_0) q8ActTiled(T_Q5_0, w, xq, y, rows, cols, nt, r0, r1);
   else if (type == T_Q5_1) q8ActTiled(T_Q5_1, w, xq, y, rows, cols, nt, r0, r1);
   else if (type == T_IQ4_NL) q8ActTiled(T_IQ4_NL, w, xq, y, rows, cols, nt, r0, r1);
-  else if (isQ8KType(type)) matmulQ8K(type, w, xq, y, rows, cols, nt, r0, r1);
-  else unreachable();
+  else matmulQ8K(type, w, xq, y, rows, cols, nt, r0, r1); // the k-quants and IQ4_XS; anything else traps there
 }
 
 // ---------------------------------------------------------------- training (f32)

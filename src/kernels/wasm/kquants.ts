@@ -212,11 +212,6 @@ export function matmulQ8K(type: i32, w: usize, xq: usize, y: usize, rows: i32, c
   else unreachable();
 }
 
-/** True for the weight types matmulQ8K takes. */
-export function isQ8KType(type: i32): bool {
-  return type == T_Q2_K || type == T_Q3_K || type == T_Q4_K || type == T_Q5_K || type == T_Q6_K || type == T_IQ4_XS;
-}
-
 // Tokens per tile: 16 × 560 bytes per 256 inputs (26 KB at 768 inputs) stay in the L1 cache.
 const K_TILE: i32 = 16;
 
