@@ -15,5 +15,5 @@ test('the library API: load, distribution, generate, and a chain built by hand',
   const logits = model.withScratch(() => model.forward(model.tokenizer.encode('The cat'), model.newCache(8)));
   const token = chain.sample(logits, wander.rngFor(1, 0), { tokens: [], promptLength: 0, text: '' });
   assert.ok(Number.isInteger(token) && token >= 0 && token < model.config.vocabSize);
-  assert.deepEqual(wander.PRESETS['hf']!.slice(-8), ['temperature', 'top_n_sigma', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon', 'eta']);
+  assert.deepEqual(wander.PRESETS['hf']!.slice(-10), ['top_h', 'top_n_sigma', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon', 'eta', 'xtc', 'mirostat']);
 });

@@ -53,7 +53,10 @@ export interface IgnoredSetting {
 /** The settings the checks read: the ones src/backends/openai.ts sends (a whole Settings will do). */
 export type SentSettings = Pick<Settings,
   'temperature' | 'top_k' | 'top_p' | 'min_p' | 'typical_p' | 'repetition_penalty' | 'frequency_penalty' | 'presence_penalty'
-  | 'logit_bias' | 'min_new_tokens' | 'max_tokens' | 'stop'>;
+  | 'logit_bias' | 'min_new_tokens' | 'max_tokens' | 'stop'>
+  // The samplers forwarded only when set (absent = off): each reorders, reshapes or removes the likeliest
+  // candidates, so with any of them on the distribution checks prove nothing.
+  & Partial<Pick<Settings, 'dry_multiplier' | 'xtc_probability' | 'mirostat' | 'dynatemp_range' | 'smoothing_factor' | 'top_h' | 'top_n_sigma'>>;
 
 /**
  * How much more likely (in nats) a listed alternative must be than the chosen token to count as more likely: 1e-5.
@@ -212,7 +215,9 @@ function checkBans(bans: ReadonlySet<number>, choice: NormalisedChoice, report: 
  * order too. What differs is the scale. Hence:
  *
  * - Only when nothing else sent reorders the candidates or removes likely ones: penalties neutral (repetition 1,
- *   frequency 0, presence 0, all applied before truncation and reported only by some servers), typical_p 1 (it can
+ *   frequency 0, presence 0, all applied before truncation and reported only by some servers), none of the forwarded
+ *   samplers on (DRY penalizes, XTC removes the likeliest, mirostat and top-H truncate by their own rules, dynamic
+ *   temperature may exceed 1, smoothing reshapes; top-nσ is left out for simplicity), typical_p 1 (it can
  *   remove the most likely tokens, and some chains run it before top-k), no finite logit_bias; banned tokens (−inf)
  *   are left out of the comparisons (a ban only removes a token), which needs every listed alternative's id at the
  *   position; not at positions before min_tokens (the end-of-sequence tokens are forbidden there, which may remove
@@ -243,6 +248,8 @@ function checkDistribution(sent: SentSettings, bans: ReadonlySet<number>, choice
   const tokens = choice.tokens;
   if (!tokens || choice.post_sampling) return;
   if (sent.repetition_penalty !== 1 || sent.frequency_penalty !== 0 || sent.presence_penalty !== 0 || sent.typical_p !== 1) return;
+  if ((sent.dry_multiplier ?? 0) > 0 || (sent.xtc_probability ?? 0) > 0 || (sent.mirostat ?? 0) > 0 || (sent.dynatemp_range ?? 0) > 0
+    || (sent.smoothing_factor ?? 0) > 0 || (sent.top_h ?? 0) > 0 || (sent.top_n_sigma ?? 0) > 0) return;
   if (sent.logit_bias.some((b) => b.bias !== '-inf' || b.token_id === undefined)) return;
   const T = sent.temperature, K = sent.top_k;
   const rawLogprobs = choice.shape === 'llama.cpp' || choice.wander_finish_reason !== null;

@@ -46,6 +46,39 @@ const SENT: (keyof Settings)[] = [
   'stop', 'max_tokens', 'seed', 'logit_bias', 'min_new_tokens', 'top_logprobs', 'n', 'max_batch_size',
 ];
 
+/**
+ * Samplers that some servers have and others lack, sent under the names the servers that have them
+ * use (llama-server's for DRY, XTC, mirostat, dynamic temperature and top-nσ; text-generation-webui's
+ * for smoothing; Hugging Face's top_h), and only when set: a server without one ignores the field or
+ * refuses it (an HTTP 400, reported as the server's message). Which servers implement which is in
+ * docs/backends.md.
+ */
+const FORWARDED: (keyof Settings)[] = [
+  'top_n_sigma', 'dry_multiplier', 'dry_base', 'dry_allowed_length', 'dry_penalty_last_n', 'dry_sequence_breakers',
+  'xtc_probability', 'xtc_threshold', 'mirostat', 'mirostat_tau', 'mirostat_eta', 'dynatemp_range', 'dynatemp_exponent',
+  'smoothing_factor', 'smoothing_curve', 'top_h',
+];
+
+/** Each forwarded sampler's switch: its other settings are sent only when it is on. */
+const SWITCHED: Partial<Record<keyof Settings, (s: Settings) => boolean>> = {
+  dry_base: (s) => s.dry_multiplier > 0, dry_allowed_length: (s) => s.dry_multiplier > 0, dry_penalty_last_n: (s) => s.dry_multiplier > 0,
+  dry_sequence_breakers: (s) => s.dry_multiplier > 0, xtc_threshold: (s) => s.xtc_probability > 0, mirostat_tau: (s) => s.mirostat > 0,
+  mirostat_eta: (s) => s.mirostat > 0, dynatemp_exponent: (s) => s.dynatemp_range > 0, smoothing_curve: (s) => s.smoothing_factor > 0,
+};
+
+/** The forwarded samplers' fields for one request: those switched on, with their settings. */
+function forwarded(s: Settings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of FORWARDED) {
+    const on = SWITCHED[k]?.(s) ?? JSON.stringify(s[k]) !== JSON.stringify((DEFAULTS as Partial<Settings>)[k]);
+    if (on) out[k] = s[k];
+  }
+  return out;
+}
+
+/** Decoders that score tokens themselves need every logit, which a server that samples does not give. */
+const LOGIT_DECODERS: [keyof Settings, string][] = [['num_beams', 'beam search'], ['penalty_alpha', 'contrastive search']];
+
 /** `wander next` on a server: the top alternatives it lists, raw (temperature 1), and the unlisted tail. */
 export interface ServedNext {
   backend: BackendInfo;
@@ -204,10 +237,15 @@ export class OpenAIBackend {
   private check(input: SettingsInput, settings: Settings): void {
     if (settings.trace > 0) requireCapability('generate', this.info, 'own_sampling_chain', '--trace');
     for (const k of ['ablate', 'noise', 'patch_from'] as const) if (settings[k].length) requireCapability('generate', this.info, 'internals', `--${k.replace('_', '-')}`);
+    for (const [k, what] of LOGIT_DECODERS) {
+      if (input[k] !== undefined && JSON.stringify(settings[k]) !== JSON.stringify((DEFAULTS as Partial<Settings>)[k])) {
+        throw new UserError(`${k}: ${what} needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself`, k);
+      }
+    }
     for (const k of Object.keys(input) as (keyof Settings)[]) {
-      if (SENT.includes(k) || input[k] === undefined) continue;
+      if (SENT.includes(k) || FORWARDED.includes(k) || input[k] === undefined) continue;
       if (JSON.stringify(settings[k]) === JSON.stringify((DEFAULTS as Partial<Settings>)[k])) continue;
-      throw new UserError(`${k} cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: ${SENT.filter((s) => s !== 'max_batch_size').join(', ')})`, k);
+      throw new UserError(`${k} cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: ${SENT.filter((s) => s !== 'max_batch_size').join(', ')}; forwarded when set: ${FORWARDED.join(', ')})`, k);
     }
     if (settings.logit_bias.some((b) => !('token_id' in b))) throw new UserError('logit_bias: the server needs token ids (#ID), not texts, since Wander does not know its tokenizer', 'logit_bias');
   }
@@ -258,6 +296,7 @@ export class OpenAIBackend {
       n: 1, max_tokens: s.max_tokens, seed: sampleSeed(s.seed, index),
       temperature: s.temperature, top_p: s.top_p, top_k: s.top_k, min_p: s.min_p, typical_p: s.typical_p,
       repetition_penalty: s.repetition_penalty, frequency_penalty: s.frequency_penalty, presence_penalty: s.presence_penalty,
+      ...forwarded(s),
       ...(s.stop.length ? { stop: s.stop } : {}), ...(s.min_new_tokens ? { min_tokens: s.min_new_tokens } : {}),
       ...(s.logit_bias.length ? { logit_bias: Object.fromEntries(s.logit_bias.map((b) => ['token_id' in b ? b.token_id : -1, b.bias === '-inf' ? -100 : b.bias])) } : {}),
       ...(top > 0 ? (endpoint === 'chat' ? { logprobs: true, top_logprobs: top } : { logprobs: top }) : {}),

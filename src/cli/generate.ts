@@ -11,6 +11,7 @@ import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './
 
 interface GenerateFlags extends ModelFlags, SamplerFlags, ChatFlags {
   maxTokens?: string; stop: string[]; topLogprobs?: string; n?: string; maxBatchSize?: string; trace?: string | boolean;
+  numBeams?: string; lengthPenalty?: string; earlyStopping?: string; numReturnSequences?: string; penaltyAlpha?: string;
   apiKeyEnv?: string; concurrency?: string;
 }
 
@@ -25,7 +26,12 @@ export function generateCommand(program: Command): void {
     .option('--top-logprobs <N>', 'report each token\'s logprob and the N most likely alternatives (0–100)')
     .option('--n <N>', 'number of samples (default 1); sample i depends only on (seed, i)')
     .option('--max-batch-size <B>', 'decode up to B samples together (1–64, default 8)')
-    .option('--trace [N]', 'explain every step: the top N candidates (default 10) through each sampler')
+    .option('--trace [N]', 'explain every step: the top N candidates (default 10) through each sampler; with beams, the beam tree; with contrastive search, each candidate\'s score')
+    .option('--num-beams <B>', 'beam search with B beams (1–64; 1 = off), as Hugging Face generate() does')
+    .option('--length-penalty <L>', 'beam search: rank finished sequences by sum of log-probs / length^L (default 1)')
+    .option('--early-stopping <WHEN>', 'beam search: true (stop once B sequences finished), false (default: stop when none can improve), or never')
+    .option('--num-return-sequences <R>', 'beam search: return the R best sequences (R ≤ B, default 1)')
+    .option('--penalty-alpha <A>', 'contrastive search (with --top-k K candidates): score (1 − A)·p − A·max similarity to earlier hidden states; 0 = off')
     .option('--api-key-env <NAME>', 'with --model openai:URL: the environment variable holding the API key (default OPENAI_API_KEY)')
     .option('--concurrency <N>', 'with --model openai:URL: requests in flight at once (default 4)')
     .action(async (flags: GenerateFlags) => {
@@ -33,9 +39,17 @@ export function generateCommand(program: Command): void {
       const input = samplerSettings(flags, {
         max_tokens: numeric(flags.maxTokens), stop: flags.stop.length ? flags.stop : undefined, top_logprobs: numeric(flags.topLogprobs),
         n: numeric(flags.n), max_batch_size: numeric(flags.maxBatchSize), trace,
+        num_beams: numeric(flags.numBeams), length_penalty: numeric(flags.lengthPenalty), early_stopping: booleanish(flags.earlyStopping),
+        num_return_sequences: numeric(flags.numReturnSequences), penalty_alpha: numeric(flags.penaltyAlpha),
       });
-      if (flags.model?.startsWith('openai:')) return remote(flags, input);
-      if (flags.model?.startsWith('llama.cpp:')) return inLlamaCpp(flags, input);
+      if (flags.model?.startsWith('openai:')) {
+        refuseSearch(input, 'openai');
+        return remote(flags, input);
+      }
+      if (flags.model?.startsWith('llama.cpp:')) {
+        refuseSearch(input, 'llama.cpp');
+        return inLlamaCpp(flags, input);
+      }
       const { model, loadMs } = await openModel(flags);
       try {
         const chat = chatFlags(flags);
@@ -43,7 +57,7 @@ export function generateCommand(program: Command): void {
         // With interventions the run is shown beside the clean one, so nothing streams.
         const compare = hasInterventions(input);
         const text = !flags.json && !compare;
-        const single = (input.n ?? 1) === 1;
+        const single = isSingle(input);
         const run = withMessages(generate(model, prompt, input, {
           loadMs, compareClean: compare,
           // One sample streams as it is generated; several are printed whole as each one ends.
@@ -102,9 +116,33 @@ function withMessages(run: Run, chat: ChatPrompt | undefined): Run {
   return chat ? { ...run, prompt: { ...run.prompt, messages: [...chat.messages] } } : run;
 }
 
+/** One sequence comes back (it can stream); several samples or returned beams are printed whole. */
+function isSingle(input: SettingsInput): boolean {
+  return (input.n ?? 1) === 1 && (input.num_return_sequences ?? 1) === 1;
+}
+
+/** --early-stopping true|false|never: the words true and false are booleans; anything else goes to the schema as given. */
+function booleanish(s: string | undefined): boolean | string | undefined {
+  return s === 'true' ? true : s === 'false' ? false : s;
+}
+
+/**
+ * Beam and contrastive search need Wander's own engine: a logit backend whose KV caches can be copied
+ * from sequence to sequence (beams share their prefixes; contrastive search looks ahead from one).
+ */
+function refuseSearch(input: SettingsInput, backend: 'openai' | 'llama.cpp'): void {
+  const flag = (input.num_beams ?? 1) > 1 ? '--num-beams' : (input.penalty_alpha ?? 0) > 0 ? '--penalty-alpha' : undefined;
+  if (!flag) return;
+  const what = flag === '--num-beams' ? 'beam search' : 'contrastive search';
+  const why = backend === 'openai'
+    ? 'an openai: server samples tokens itself and returns only top logprobs, never the full logits it would need'
+    : 'llama.cpp through node-llama-cpp gives logits but cannot copy one sequence\'s KV cache to another, which every step needs';
+  throw new UserError(`${flag} (${what}) needs a logit backend, Wander's own engine (--model FILE): ${why}`, flag.slice(2).replaceAll('-', '_'));
+}
+
 /** As the native path prints: one sample streams as it is generated; several are printed whole as each ends. */
 function printing(flags: GenerateFlags, input: SettingsInput, prompt: string) {
-  const text = !flags.json, single = (input.n ?? 1) === 1;
+  const text = !flags.json, single = isSingle(input);
   return {
     onStart: text && single ? () => process.stdout.write(prompt) : undefined,
     onText: text && single ? (t: string) => process.stdout.write(t) : undefined,

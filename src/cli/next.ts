@@ -58,6 +58,7 @@ export function renderNext(d: NextTokenDistribution): string {
   const shape = d.entropy_bits < 1 ? 'peaked: the model is confident' : d.entropy_bits > 4 ? 'flat: many continuations are plausible' : 'in between';
   lines.push(`entropy   ${d.entropy_bits.toFixed(2)} bits raw (${shape}) → ${d.final_entropy_bits.toFixed(2)} bits after the chain`);
   lines.push(`kept      ${d.kept_count} token${d.kept_count === 1 ? '' : 's'}, holding ${(d.kept_mass * 100).toFixed(1)}% of the raw probability`);
+  if (d.mirostat_mu) lines.push(`mirostat  μ ${d.mirostat_mu.before.toFixed(3)} (2τ: a sample's first step) → ${d.mirostat_mu.after.toFixed(3)} after this draw`);
   if (d.intervention) {
     const e = d.intervention, clean = e.clean_top[0]!;
     lines.push(`effect    KL(clean ‖ intervened) ${e.kl_nats.toFixed(4)} nats · top-1 ${e.top1_changed ? `changed: ${showToken(clean.token)} → ${showToken(d.candidates[0]!.token)}` : `unchanged (${showToken(clean.token)})`} · the table is the intervened model's`);

@@ -30,6 +30,21 @@ export function addSamplerFlags(cmd: Command): Command {
     .option('--ban <STR>', 'never generate text containing STR (repeatable)', collect, [] as string[])
     .option('--min-new-tokens <N>', 'suppress end-of-sequence until N tokens are generated')
     .option('--min-keep <N>', 'truncation samplers keep at least N tokens (default 1)')
+    .option('--dry-multiplier <M>', 'DRY: penalize the token that would extend a repeat by M·base^(length − allowed); 0 = off (default)')
+    .option('--dry-base <B>', 'DRY: growth of the penalty per repeated token, ≥ 1 (default 1.75)')
+    .option('--dry-allowed-length <N>', 'DRY: repeats up to N tokens go unpenalized (default 2)')
+    .option('--dry-penalty-last-n <N>', 'DRY: search the last N tokens; -1 = the whole context (default), 0 = off')
+    .option('--dry-sequence-breaker <STR>', 'DRY: a repeat never reaches back across STR; repeatable, and any replace the default list (\\n : " *)', collect, [] as string[])
+    .option('--xtc-probability <P>', 'XTC: with probability P remove every token with p ≥ threshold but the least likely; 0 = off (default)')
+    .option('--xtc-threshold <T>', 'XTC: the threshold, in [0, 1]; above 0.5 = off (default 0.1)')
+    .option('--mirostat <V>', 'mirostat version 1 or 2: steer the surprise of chosen tokens toward tau; 0 = off (default)')
+    .option('--mirostat-tau <TAU>', 'mirostat: target surprise in bits (default 5)')
+    .option('--mirostat-eta <ETA>', 'mirostat: learning rate, in [0, 1] (default 0.1)')
+    .option('--dynatemp-range <R>', 'dynamic temperature from T − R to T + R by the entropy; 0 = off (default)')
+    .option('--dynatemp-exponent <E>', 'dynamic temperature: exponent of the normalized entropy (default 1)')
+    .option('--smoothing-factor <F>', 'quadratic sampling: logit → max − F·(logit − max)²; 0 = off (default)')
+    .option('--smoothing-curve <C>', 'quadratic sampling: ≥ 1, above 1 adds a cubic term (default 1)')
+    .option('--top-h <H>', 'Top-H: keep top tokens while their entropy stays ≤ H × the entropy of the top 100, in [0, 1]; 0 = off (default)')
     .option('--chain <ORDER>', 'stage order: hf (default), llama.cpp, or a comma-separated list of stages')
     .option('--seed <S>', 'integer seed; same seed ⇒ same output (default: random, reported)');
   return addInterventionFlags(cmd);
@@ -64,6 +79,9 @@ export interface SamplerFlags extends InterventionFlags {
   temperature?: string; topK?: string; topP?: string; minP?: string; typicalP?: string; epsilon?: string; eta?: string;
   topNSigma?: string; repetitionPenalty?: string; frequencyPenalty?: string; presencePenalty?: string; penaltyWindow?: string;
   repeatNgram?: string | boolean; bias: string[]; ban: string[]; minNewTokens?: string; minKeep?: string; chain?: string; seed?: string;
+  dryMultiplier?: string; dryBase?: string; dryAllowedLength?: string; dryPenaltyLastN?: string; drySequenceBreaker?: string[];
+  xtcProbability?: string; xtcThreshold?: string; mirostat?: string; mirostatTau?: string; mirostatEta?: string;
+  dynatempRange?: string; dynatempExponent?: string; smoothingFactor?: string; smoothingCurve?: string; topH?: string;
 }
 
 /** The sampler flags as settings (validated by the one schema), plus any extra fields the command adds. */
@@ -76,6 +94,12 @@ export function samplerSettings(f: SamplerFlags, extra: Record<string, unknown> 
     repetition_penalty: numeric(f.repetitionPenalty), frequency_penalty: numeric(f.frequencyPenalty), presence_penalty: numeric(f.presencePenalty),
     penalty_window: numeric(f.penaltyWindow), no_repeat_ngram_size: numeric(ngram), min_new_tokens: numeric(f.minNewTokens),
     min_tokens_to_keep: numeric(f.minKeep), seed: numeric(f.seed),
+    dry_multiplier: numeric(f.dryMultiplier), dry_base: numeric(f.dryBase), dry_allowed_length: numeric(f.dryAllowedLength),
+    dry_penalty_last_n: numeric(f.dryPenaltyLastN), dry_sequence_breakers: f.drySequenceBreaker?.length ? f.drySequenceBreaker : undefined,
+    xtc_probability: numeric(f.xtcProbability), xtc_threshold: numeric(f.xtcThreshold),
+    mirostat: numeric(f.mirostat), mirostat_tau: numeric(f.mirostatTau), mirostat_eta: numeric(f.mirostatEta),
+    dynatemp_range: numeric(f.dynatempRange), dynatemp_exponent: numeric(f.dynatempExponent),
+    smoothing_factor: numeric(f.smoothingFactor), smoothing_curve: numeric(f.smoothingCurve), top_h: numeric(f.topH),
     logit_bias: f.bias.length ? f.bias.map(parseBiasFlag) : undefined,
     banned_strings: f.ban.length ? f.ban : undefined,
     chain: f.chain === undefined || f.chain === 'hf' || f.chain === 'llama.cpp' ? f.chain : f.chain.split(',').map((x) => x.trim()),

@@ -66,6 +66,25 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX cells_by_experiment ON cells (experiment_id, active, position);
   `,
+  // 2: the prompts' human continuations, scored under each model (Table 1's human row). Keyed by the
+  // prompt and continuation texts, so editing either scores it afresh and the old row is simply unused.
+  `
+  CREATE TABLE continuations (
+    id            INTEGER PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+    model_spec    TEXT NOT NULL,
+    model_id      INTEGER REFERENCES models(id),
+    prompt        TEXT NOT NULL,           -- the prompt as the file gives it
+    chat          INTEGER NOT NULL,        -- 1: scored after the model's chat template applied to the prompt
+    text          TEXT NOT NULL,           -- its human continuation
+    token_ids     TEXT NOT NULL,           -- JSON: the continuation's tokens, as the model reads them after the prompt
+    logprobs      TEXT NOT NULL,           -- JSON: natural-log probability of each, teacher-forced after the prompt
+    entropies     TEXT NOT NULL,           -- JSON: entropy (bits) of the model's distribution at each
+    prompt_tokens INTEGER NOT NULL,
+    created_at    TEXT NOT NULL,
+    UNIQUE (experiment_id, model_spec, prompt, chat, text)
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

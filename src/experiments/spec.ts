@@ -19,7 +19,11 @@ export interface ExperimentSpec {
    * keys, so a sweep may resume on other endpoints.
    */
   models: { spec: string; label: string; endpoints?: string[] }[];
-  prompts: { text: string; label: string; chat: boolean }[];
+  /**
+   * Each prompt; `continuation` is the text that follows it in the source (the human continuation), which
+   * the sweep scores under each model and the degeneration view measures as Table 1's human row.
+   */
+  prompts: { text: string; label: string; chat: boolean; continuation?: string }[];
   /** Preset name → the settings it sets (validated by the sampling settings schema). */
   presets: { name: string; settings: SettingsInput }[];
   samples: number;
@@ -32,6 +36,11 @@ export interface ExperimentSpec {
    * stored texts when a report is made, so they do not change the cells or their samples.
    */
   count?: string[];
+  /**
+   * `degeneration`: the reports add Holtzman et al. (2020)'s Table 1 view — per model and preset, one
+   * generation per prompt pooled over the prompts, beside the human continuations and the paper's figures.
+   */
+  view?: 'degeneration';
   /** Where the file was (model paths in it are relative to its folder). */
   file?: string;
 }
@@ -44,6 +53,9 @@ const NOT_IN_PRESETS: Record<string, string> = {
   trace: 'traces are not stored by sweeps; use wander generate --trace',
   top_logprobs: 'sweeps always store each token\'s logprob and entropy',
 };
+
+/** The views a file may ask the reports for (besides the per-cell tables every report has). */
+export const VIEWS = ['degeneration'] as const;
 
 const PRESET_SETTINGS = Object.keys(SettingsSchema.shape).filter((k) => !NOT_IN_PRESETS[k]).join(', ');
 
@@ -61,9 +73,12 @@ const ModelEntry = z.union([
 ], { error: 'must be a model spec (a .gguf file, a model folder, ladder:<size>, hf:<owner>/<repo>, ollama:<name>, openai:URL[#ID]) or { model, label, endpoints }' });
 
 const PromptEntry = z.union([
-  z.string({ error: 'must be a string or { text, label, chat }' }),
-  z.object({ text: z.string({ error: 'must be a string' }), label: text('a non-empty label').optional(), chat: z.boolean({ error: 'must be true or false' }).optional() }).strict(),
-], { error: 'must be a string or { text, label, chat }' });
+  z.string({ error: 'must be a string or { text, label, chat, continuation }' }),
+  z.object({
+    text: z.string({ error: 'must be a string' }), label: text('a non-empty label').optional(), chat: z.boolean({ error: 'must be true or false' }).optional(),
+    continuation: text('a non-empty string (the text that follows the prompt in its source)').optional(),
+  }).strict(),
+], { error: 'must be a string or { text, label, chat, continuation }' });
 
 const FileSchema = z.object({
   name: z.string({ error: 'must be a name of letters, digits, ".", "_" or "-"' }).regex(NAME, { error: 'must be a name of letters, digits, ".", "_" or "-" (at most 100)' }),
@@ -81,6 +96,7 @@ const FileSchema = z.object({
   max_batch_size: int(1, 64).optional(),
   count: z.array(text('a non-empty string'), { error: 'must be a list of strings, such as [",", "Cleopatra"]' })
     .min(1, { error: 'must list at least one string' }).max(32, { error: 'takes at most 32 strings' }).optional(),
+  view: z.enum(VIEWS, { error: `must be ${VIEWS.join(' or ')} (Holtzman et al. 2020's Table 1: one generation per prompt, pooled over the prompts)` }).optional(),
 }, { error: 'must be a map of fields (name, models, prompts, presets, …)' }).strict();
 
 const ALLOWED = Object.keys(FileSchema.shape).join(', ');
@@ -114,7 +130,7 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
   const parsed = FileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') fail([...issue.path as (string | number)[], issue.keys[0]!], `is not a field (allowed: ${issue.path.length === 0 ? ALLOWED : issue.path[0] === 'prompts' ? 'text, label, chat' : 'model, label, endpoints'})`);
+    if (issue.code === 'unrecognized_keys') fail([...issue.path as (string | number)[], issue.keys[0]!], `is not a field (allowed: ${issue.path.length === 0 ? ALLOWED : issue.path[0] === 'prompts' ? 'text, label, chat, continuation' : 'model, label, endpoints'})`);
     // (zod does not report the input by default: look the value up, so a wrong type is not called missing.)
     if (issue.code === 'invalid_type' && issue.path.length === 1 && valueAt(raw, issue.path as (string | number)[]) === undefined) fail([], `is missing ${issue.path[0] as string} (the fields are ${ALLOWED})`);
     fail(issue.path as (string | number)[], `${issue.message}, got ${JSON.stringify(valueAt(raw, issue.path as (string | number)[]))}`);
@@ -126,6 +142,11 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
     for (const key of Object.keys(settings)) {
       if (NOT_IN_PRESETS[key]) fail(['presets', name, key], `is not a preset setting: ${NOT_IN_PRESETS[key]}`);
       if (!(key in SettingsSchema.shape)) fail(['presets', name, key], `is not a setting (allowed: ${PRESET_SETTINGS})`);
+    }
+    // A cell stores one sequence per prompt, seed and index: a beam preset's best beam. Its other beams
+    // would need cells of their own, so asking for them is refused rather than silently dropped.
+    if ('num_return_sequences' in settings && settings['num_return_sequences'] !== 1) {
+      fail(['presets', name, 'num_return_sequences'], `must be 1 in a sweep (a beam preset stores one sequence per prompt: its best beam), got ${JSON.stringify(settings['num_return_sequences'])}`);
     }
     try {
       return { name, settings: parseSettings(settings, (field) => field) };
@@ -144,7 +165,14 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
     if (endpoints && !specs[i]!.startsWith('openai:')) fail(['models', i, 'endpoints'], 'are for openai: models (a server and the others serving the same model)');
     return { spec: specs[i]!, label: (typeof m === 'string' ? undefined : m.label) ?? labels[i]!, ...(endpoints ? { endpoints } : {}) };
   });
-  const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : { text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat }));
+  const prompts = f.prompts.map((p, i) => (typeof p === 'string' ? { text: p, label: `prompt ${i + 1}`, chat: f.chat } : {
+    text: p.text, label: p.label ?? `prompt ${i + 1}`, chat: p.chat ?? f.chat, ...(p.continuation !== undefined ? { continuation: p.continuation } : {}),
+  }));
+  // The human row measures the continuations of the same prompts the decoders continue: all or none.
+  const withText = prompts.findIndex((p) => p.continuation !== undefined);
+  const without = prompts.findIndex((p) => p.continuation === undefined);
+  if (withText >= 0 && without >= 0) fail(['prompts', without], `has no continuation, but prompts[${withText}] has one: give every prompt its human continuation, or none`);
+  if (f.view === 'degeneration' && prompts.length < 2) fail(['view'], `degeneration pools one generation per prompt over the prompts: it needs at least 2 prompts, got ${prompts.length}`);
   const dupSpec = specs.findIndex((x, i) => specs.indexOf(x) !== i);
   if (dupSpec >= 0) fail(['models', dupSpec], `repeats the model ${JSON.stringify(specs[dupSpec])}: list each model once`);
   const dupCount = f.count?.findIndex((x, i) => f.count!.indexOf(x) !== i) ?? -1;
@@ -158,6 +186,7 @@ export function parseExperiment(source: string, file = 'experiment'): Experiment
     samples: f.samples, seeds: f.seeds ?? [f.seed ?? 1], max_tokens: f.max_tokens, stop: f.stop,
     ...(f.max_batch_size !== undefined ? { max_batch_size: f.max_batch_size } : {}),
     ...(f.count !== undefined ? { count: f.count } : {}),
+    ...(f.view !== undefined ? { view: f.view } : {}),
   };
 }
 

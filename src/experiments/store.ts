@@ -62,6 +62,19 @@ export interface StoredSample {
   elapsed_ms: number;
 }
 
+/** A prompt's human continuation as one model reads it (see scoreContinuation). */
+export interface StoredContinuation {
+  model_spec: string;
+  model_id: number | null;
+  prompt: string;
+  chat: boolean;
+  text: string;
+  token_ids: number[];
+  logprobs: number[];
+  entropies: number[];
+  prompt_tokens: number;
+}
+
 export interface ExperimentRow {
   id: number;
   name: string;
@@ -235,10 +248,39 @@ export class ResultsStore {
     }));
   }
 
-  /** --force: forget the samples of the experiment's active cells so they are generated again. */
+  /** --force: forget the samples of the experiment's active cells (and its scored continuations) so they are made again. */
   clearSamples(experiment: string): number {
-    return this.write('clear the samples', () => this.db.prepare(`DELETE FROM samples WHERE cell_id IN
-      (SELECT c.id FROM cells c JOIN experiments e ON e.id = c.experiment_id WHERE e.name = ? AND c.active = 1)`).run(experiment).changes);
+    return this.write('clear the samples', () => this.db.transaction(() => {
+      this.db.prepare('DELETE FROM continuations WHERE experiment_id IN (SELECT id FROM experiments WHERE name = ?)').run(experiment);
+      return this.db.prepare(`DELETE FROM samples WHERE cell_id IN
+        (SELECT c.id FROM cells c JOIN experiments e ON e.id = c.experiment_id WHERE e.name = ? AND c.active = 1)`).run(experiment).changes;
+    })());
+  }
+
+  /** Stores a prompt's continuation as scored under one model (replacing an earlier score of the same texts). */
+  saveContinuation(experiment: string, c: StoredContinuation): void {
+    this.write('store a continuation', () => this.db.prepare(`INSERT OR REPLACE INTO continuations (experiment_id, model_spec, model_id, prompt, chat, text,
+        token_ids, logprobs, entropies, prompt_tokens, created_at)
+      VALUES ((SELECT id FROM experiments WHERE name = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      experiment, c.model_spec, c.model_id, c.prompt, c.chat ? 1 : 0, c.text, JSON.stringify(c.token_ids), JSON.stringify(c.logprobs),
+      JSON.stringify(c.entropies), c.prompt_tokens, new Date().toISOString(),
+    ));
+  }
+
+  /**
+   * The experiment's scored continuations, every model's. A database from before they existed (opened
+   * read-only, so not migrated) has none.
+   */
+  continuations(experiment: string): StoredContinuation[] {
+    const table = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'continuations'`).get();
+    if (!table) return [];
+    const rows = this.db.prepare(`SELECT c.* FROM continuations c JOIN experiments e ON e.id = c.experiment_id WHERE e.name = ? ORDER BY c.id`)
+      .all(experiment) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      model_spec: r['model_spec'] as string, model_id: r['model_id'] as number | null, prompt: r['prompt'] as string, chat: r['chat'] === 1,
+      text: r['text'] as string, token_ids: JSON.parse(r['token_ids'] as string) as number[], logprobs: JSON.parse(r['logprobs'] as string) as number[],
+      entropies: JSON.parse(r['entropies'] as string) as number[], prompt_tokens: r['prompt_tokens'] as number,
+    }));
   }
 
   setFinished(experiment: string, finished: boolean): void {

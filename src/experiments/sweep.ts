@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import { chatPrompt, type ChatModel, type ChatPrompt } from '../generate/chat.js';
 import { LlamaCppModel } from '../backends/llama-cpp.js';
 import { OpenAIBackend, summariseIgnored } from '../backends/openai.js';
-import { Generation } from '../generate/generate.js';
+import { generate, Generation } from '../generate/generate.js';
 import type { BackendInfo } from '../backends/capabilities.js';
 import type { Sample } from '../generate/report.js';
 import type { GenerationDefaults } from '../model/source.js';
@@ -12,6 +12,7 @@ import { Scheduler } from '../generate/scheduler.js';
 import { DEFAULTS, resolveSettings, type SettingsInput } from '../generate/settings.js';
 import { loadModel, type LoadOptions } from '../model/load.js';
 import { isSchemeSpec, resolveModelSpec } from '../resolve/resolve.js';
+import { scoreContinuation } from './continuation.js';
 import { planCells } from './plan.js';
 import type { ExperimentSpec } from './spec.js';
 import type { ResultsStore, StoredCell } from './store.js';
@@ -88,14 +89,16 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   const perCell = (c: StoredCell) => c.seeds.length * c.samples;
   const samplesTotal = todo.reduce((n, t) => n + [...t.missing.values()].reduce((a, l) => a + l.length, 0), 0);
   const reused = cells.reduce((n, c) => n + perCell(c), 0) - samplesTotal;
-  const result: SweepResult = { experiment: spec.name, cells: cells.length, reused, generated: 0, errors: 0, tokens: 0, elapsedMs: 0, upToDate: samplesTotal === 0 };
-  if (samplesTotal === 0) {
+  const unscored = continuationsToScore(spec, store);
+  const toScore = [...unscored.values()].reduce((n, l) => n + l.length, 0);
+  const result: SweepResult = { experiment: spec.name, cells: cells.length, reused, generated: 0, errors: 0, tokens: 0, elapsedMs: 0, upToDate: samplesTotal === 0 && toScore === 0 };
+  if (result.upToDate) {
     store.setFinished(spec.name, true);
     result.elapsedMs = performance.now() - t0;
     return result;
   }
   store.setFinished(spec.name, false);
-  if (reused > 0) opts.onLog?.(`${reused} samples already stored; generating the other ${samplesTotal}`);
+  if (reused > 0 && samplesTotal > 0) opts.onLog?.(`${reused} samples already stored; generating the other ${samplesTotal}`);
 
   let cellsDone = todo.filter((t) => t.missing.size === 0).length;
   const progress = () => opts.onProgress?.({
@@ -103,9 +106,10 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   });
   progress();
 
-  for (const m of spec.models) {
+  for (const [i, m] of spec.models.entries()) {
     const mine = todo.filter((t) => t.cell.model_spec === m.spec && t.missing.size > 0);
-    if (mine.length === 0) continue;
+    const continuations = unscored.get(m.spec) ?? [];
+    if (mine.length === 0 && continuations.length === 0) continue;
     const stored = (s: Sample) => {
       result.generated++;
       result.tokens += s.token_ids.length;
@@ -141,19 +145,58 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
         path: model.path, architecture: model.config.architecture, family: model.config.family, format: model.format,
         parameters: model.parameters, vocab_size: model.config.vocabSize, context_length: model.config.contextLength,
       });
-      // Every cell and seed of this model is one generation on one scheduler, so cells with few samples
-      // are decoded together; sample i of a cell still draws from stream (seed, i), and batching never
-      // changes a sequence's logits, so the stored samples are what cell-by-cell runs would give.
+      // The human continuations first: a few forward passes, and one that does not fit the context stops
+      // the sweep before this model generates anything.
+      for (const p of continuations) {
+        const prompt = p.chat ? chatPrompt(model, p.text) : p.text;
+        let scored;
+        try {
+          scored = scoreContinuation(model, prompt, p.continuation);
+        } catch (e) {
+          if (e instanceof UserError) throw new UserError(`models[${i}] (${m.label}), prompt ${JSON.stringify(p.label)}: ${e.message}`, 'prompts');
+          throw e;
+        }
+        store.saveContinuation(spec.name, { model_spec: m.spec, model_id: modelId, prompt: p.text, chat: p.chat, text: p.continuation, ...scored });
+      }
+      if (continuations.length) opts.onLog?.(`${m.label}: scored ${continuations.length} human continuation${continuations.length === 1 ? '' : 's'}`);
+      // Beam and contrastive search run their cells one at a time, each a single search over its prompt
+      // (their sequences advance together, not as independent samples a scheduler could interleave).
+      // Which cells those are is read from the resolved settings: a model's generation_config may ask
+      // for beams itself.
+      const runs = mine.map(({ cell, missing }) => {
+        const prompt = cell.chat ? chatPrompt(model, cell.prompt) : cell.prompt;
+        const input: SettingsInput = { ...(cell.settings as SettingsInput), ...(spec.max_batch_size ? { max_batch_size: spec.max_batch_size } : {}) };
+        const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
+        store.setCellModel(cell.id, modelId, {
+          ...withoutPerRun(settings), sources: withoutPerRun(sources), ...(cell.chat ? { chat_prompt: prompt } : {}),
+        });
+        return { cell, missing, prompt, input, searched: settings.num_beams > 1 || settings.penalty_alpha > 0 };
+      });
+      for (const { cell, missing, prompt, input } of runs.filter((r) => r.searched)) {
+        // Planned as deterministic: one sequence, sample 0 of the first seed (see planCells).
+        for (const [seed] of missing) {
+          let promptUsed = { tokens: 0, ms: 0 };
+          generate(model, prompt, { ...input, seed, n: 1 }, {
+            tokenStats: true,
+            onPrompt: (tokens, ms) => { promptUsed = { tokens, ms }; },
+            onSample: (s) => {
+              store.insertSample(cell.id, seed, s, promptUsed);
+              result.generated++;
+              result.tokens += s.token_ids.length;
+              if (s.finish_reason === 'error') result.errors++;
+            },
+          });
+        }
+        cellsDone++;
+        progress();
+      }
+      // Every other cell and seed of this model is one generation on one scheduler, so cells with few
+      // samples are decoded together; sample i of a cell still draws from stream (seed, i), and batching
+      // never changes a sequence's logits, so the stored samples are what cell-by-cell runs would give.
       const jobs: Generation[] = [];
       model.withScratch(() => {
         const scheduler = new Scheduler(model, { maxBatchSize: spec.max_batch_size ?? DEFAULTS.max_batch_size });
-        for (const { cell, missing } of mine) {
-          const prompt = cell.chat ? chatPrompt(model, cell.prompt) : cell.prompt;
-          const input: SettingsInput = { ...(cell.settings as SettingsInput), ...(spec.max_batch_size ? { max_batch_size: spec.max_batch_size } : {}) };
-          const { settings, sources } = resolveSettings({ ...input, seed: cell.seeds[0] }, model.generationDefaults);
-          store.setCellModel(cell.id, modelId, {
-            ...withoutPerRun(settings), sources: withoutPerRun(sources), ...(cell.chat ? { chat_prompt: prompt } : {}),
-          });
+        for (const { cell, missing, prompt, input } of runs.filter((r) => !r.searched)) {
           let left = [...missing.values()].reduce((n, l) => n + l.length, 0);
           for (const [seed, indices] of missing) {
             let promptMs = 0, promptTokens = 0;
@@ -186,6 +229,23 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
   store.setFinished(spec.name, cells.every((c) => store.missing(c).size === 0));
   result.elapsedMs = performance.now() - t0;
   return result;
+}
+
+/**
+ * Per model spec, the prompts whose human continuation it has not scored yet. Only models Wander's own
+ * engine runs: a server or llama.cpp in-process gives no teacher-forced log-probabilities here, so their
+ * human row has no perplexity (the report says so).
+ */
+function continuationsToScore(spec: ExperimentSpec, store: ResultsStore): Map<string, { text: string; label: string; chat: boolean; continuation: string }[]> {
+  const done = new Set(store.continuations(spec.name).map((c) => JSON.stringify([c.model_spec, c.prompt, c.chat, c.text])));
+  const out = new Map<string, { text: string; label: string; chat: boolean; continuation: string }[]>();
+  for (const m of spec.models) {
+    if (m.spec.startsWith('openai:') || m.spec.startsWith('llama.cpp:')) continue;
+    const missing = spec.prompts.flatMap((p) => (p.continuation !== undefined && !done.has(JSON.stringify([m.spec, p.text, p.chat, p.continuation]))
+      ? [{ text: p.text, label: p.label, chat: p.chat, continuation: p.continuation }] : []));
+    if (missing.length) out.set(m.spec, missing);
+  }
+  return out;
 }
 
 /** The resolved settings minus those that vary per run or are not stored (seed, n, trace, top_logprobs). */

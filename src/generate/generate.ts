@@ -3,15 +3,17 @@ import type { Hooks } from '../model/hooks.js';
 import { Model } from '../model/load.js';
 import type { GenerationDefaults } from '../model/source.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { SamplingChain } from '../sampling/chain.js';
+import { SamplingChain, type ChainInputs } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
 import { rngFor, type Rng } from '../sampling/rng.js';
 import { tokenStats, type StepStats } from '../sampling/token-stats.js';
 import type { StepTrace } from '../sampling/trace.js';
 import { vocabTexts } from '../tokenizer/vocab-texts.js';
 import { resolveLogitBias } from './bias.js';
-import { composeHooks, prepareInterventions } from '../interp/intervene.js';
+import { composeHooks, hasInterventions, prepareInterventions } from '../interp/intervene.js';
 import { FINISH_REASONS, modelInfo, type FinishReason, type ModelInfo, type Run, type Sample } from './report.js';
+import { beamSearch } from './beam.js';
+import { contrastiveSearch } from './contrastive.js';
 import { Scheduler } from './scheduler.js';
 import { resolveSettings, type Settings, type SettingSource, type SettingsInput } from './settings.js';
 import { TextStream } from './text-stream.js';
@@ -54,6 +56,8 @@ export interface SampleState {
   trace: StepTrace[];
   stats: StepStats[];
   started: number;
+  /** What the sampling chain's stages carry between this sample's steps (see SamplingContext.state). */
+  samplerState: Record<string, number>;
 }
 
 /**
@@ -63,22 +67,128 @@ export interface SampleState {
  * `max_batch_size`, and a finished sample frees its slot for the next (see Scheduler). Sample i draws
  * from its own random stream (seed, i), and batching never changes a sequence's logits, so sample i is
  * bit-identical whatever n and max_batch_size are, and whatever else the scheduler is running.
+ *
+ * With `num_beams` > 1 it runs beam search (beam.ts) and with `penalty_alpha` > 0 contrastive search
+ * (contrastive.ts) instead: deterministic decoders that return the same `Run`, their sequences as samples.
  */
 export function generate(model: Model, promptInput: string | readonly number[], input: SettingsInput, opts: GenerateOptions = {}): Run {
-  const job = new Generation(model, promptInput, input, opts);
-  model.withScratch(() => {
-    const scheduler = new Scheduler(model, { maxBatchSize: job.settings.max_batch_size });
-    scheduler.submit(job);
-    scheduler.runToEnd();
-  });
-  if (job.error !== undefined) throw job.error;
-  const run = job.report();
-  if (opts.compareClean && job.intervened) {
-    const clean = { ...input, seed: job.settings.seed, ablate: [], noise: [], patch_from: [] };
-    run.clean = generate(model, promptInput, clean, { indices: job.indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
+  // Settings are resolved once (a missing seed is drawn here), whichever decoder then runs.
+  const request = prepareRequest(model, promptInput, input);
+  const { settings } = request;
+  let run: Run;
+  let indices: number[] | undefined;
+  if (settings.num_beams > 1 || settings.penalty_alpha > 0) {
+    checkDecoderOptions(request, opts);
+    run = settings.num_beams > 1 ? beamSearch(model, request, opts) : contrastiveSearch(model, request, opts);
+  } else {
+    const job = new Generation(model, promptInput, input, opts, request);
+    model.withScratch(() => {
+      const scheduler = new Scheduler(model, { maxBatchSize: job.settings.max_batch_size });
+      scheduler.submit(job);
+      scheduler.runToEnd();
+    });
+    if (job.error !== undefined) throw job.error;
+    run = job.report();
+    indices = job.indices;
+  }
+  if (opts.compareClean && hasInterventions(settings)) {
+    const clean = { ...input, seed: settings.seed, ablate: [], noise: [], patch_from: [] };
+    run.clean = generate(model, promptInput, clean, { indices, tokenStats: opts.tokenStats, loadMs: opts.loadMs });
     run.clean.settings.sources.seed = run.settings.sources.seed;
   }
   return run;
+}
+
+/**
+ * A request checked and resolved, before any model work: what every decoder (sampling, beams,
+ * contrastive search) starts from. Bad prompts and settings fail here with one clear line.
+ */
+export interface DecodeRequest {
+  readonly settings: Settings;
+  readonly sources: Record<keyof Settings, SettingSource>;
+  readonly promptIds: number[];
+  /** The prompt as text: as given, or its token ids decoded. */
+  readonly promptText: string;
+  readonly eos: ReadonlySet<number>;
+  /** logit_bias resolved to token ids. */
+  readonly bias: Map<number, number>;
+  /** What a SamplingChain needs besides the settings. */
+  readonly chainInputs: ChainInputs;
+}
+
+/** Resolves the settings and checks the prompt (encoding a text as the model's tokenizer does). */
+export function prepareRequest(model: Model | GenerationModel, promptInput: string | readonly number[], input: SettingsInput): DecodeRequest {
+  const { settings, sources } = resolveSettings(input, model.generationDefaults);
+  const c = model.config, tok = model.tokenizer;
+  // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
+  const promptIds = typeof promptInput === 'string' ? tok.encode(promptInput) : [...promptInput];
+  if (typeof promptInput !== 'string') {
+    const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
+    if (bad !== undefined) throw new UserError(`--prompt: token id ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`, 'prompt');
+  }
+  if (promptIds.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token, so there is nothing to continue; give a prompt', 'prompt');
+  if (promptIds.length > c.contextLength) {
+    throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
+  }
+  const bias = resolveLogitBias(settings.logit_bias, tok, c.vocabSize);
+  return {
+    settings, sources, promptIds, bias,
+    promptText: typeof promptInput === 'string' ? promptInput : tok.decode(promptIds),
+    eos: new Set(tok.eosIds),
+    chainInputs: { logitBias: bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize) },
+  };
+}
+
+/**
+ * The options of generate() that mean nothing to a deterministic search, refused rather than ignored:
+ * `indices` picks samples out of n independent ones, but beams come back together (best first) and
+ * contrastive search has a single sequence.
+ */
+function checkDecoderOptions(request: DecodeRequest, opts: GenerateOptions): void {
+  if (opts.indices === undefined) return;
+  const s = request.settings, beams = s.num_beams > 1;
+  const all = Array.from({ length: beams ? s.num_return_sequences : 1 }, (_, i) => i);
+  if (opts.indices.length !== all.length || opts.indices.some((x, i) => x !== all[i])) {
+    const what = beams ? `beam search returns its ${all.length} best sequence${all.length > 1 ? 's' : ''} together` : 'contrastive search returns one sequence';
+    throw new UserError(`indices ${JSON.stringify(opts.indices)} cannot be run alone: ${what} (indices ${JSON.stringify(all)}), not independent samples`, 'indices');
+  }
+}
+
+/**
+ * Hooks for a search that runs every sequence as sample 0 (beams and contrastive search have no
+ * per-sample streams): the settings' interventions, then the caller's, then `extra` (a decoder's own
+ * read hook, which so sees what the model really computed). `bind(n)` before each forward call of n
+ * sequences tells the interventions' hooks that each of them is sample 0.
+ */
+export function searchHooks(model: Model, request: DecodeRequest, opts: GenerateOptions, extra?: Hooks): { hooks: Hooks | undefined; bind(n: number): void } {
+  const samples: number[] = [];
+  const intervention = prepareInterventions(model, request.promptIds, request.settings, request.settings.seed);
+  return {
+    hooks: composeHooks(intervention?.hooks(samples), opts.hooks, extra),
+    bind: (n) => { samples.length = 0; for (let i = 0; i < n; i++) samples.push(0); },
+  };
+}
+
+/** The report of a finished run: the model, the settings used, the prompt, samples (by index), usage and timings. */
+export function buildRun(model: Model | GenerationModel, request: DecodeRequest, stages: string[], samples: Sample[], t: { t0: number; t1: number; t2: number; loadMs?: number }): Run {
+  const { settings, promptIds } = request;
+  const text = (id: number) => model.tokenizer.tokenText(id);
+  const sorted = [...samples].sort((a, b) => a.index - b.index);
+  const completion = sorted.reduce((n, s) => n + s.token_ids.length, 0);
+  const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, sorted.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
+  const generateMs = Math.max(0, t.t2 - t.t1);
+  return {
+    model: model instanceof Model ? modelInfo(model) : model.describe?.() ?? modelInfo(model as Model),
+    settings: { ...settings, sources: request.sources, stages, ...resolvedBias(settings, request.bias, text) },
+    prompt: { text: request.promptText, token_ids: promptIds },
+    samples: sorted,
+    summary: { samples: sorted.length, distinct_texts: new Set(sorted.map((s) => s.text)).size, finish_reasons: finishCounts },
+    usage: { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion },
+    timings: {
+      load_ms: round(t.loadMs ?? 0), prompt_ms: round(t.t1 - t.t0), generate_ms: round(generateMs),
+      tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
+    },
+  };
 }
 
 /**
@@ -100,7 +210,6 @@ export interface GenerationModel {
  */
 export class Generation {
   readonly settings: Settings;
-  private readonly sources: Record<keyof Settings, SettingSource>;
   readonly promptIds: number[];
   readonly promptText: string;
   /** KV positions a sample may need. */
@@ -122,9 +231,9 @@ export class Generation {
   /** Why the whole generation failed: a callback threw, or memory ran out. */
   error: unknown;
 
+  private readonly request: DecodeRequest;
   private readonly chain: SamplingChain;
-  private readonly bias: Map<number, number>;
-  private readonly eos: Set<number>;
+  private readonly eos: ReadonlySet<number>;
   private readonly hookSamples: number[] = [];
   private readonly samples: Sample[] = [];
   private readonly intervention: ReturnType<typeof prepareInterventions>;
@@ -132,38 +241,29 @@ export class Generation {
   private t1 = 0;
   private t2 = 0;
 
-  constructor(private readonly model: Model | GenerationModel, promptInput: string | readonly number[], input: SettingsInput, private readonly opts: GenerateOptions = {}) {
-    ({ settings: this.settings, sources: this.sources } = resolveSettings(input, model.generationDefaults));
-    const c = model.config, tok = model.tokenizer, settings = this.settings;
-    // A text is encoded as the model's tokenizer does; token ids are used exactly as given.
-    const promptIds = typeof promptInput === 'string' ? tok.encode(promptInput) : [...promptInput];
-    if (typeof promptInput !== 'string') {
-      const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= c.vocabSize);
-      if (bad !== undefined) throw new UserError(`--prompt: token id ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`, 'prompt');
-    }
-    if (promptIds.length === 0) throw new UserError('--prompt is empty and this model adds no BOS token, so there is nothing to continue; give a prompt', 'prompt');
-    if (promptIds.length > c.contextLength) {
-      throw new UserError(`--prompt is ${promptIds.length} tokens, longer than the model's context of ${c.contextLength} tokens`, 'prompt');
-    }
-    this.promptIds = promptIds;
-    this.promptText = typeof promptInput === 'string' ? promptInput : tok.decode(promptIds);
-    this.eos = new Set(tok.eosIds);
-    this.bias = resolveLogitBias(settings.logit_bias, tok, c.vocabSize);
-    this.chain = new SamplingChain(settings, {
-      logitBias: this.bias, bannedStrings: settings.banned_strings, eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),
-    });
+  /**
+   * `request` is the checked request when the caller has prepared it already (generate() does, to pick
+   * the decoder); otherwise the prompt and settings are checked here.
+   */
+  constructor(private readonly model: Model | GenerationModel, promptInput: string | readonly number[], input: SettingsInput, private readonly opts: GenerateOptions = {}, request?: DecodeRequest) {
+    const req = request ?? prepareRequest(model, promptInput, input);
+    ({ settings: this.settings, promptIds: this.promptIds, promptText: this.promptText, eos: this.eos } = req);
+    this.request = req;
+    const settings = this.settings, c = model.config;
+    refuseSearch(model, settings);
+    this.chain = new SamplingChain(settings, req.chainInputs);
     this.indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
     this.pending = [...this.indices];
     this.promptSample = this.indices[0] ?? 0;
-    this.capacity = Math.min(c.contextLength, promptIds.length + settings.max_tokens);
+    this.capacity = Math.min(c.contextLength, this.promptIds.length + settings.max_tokens);
     this.maxLive = settings.max_batch_size;
     // Interventions become hooks; noise depends on the sample, so the hooks read which sample each
     // sequence of the current forward call is from `hookSamples`, set by bind() before every call.
     // Interventions need Wander's own forward pass (its hooks).
-    this.intervention = model instanceof Model ? prepareInterventions(model, promptIds, settings, settings.seed) : undefined;
+    this.intervention = model instanceof Model ? prepareInterventions(model, this.promptIds, settings, settings.seed) : undefined;
     this.perSample = this.intervention?.perSample ?? false;
     this.hooks = composeHooks(this.intervention?.hooks(this.hookSamples), opts.hooks);
-    opts.onStart?.(promptIds);
+    opts.onStart?.(this.promptIds);
     if (this.indices.length === 0) this.state = 'done';
   }
 
@@ -210,7 +310,7 @@ export class Generation {
     return {
       index, rng: rngFor(this.settings.seed, index), tokens: [...this.promptIds],
       // EOS ends a sample before it reaches the stream, so the stream decodes visible tokens only.
-      stream: new TextStream((x) => tok.decode(x), this.settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(),
+      stream: new TextStream((x) => tok.decode(x), this.settings.stop), logprobs: [], trace: [], stats: [], started: performance.now(), samplerState: {},
     };
   }
 
@@ -222,7 +322,7 @@ export class Generation {
     const { settings, opts } = this;
     const text = (id: number) => this.model.tokenizer.tokenText(id);
     try {
-      const ctx = { tokens: a.tokens, promptLength: this.promptIds.length, text: a.stream.text };
+      const ctx = { tokens: a.tokens, promptLength: this.promptIds.length, text: a.stream.text, state: a.samplerState };
       let next: number;
       let sampledEntropy = 0;
       if (settings.trace > 0) {
@@ -287,25 +387,23 @@ export class Generation {
 
   /** The report of a finished generation. */
   report(): Run {
-    const { settings, promptIds } = this;
-    const text = (id: number) => this.model.tokenizer.tokenText(id);
-    const samples = [...this.samples].sort((a, b) => a.index - b.index);
-    const completion = samples.reduce((n, s) => n + s.token_ids.length, 0);
-    const finishCounts = Object.fromEntries(FINISH_REASONS.map((r) => [r, samples.filter((s) => s.finish_reason === r).length])) as Record<FinishReason, number>;
-    const generateMs = Math.max(0, this.t2 - this.t1);
-    return {
-      model: this.model instanceof Model ? modelInfo(this.model) : this.model.describe?.() ?? modelInfo(this.model as Model),
-      settings: { ...settings, sources: this.sources, stages: this.chain.samplers.map((s) => s.name), ...resolvedBias(settings, this.bias, text) },
-      prompt: { text: this.promptText, token_ids: promptIds },
-      samples,
-      summary: { samples: samples.length, distinct_texts: new Set(samples.map((s) => s.text)).size, finish_reasons: finishCounts },
-      usage: { prompt_tokens: promptIds.length, completion_tokens: completion, total_tokens: promptIds.length + completion },
-      timings: {
-        load_ms: round(this.opts.loadMs ?? 0), prompt_ms: round(this.t1 - this.t0), generate_ms: round(generateMs),
-        tokens_per_second: generateMs > 0 ? round((completion / generateMs) * 1000) : 0,
-      },
-    };
+    return buildRun(this.model, this.request, this.chain.samplers.map((s) => s.name), this.samples, { t0: this.t0, t1: this.t1, t2: this.t2, loadMs: this.opts.loadMs });
   }
+}
+
+/**
+ * Beam and contrastive search are searches over whole sequences, not samples a scheduler can decode
+ * one token at a time beside others: only generate() on Wander's own engine runs them. Anything else
+ * that builds a Generation (llama.cpp, wander serve, sweeps) says so instead of quietly sampling.
+ */
+function refuseSearch(model: Model | GenerationModel, s: Settings): void {
+  const field = s.num_beams > 1 ? 'num_beams' : s.penalty_alpha > 0 ? 'penalty_alpha' : undefined;
+  if (!field) return;
+  const what = field === 'num_beams' ? 'beam search' : 'contrastive search';
+  if (!(model instanceof Model)) {
+    throw new UserError(`${field} (${what}) needs Wander's own engine, which can copy KV caches between sequences; this backend cannot (run the model with --model FILE instead)`, field);
+  }
+  throw new UserError(`${field} (${what}) runs through generate() (wander generate), not through the shared scheduler that decodes samples for servers and sweeps`, field);
 }
 
 /**

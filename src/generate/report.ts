@@ -31,6 +31,54 @@ export interface Sample {
   token_sampled_entropy_bits?: number[];
   /** With token stats: wall time from the sample's first step to its end (batched samples overlap). */
   elapsed_ms?: number;
+  /**
+   * Beam search: the sequence's score, its sum of log-probabilities divided by (generated tokens)^length_penalty,
+   * which ranks the returned sequences (index 0 is the best).
+   */
+  score?: number;
+  /** Beam search: the sum of the sequence's token log-probabilities (after the logit processors). */
+  sum_logprobs?: number;
+}
+
+/** One kept beam or finished hypothesis at a beam-search step. */
+export interface BeamTraceEntry {
+  /** The beam it extends: its index (rank) among the previous step's beams; 0 at step 0 (the prompt). */
+  parent: number;
+  token_id: number;
+  token: string;
+  /** The token's log-probability after the logit processors. */
+  logprob: number;
+  /** Cumulative log-probability of the whole continuation, this token included. */
+  sum_logprobs: number;
+}
+
+/** What beam search did at one step (with --trace). */
+export interface BeamTraceStep {
+  /** Generated position: 0 for the first new token. */
+  step: number;
+  /** The beams kept to continue, best first: beam i of this step is `beams[i]`. */
+  beams: BeamTraceEntry[];
+  /** Hypotheses that ended at this step and entered the finished set, with their length-penalised score. */
+  finished: (BeamTraceEntry & { score: number; finish_reason: FinishReason })[];
+}
+
+/** One candidate of a contrastive-search step. */
+export interface ContrastiveCandidate {
+  token_id: number;
+  token: string;
+  /** Probability after the logit processors (the model's confidence). */
+  prob: number;
+  /** Largest cosine similarity of the candidate's last hidden state to those of every earlier position. */
+  max_similarity: number;
+  /** (1 − α)·prob − α·max_similarity; the largest is chosen. */
+  score: number;
+}
+
+/** What contrastive search did at one step (with --trace): its top_k candidates, most probable first. */
+export interface ContrastiveTraceStep {
+  step: number;
+  candidates: ContrastiveCandidate[];
+  chosen: number;
 }
 
 /** What a result says about the model that produced it (the file chosen, its shape, how it ran). */
@@ -89,4 +137,8 @@ export interface Run {
   backend?: BackendInfo;
   /** From a server: each setting its answers prove it ignored, in how many samples, with the first evidence. */
   ignored?: { setting: string; samples: number; evidence: string }[];
+  /** Beam search with --trace: per step, the beams kept (parent, token, cumulative log-prob) and the hypotheses finished. */
+  beam_trace?: BeamTraceStep[];
+  /** Contrastive search with --trace: per step, each candidate's probability, similarity and score. */
+  contrastive_trace?: ContrastiveTraceStep[];
 }

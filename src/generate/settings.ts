@@ -46,6 +46,32 @@ export const SettingsSchema = z.object({
   banned_strings: z.array(z.string({ error: 'must be a list of strings' }).min(1, { error: 'must not contain an empty string' }), { error: 'must be a list of strings' }).max(1000),
   min_new_tokens: intRange(0, 1e6, 'an integer ≥ 0'),
   min_tokens_to_keep: intRange(1, 1e9, 'an integer ≥ 1'),
+  // DRY (llama.cpp's "don't repeat yourself" penalty; 0 = off).
+  dry_multiplier: range(0, 1e6, 'a number ≥ 0 (0 = off)'),
+  dry_base: number('a number ≥ 1').min(1, { error: 'must be a number ≥ 1' }).max(1e6, { error: 'must be at most 1e6' }),
+  dry_allowed_length: intRange(0, 1e6, 'an integer ≥ 0'),
+  dry_penalty_last_n: intRange(-1, 1e9, 'an integer ≥ -1 (-1 = the whole context, 0 = off)'),
+  dry_sequence_breakers: z.array(z.string({ error: 'must be a list of strings' }).min(1, { error: 'must not contain an empty string' }), { error: 'must be a list of strings' }).max(64, { error: 'takes at most 64 strings' }),
+  // XTC ("exclude top choices"; probability 0 = off).
+  xtc_probability: range(0, 1, 'in [0, 1] (0 = off)'),
+  xtc_threshold: range(0, 1, 'in [0, 1] (above 0.5 = off)'),
+  // Mirostat (0 = off, 1 = v1, 2 = v2).
+  mirostat: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'must be 0 (off), 1 or 2' }),
+  mirostat_tau: range(0, 1e6, 'a number ≥ 0 (target surprise, bits)'),
+  mirostat_eta: range(0, 1, 'in [0, 1] (learning rate)'),
+  // Dynamic temperature (llama.cpp) and quadratic/cubic smoothing (text-generation-webui).
+  dynatemp_range: range(0, 1e6, 'a number ≥ 0 (0 = off)'),
+  dynatemp_exponent: number('a number > 0').gt(0, { error: 'must be a number > 0' }).max(1e6, { error: 'must be at most 1e6' }),
+  smoothing_factor: range(0, 1e6, 'a number ≥ 0 (0 = off)'),
+  smoothing_curve: range(1, 1e6, 'a number ≥ 1 (1 = quadratic)'),
+  // Top-H (Hugging Face's TopHLogitsWarper; 0 = off).
+  top_h: range(0, 1, 'in [0, 1] (0 = off)'),
+  // Beam search (Hugging Face generate() semantics; 1 beam = off) and contrastive search (0 = off).
+  num_beams: intRange(1, 64, 'an integer from 1 to 64 (1 = no beam search)'),
+  length_penalty: range(-1e3, 1e3, 'a number from -1000 to 1000 (scores are divided by length^L)'),
+  early_stopping: z.union([z.boolean(), z.literal('never')], { error: 'must be true, false or "never"' }),
+  num_return_sequences: intRange(1, 64, 'an integer from 1 to 64'),
+  penalty_alpha: range(0, 1, 'in [0, 1] (0 = off)'),
   chain: z.union([z.string({ error: 'must be hf, llama.cpp or a list of stages' }), z.array(z.string()).min(1)], { error: 'must be hf, llama.cpp or a list of stages' }),
   seed: intRange(0, Number.MAX_SAFE_INTEGER, 'an integer from 0 to 2^53 − 1'),
   max_tokens: intRange(1, 1_000_000, 'an integer from 1 to 1000000'),
@@ -71,7 +97,12 @@ export type SettingSource = 'flag' | 'generation_config.json' | 'default' | 'ran
 export const DEFAULTS: Omit<Settings, 'seed'> = {
   temperature: 1, top_k: 0, top_p: 1, min_p: 0, typical_p: 1, epsilon_cutoff: 0, eta_cutoff: 0, top_n_sigma: 0,
   repetition_penalty: 1, frequency_penalty: 0, presence_penalty: 0, penalty_window: 0, no_repeat_ngram_size: 0,
-  logit_bias: [], banned_strings: [], min_new_tokens: 0, min_tokens_to_keep: 1, chain: 'hf',
+  logit_bias: [], banned_strings: [], min_new_tokens: 0, min_tokens_to_keep: 1,
+  dry_multiplier: 0, dry_base: 1.75, dry_allowed_length: 2, dry_penalty_last_n: -1, dry_sequence_breakers: ['\n', ':', '"', '*'],
+  xtc_probability: 0, xtc_threshold: 0.1, mirostat: 0, mirostat_tau: 5, mirostat_eta: 0.1,
+  dynatemp_range: 0, dynatemp_exponent: 1, smoothing_factor: 0, smoothing_curve: 1, top_h: 0,
+  num_beams: 1, length_penalty: 1, early_stopping: false, num_return_sequences: 1, penalty_alpha: 0,
+  chain: 'hf',
   max_tokens: 128, stop: [], top_logprobs: 0, n: 1, max_batch_size: 8, trace: 0,
   ablate: [], noise: [], patch_from: [],
 };
@@ -80,7 +111,7 @@ export const DEFAULTS: Omit<Settings, 'seed'> = {
 export type FieldNaming = (field: string) => string;
 const CLI_NAMES: Record<string, string> = {
   logit_bias: '--bias', banned_strings: '--ban', epsilon_cutoff: '--epsilon', eta_cutoff: '--eta',
-  no_repeat_ngram_size: '--no-repeat-ngram', min_tokens_to_keep: '--min-keep',
+  no_repeat_ngram_size: '--no-repeat-ngram', min_tokens_to_keep: '--min-keep', dry_sequence_breakers: '--dry-sequence-breaker',
 };
 export const cliNaming: FieldNaming = (f) => CLI_NAMES[f] ?? `--${f.replaceAll('_', '-')}`;
 export const jsonNaming: FieldNaming = (f) => f;
@@ -103,11 +134,51 @@ export function parseSettings(input: Record<string, unknown>, naming: FieldNamin
   return result.data;
 }
 
-/** Settings that are each valid but contradict each other (checked where both are known). */
-function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
-  if (s.min_new_tokens !== undefined && s.max_tokens !== undefined && s.min_new_tokens > s.max_tokens) {
-    throw new UserError(`${naming('min_new_tokens')} (${s.min_new_tokens}) must not exceed ${naming('max_tokens')} (${s.max_tokens})`, 'min_new_tokens');
+/**
+ * The sampling warpers (temperature and truncation) that are set to something other than neutral:
+ * beam and contrastive search do not sample, and mirostat chooses its own truncation, so these
+ * cannot run with them.
+ */
+function activeWarpers(m: Settings | Omit<Settings, 'seed'>): (keyof Settings)[] {
+  const on: [keyof Settings, boolean][] = [
+    ['temperature', m.temperature !== 1], ['top_k', m.top_k > 0], ['top_p', m.top_p < 1], ['min_p', m.min_p > 0], ['typical_p', m.typical_p < 1],
+    ['epsilon_cutoff', m.epsilon_cutoff > 0], ['eta_cutoff', m.eta_cutoff > 0], ['top_n_sigma', m.top_n_sigma > 0], ['top_h', m.top_h > 0],
+    ['xtc_probability', m.xtc_probability > 0], ['dynatemp_range', m.dynatemp_range > 0], ['smoothing_factor', m.smoothing_factor > 0], ['mirostat', m.mirostat > 0],
+  ];
+  return on.filter(([, active]) => active).map(([field]) => field);
+}
+
+/** The warpers each decoder refuses (beams and contrastive search do not sample; mirostat truncates by itself). */
+function conflictingWarpers(m: Settings | Omit<Settings, 'seed'>): { decoder: keyof Settings; fields: (keyof Settings)[]; why: string } | undefined {
+  const warpers = activeWarpers(m);
+  if (m.num_beams > 1) return { decoder: 'num_beams', fields: warpers, why: 'beam search ranks beams by the model\'s log-probabilities and draws nothing' };
+  if (m.penalty_alpha > 0) return { decoder: 'penalty_alpha', fields: warpers.filter((f) => f !== 'top_k'), why: 'contrastive search picks among the top_k candidates deterministically and draws nothing' };
+  if (m.mirostat > 0) {
+    return { decoder: 'mirostat', fields: warpers.filter((f) => f !== 'mirostat' && f !== 'temperature' && f !== 'dynatemp_range' && f !== 'smoothing_factor'), why: 'mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)' };
   }
+  return undefined;
+}
+
+/** Settings that are each valid but contradict each other; unset fields count as Wander's defaults. */
+function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
+  const m = { ...DEFAULTS, ...s };
+  const refuse = (field: keyof Settings, why: string) => { throw new UserError(`${naming(field)} ${why}`, field); };
+  if (m.min_new_tokens > m.max_tokens) {
+    throw new UserError(`${naming('min_new_tokens')} (${m.min_new_tokens}) must not exceed ${naming('max_tokens')} (${m.max_tokens})`, 'min_new_tokens');
+  }
+  if (m.num_beams > 1 && m.penalty_alpha > 0) refuse('penalty_alpha', `(contrastive search) cannot run with ${naming('num_beams')} ${m.num_beams}: choose one decoder`);
+  if (m.num_beams > 1 && m.n > 1) refuse('n', `must be 1 with beam search, which returns its best beams rather than samples: use ${naming('num_return_sequences')} instead`);
+  if (m.num_return_sequences > 1 && m.num_beams === 1) refuse('num_return_sequences', `needs beam search (${naming('num_beams')} ≥ ${m.num_return_sequences}); for several samples use ${naming('n')}`);
+  if (m.num_return_sequences > m.num_beams) refuse('num_return_sequences', `(${m.num_return_sequences}) must not exceed ${naming('num_beams')} (${m.num_beams})`);
+  if (m.penalty_alpha > 0 && m.top_k < 2) refuse('penalty_alpha', `(contrastive search) chooses among the ${naming('top_k')} most likely tokens: set ${naming('top_k')} to 2 or more`);
+  if (m.penalty_alpha > 0 && m.n > 1) refuse('n', 'must be 1 with contrastive search, which is deterministic: every sample would be the same');
+  // Greedy decoding runs no warpers. A truncation that keeps the most likely token cannot change its
+  // choice, but these would (XTC removes the likeliest; mirostat and dynamic temperature sample).
+  for (const field of ['mirostat', 'xtc_probability', 'dynatemp_range'] as const) {
+    if (m[field] > 0 && m.temperature === 0) refuse(field, 'samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off');
+  }
+  const conflict = conflictingWarpers(m);
+  if (conflict && conflict.fields.length > 0) refuse(conflict.fields[0]!, `cannot be used with ${naming(conflict.decoder)}: ${conflict.why}`);
 }
 
 export interface ResolvedSettings {
@@ -128,6 +199,15 @@ export function resolveSettings(user: SettingsInput, model: GenerationDefaults):
     if (key === 'seed') { settings[key] = randomSeed(); sources[key] = 'random'; continue; }
     settings[key] = DEFAULTS[key];
     sources[key] = 'default';
+  }
+  // A model's sampling defaults do not apply to a decoder that does not sample (as in Hugging Face,
+  // where generation_config's top_p has no effect on beam search): they fall back to neutral, and the
+  // sources say so. A user's own conflicting flags are refused below.
+  const conflict = conflictingWarpers(settings as Settings);
+  for (const field of conflict?.fields ?? []) {
+    if (sources[field] !== 'generation_config.json') continue;
+    settings[field] = DEFAULTS[field as keyof typeof DEFAULTS];
+    sources[field] = 'default';
   }
   checkConsistent(settings as Settings, cliNaming);
   return { settings: settings as Settings, sources: sources as ResolvedSettings['sources'] };

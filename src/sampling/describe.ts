@@ -28,13 +28,16 @@ export interface DistributionView {
   candidates: NextCandidate[];
   /** The token a sample would draw here with this rng. */
   chosen: { token_id: number; token: string; rank: number };
+  /** Mirostat's μ before and after this step (a one-off step starts from 2τ); only when mirostat runs. */
+  mirostat_mu?: { before: number; after: number };
   draws?: { token_id: number; token: string; count: number }[];
 }
 
 /**
  * The `top` most likely next tokens with their raw probability and what each stage of the chain did
  * to them, the token this rng draws, and (with `draws` > 0) that many further draws from the final
- * distribution, counted. Pure: no model, no files — the CLI's `next` and the web page both call it,
+ * distribution, counted (with XTC, from the mixture over its coin: see SamplingChain.distribution).
+ * Pure: no model, no files — the CLI's `next` and the web page both call it,
  * so they show the same numbers from the same logits.
  */
 export function describeDistribution(
@@ -54,6 +57,7 @@ export function describeDistribution(
       final_prob: t.final_prob, removed_by: t.removed_by,
     })),
     chosen: { token_id: trace.chosen.token_id, token: trace.chosen.token, rank: trace.chosen.rank },
+    ...(trace.mirostat_mu && { mirostat_mu: trace.mirostat_mu }),
   };
   const draws = opts.draws ?? 0;
   if (draws > 0) {

@@ -7,6 +7,21 @@ export interface SamplingContext {
   promptLength: number;
   /** The text generated so far (for banned strings). */
   text: string;
+  /**
+   * State a stage keeps from one step of a sample to the next (mirostat's running μ), created empty
+   * when the sample starts and owned by it alone. Absent for a one-off step (`next`): stages start fresh.
+   */
+  state?: Record<string, number>;
+}
+
+/**
+ * Where a stage's random choices come from: the sample's own `Rng` (the one the chain draws the token
+ * with), so a stage that flips a coin (XTC) stays reproducible for a seed and never depends on how
+ * many other samples run beside it.
+ */
+export interface RandomSource {
+  /** Uniform double in [0, 1). */
+  uniform(): number;
 }
 
 /**
@@ -18,5 +33,12 @@ export interface SamplingContext {
 export interface Sampler {
   readonly name: string;
   readonly kind: 'processor' | 'warper';
-  apply(c: Candidates, ctx: SamplingContext): void;
+  /** `rng` is the sample's own generator; only stages that make random choices use it. */
+  apply(c: Candidates, ctx: SamplingContext, rng?: RandomSource): void;
+  /**
+   * Called once the chain has drawn `token` from `c` (the candidates after every stage, as drawn
+   * from), for stages that learn from the choice (mirostat updates μ in ctx.state). Not called when
+   * nothing is drawn (`processed`, `distribution`).
+   */
+  accept?(token: number, c: Candidates, ctx: SamplingContext): void;
 }

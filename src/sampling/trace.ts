@@ -24,4 +24,9 @@ export interface StepTrace {
   /** How many tokens survived the chain, and how much raw probability they hold. */
   kept_count: number;
   kept_mass: number;
+  /**
+   * Mirostat's μ (bits: the largest surprise it lets through) when this step started and after the
+   * chosen token's surprise moved it; present only when mirostat runs.
+   */
+  mirostat_mu?: { before: number; after: number };
 }

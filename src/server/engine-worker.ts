@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isUserError } from '../errors.js';
 import { chatPrompt, type ChatMessage } from '../generate/chat.js';
-import { Generation } from '../generate/generate.js';
+import { generate, Generation } from '../generate/generate.js';
 import { Scheduler } from '../generate/scheduler.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
@@ -12,6 +12,7 @@ import { COMMANDS } from './commands.js';
 import { LlamaCppServing } from './llama-engine.js';
 import { fieldMessage, HttpError } from './errors.js';
 import type { EngineEvent, EngineRequest, EngineSetup, WireError } from './engine.js';
+import type { Sample } from '../generate/report.js';
 
 /**
  * The engine's worker thread: one model, its continuous-batching scheduler, and Wander's commands.
@@ -33,6 +34,12 @@ let llama: LlamaCppServing | undefined;
 const generations = new Map<number, { job: Generation; started: boolean; then?: () => void }>();
 /** Commands waiting to run, first come first served. */
 const calls: Extract<EngineRequest, { op: 'call' }>[] = [];
+/**
+ * Beam and contrastive searches waiting to run. A search decodes its beams (or look-aheads) as one
+ * batch of its own, step after step until it ends, so it cannot join the scheduler's batch: each runs
+ * whole between two scheduler steps, like a command, and the samples decoding meanwhile wait for it.
+ */
+const searches: { id: number; run: () => void }[] = [];
 let scheduled = false;
 /** The batch size and token count last posted. */
 let reported = { batch: 0, generated: 0 };
@@ -95,13 +102,14 @@ function loop(): void {
   scheduled = false;
   const call = calls.shift();
   if (call) runCall(call);
+  searches.shift()?.run();
   if (!scheduler.idle) {
     scheduler.step();
     report();
   }
   const stats = { batch: scheduler.batchSize, generated: scheduler.generated };
   if (stats.batch !== reported.batch || stats.generated !== reported.generated) post({ op: 'stats', ...(reported = stats) });
-  if (calls.length > 0 || !scheduler.idle) kick();
+  if (calls.length > 0 || searches.length > 0 || !scheduler.idle) kick();
 }
 
 function runCall(m: Extract<EngineRequest, { op: 'call' }>): void {
@@ -121,6 +129,22 @@ function submit(m: Extract<EngineRequest, { op: 'generate' }>): void {
   try {
     const prompt = typeof m.prompt === 'object' && !Array.isArray(m.prompt) ? chatPrompt(model, m.prompt.messages as ChatMessage[]) : m.prompt;
     const tokenStats = m.tokenStats ?? false;
+    if ((settings.num_beams ?? 1) > 1 || (settings.penalty_alpha ?? 0) > 0) {
+      const stream = m.stream ? { onText: (delta: string, index: number) => post({ op: 'text', id: m.id, index, delta }), onSample: (sample: Sample) => post({ op: 'sample', id: m.id, sample }) } : {};
+      searches.push({ id: m.id, run: () => {
+        try {
+          const run = generate(model, prompt, settings, {
+            tokenStats, compareClean: m.compareClean, ...stream,
+            onStart: (ids) => post({ op: 'started', id: m.id, prompt: typeof prompt === 'string' ? prompt : model.tokenizer.decode(ids) }),
+          });
+          post({ op: 'done', id: m.id, result: run });
+        } catch (e) {
+          post({ op: 'error', id: m.id, error: wireError(e) });
+        }
+      } });
+      kick();
+      return;
+    }
     const job = new Generation(model, prompt, settings, m.stream ? {
       tokenStats, onText: (delta, index) => post({ op: 'text', id: m.id, index, delta }), onSample: (sample) => post({ op: 'sample', id: m.id, sample }),
     } : { tokenStats });
@@ -169,6 +193,8 @@ function report(): void {
 function cancel(id: number): void {
   const i = calls.findIndex((c) => c.id === id);
   if (i >= 0) calls.splice(i, 1);
+  const j = searches.findIndex((c) => c.id === id);
+  if (j >= 0) searches.splice(j, 1);
   const g = generations.get(id);
   if (g) {
     scheduler.cancel(g.job);

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ChatMessage } from '../generate/chat.js';
 import type { FinishReason, Run, Sample } from '../generate/report.js';
 import { isUserError } from '../errors.js';
-import { parseSettings, type SettingsInput } from '../generate/settings.js';
+import { parseSettings, type Settings, type SettingsInput } from '../generate/settings.js';
 import { clientGone, noFiles } from './body.js';
 import type { Engine } from './engine.js';
 import { HttpError } from './errors.js';
@@ -20,24 +20,73 @@ import type { ModelRegistry } from './registry.js';
 export const LIMITS = { n: 64, logprobs: 20, prompts: 64 };
 
 /** Request fields that are not Wander settings (handled here), per endpoint. */
-const COMMON = ['model', 'stream', 'stream_options', 'user', 'stop', 'logit_bias', 'min_tokens'];
+const COMMON = ['model', 'stream', 'stream_options', 'user', 'stop', 'logit_bias'];
 const COMPLETION_FIELDS = new Set([...COMMON, 'prompt', 'echo', 'logprobs']);
-const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs', 'max_completion_tokens']);
+const CHAT_FIELDS = new Set([...COMMON, 'messages', 'logprobs', 'top_logprobs']);
 
 type Body = Record<string, unknown>;
+
+/**
+ * Other servers' names for Wander's settings, so requests written for them work unchanged: OpenAI's
+ * (min_tokens, max_completion_tokens) and llama.cpp's llama-server's. llama-server's names for the
+ * samplers Wander shares with it (typical_p, min_p, top_n_sigma, dry_*, xtc_*, mirostat*, dynatemp_*)
+ * are Wander's own already.
+ */
+const ALIASES: Record<string, keyof Settings> = {
+  min_tokens: 'min_new_tokens', max_completion_tokens: 'max_tokens',
+  repeat_penalty: 'repetition_penalty', repeat_last_n: 'penalty_window', n_predict: 'max_tokens', min_keep: 'min_tokens_to_keep', samplers: 'chain',
+};
+
+/** llama-server's sampler names (its `samplers` list) as Wander's stages. */
+const LLAMA_SAMPLERS: Record<string, string[]> = {
+  penalties: ['repetition_penalty', 'frequency_presence_penalty'], dry: ['dry'], top_n_sigma: ['top_n_sigma'], top_k: ['top_k'],
+  typ_p: ['typical_p'], typical_p: ['typical_p'], top_p: ['top_p'], min_p: ['min_p'], xtc: ['xtc'], temperature: ['temperature', 'dynatemp'],
+};
+/**
+ * Wander's processors that llama-server has no name for (its logit bias always runs first; the others
+ * it lacks) run before the listed samplers, and mirostat after them — llama-server runs mirostat in
+ * place of the list, and Wander refuses mirostat beside a truncation sampler, so where it sits is moot.
+ */
+const BEFORE = ['logit_bias', 'no_repeat_ngram', 'banned_strings', 'min_new_tokens'];
+const AFTER = ['mirostat'];
+
+/** An aliased field's value in Wander's terms (llama-server's special values included). */
+function aliasValue(alias: string, v: unknown, engine: Engine): unknown {
+  if (alias === 'repeat_last_n') {
+    // llama-server: −1 = the whole context (Wander's 0); 0 = penalties off, which Wander has no window for.
+    if (v === -1) return 0;
+    if (v === 0) throw new HttpError(400, 'repeat_last_n 0 turns llama-server\'s penalties off, which Wander does not do by window: leave out repeat_penalty, frequency_penalty and presence_penalty instead', alias);
+  }
+  if (alias === 'n_predict' && v === -1) return engine.info.context_length; // −1 = until the context is full
+  if (alias === 'samplers') {
+    const names = Object.keys(LLAMA_SAMPLERS).join(', ');
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) throw new HttpError(400, `samplers must be a non-empty list of llama-server sampler names (${names}), got ${JSON.stringify(v)}`, alias);
+    const listed = (v as string[]).flatMap((name) => {
+      const stages = LLAMA_SAMPLERS[name];
+      if (!stages) throw new HttpError(400, `samplers: unknown sampler ${JSON.stringify(name)} (llama-server's names: ${names})`, alias);
+      return stages;
+    });
+    return [...new Set([...BEFORE, ...listed, ...AFTER])];
+  }
+  return v;
+}
 
 /** The request's fields as Wander settings. */
 function settingsOf(body: Body, own: Set<string>, endpoint: 'completions' | 'chat', engine: Engine): SettingsInput {
   const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) if (!own.has(k)) raw[k] = v;
+  for (const [k, v] of Object.entries(body)) if (!own.has(k) && !(k in ALIASES) && k !== 'cache_prompt' && k !== 'n_probs') raw[k] = v;
   noFiles(raw);
   if ('top_logprobs' in raw && endpoint === 'completions') throw new HttpError(400, 'top_logprobs is not a field of /v1/completions: use logprobs (0–20)', 'top_logprobs');
+  // llama-server's cache_prompt says whether it may reuse an earlier request's prompt cache: the answer
+  // is the same either way, so it is accepted and changes nothing.
+  if (body['cache_prompt'] !== undefined && typeof body['cache_prompt'] !== 'boolean') throw new HttpError(400, `cache_prompt must be true or false, got ${JSON.stringify(body['cache_prompt'])}`, 'cache_prompt');
   if (body['stop'] !== undefined) raw['stop'] = typeof body['stop'] === 'string' ? [body['stop']] : body['stop'];
-  // OpenAI's names for Wander's settings: a mistake is reported under the name the request used.
+  // A mistake in an aliased field is reported under the name the request used.
   const aliases: Record<string, string> = {};
-  for (const [alias, name] of [['min_tokens', 'min_new_tokens'], ['max_completion_tokens', 'max_tokens']] as const) {
+  for (const [alias, name] of Object.entries(ALIASES)) {
     if (body[alias] === undefined) continue;
-    raw[name] = body[alias];
+    if (aliases[name] !== undefined || body[name] !== undefined) throw new HttpError(400, `${alias} and ${aliases[name] ?? name} name the same setting: send one of them`, alias);
+    raw[name] = aliasValue(alias, body[alias], engine);
     aliases[name] = alias;
   }
   if (body['logit_bias'] !== undefined) raw['logit_bias'] = logitBias(body['logit_bias']);
@@ -82,6 +131,16 @@ function logprobCount(v: unknown, field: string): number | undefined {
   return v;
 }
 
+/**
+ * llama-server's n_probs (alternatives per token; 0 = none), in place of the endpoint's own field
+ * (`logprobs` on completions, `top_logprobs` on chat); sending both is ambiguous.
+ */
+function nProbs(body: Body, own: 'logprobs' | 'top_logprobs'): number | undefined {
+  if (body[own] !== undefined) throw new HttpError(400, `n_probs and ${own} name the same setting: send one of them`, 'n_probs');
+  const n = logprobCount(body['n_probs'], 'n_probs');
+  return n === 0 ? undefined : n;
+}
+
 /** OpenAI's finish reasons; Wander's own is reported beside it. */
 function finishReason(r: FinishReason): string {
   return r === 'eos' || r === 'stop_sequence' ? 'stop' : r === 'error' ? 'error' : 'length';
@@ -110,7 +169,7 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
   app.post('/v1/completions', async (req, reply) => {
     const body = bodyOf(req.body);
     const engine = registry.get(optionalString(body['model'], 'model'));
-    const top = logprobCount(body['logprobs'], 'logprobs');
+    const top = body['n_probs'] !== undefined ? nProbs(body, 'logprobs') : logprobCount(body['logprobs'], 'logprobs');
     const input = { ...settingsOf(body, COMPLETION_FIELDS, 'completions', engine), ...(top !== undefined ? { top_logprobs: Math.max(1, top) } : {}) };
     const list = prompts(body['prompt']);
     const echo = body['echo'] === true;
@@ -151,9 +210,10 @@ export function openaiRoutes(app: FastifyInstance, registry: ModelRegistry, vers
     const body = bodyOf(req.body);
     const engine = registry.get(optionalString(body['model'], 'model'));
     const messages = chatMessages(body['messages']);
-    const wantLogprobs = body['logprobs'] === true;
+    const probs = body['n_probs'] !== undefined ? nProbs(body, 'top_logprobs') : undefined;
+    const wantLogprobs = body['logprobs'] === true || probs !== undefined;
     if (body['logprobs'] !== undefined && typeof body['logprobs'] !== 'boolean') throw new HttpError(400, `logprobs must be true or false on /v1/chat/completions, got ${JSON.stringify(body['logprobs'])}`, 'logprobs');
-    const top = wantLogprobs ? logprobCount(body['top_logprobs'] ?? 0, 'top_logprobs')! : 0;
+    const top = probs ?? (wantLogprobs ? logprobCount(body['top_logprobs'] ?? 0, 'top_logprobs')! : 0);
     if (!wantLogprobs && body['top_logprobs'] !== undefined) throw new HttpError(400, 'top_logprobs needs logprobs: true', 'top_logprobs');
     const input = { ...settingsOf(body, CHAT_FIELDS, 'chat', engine), ...(wantLogprobs ? { top_logprobs: Math.max(1, top) } : {}) };
     const signal = clientGone(reply);

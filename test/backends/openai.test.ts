@@ -78,7 +78,7 @@ describe('the openai backend against wander serve', () => {
     assert.equal(cliError(wander('generate', '--model', 'openai:ftp://x/v1', '-p', 'x')), "--model openai:ftp://x/v1: the server's URL must be http:// or https://");
     assert.equal(cliError(wander('generate', '--model', `openai:http://127.0.0.1:${closed}/v1`, '-p', 'x')), `--model openai:http://127.0.0.1:${closed}/v1: cannot reach the server: ECONNREFUSED`);
     assert.equal(cliError(wander('generate', '--model', `openai:${server.url}/v1`, '-p', 'x', '--typical-p', '0.5', '--epsilon', '0.01')),
-      'epsilon_cutoff cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: temperature, top_k, top_p, min_p, typical_p, repetition_penalty, frequency_penalty, presence_penalty, stop, max_tokens, seed, logit_bias, min_new_tokens, top_logprobs, n)');
+      'epsilon_cutoff cannot be sent to an OpenAI-compatible server: its own sampler runs there (sent: temperature, top_k, top_p, min_p, typical_p, repetition_penalty, frequency_penalty, presence_penalty, stop, max_tokens, seed, logit_bias, min_new_tokens, top_logprobs, n; forwarded when set: top_n_sigma, dry_multiplier, dry_base, dry_allowed_length, dry_penalty_last_n, dry_sequence_breakers, xtc_probability, xtc_threshold, mirostat, mirostat_tau, mirostat_eta, dynatemp_range, dynatemp_exponent, smoothing_factor, smoothing_curve, top_h)');
   });
 });
 

@@ -66,7 +66,7 @@ describe('wander next', () => {
       [['--bias', ',=lots'], 'wander: --bias expects TOKEN=VALUE (TOKEN: text, or #<id> for a token id; VALUE: a number or -inf), got ",=lots"'],
       [['--bias', 'Lilypad=+1'], 'wander: --bias "Lilypad": no single token spells it (it tokenizes as " Lily" + "p" + "ad"); bias one of those, or a token by #<id>'],
       [['--bias', '#9999=1'], 'wander: --bias #9999: token id outside the vocabulary (0..511)'],
-      [['--chain', 'vllm'], 'wander: --chain: unknown stage "vllm" (stages: logit_bias, repetition_penalty, frequency_presence_penalty, no_repeat_ngram, banned_strings, min_new_tokens, temperature, top_n_sigma, top_k, top_p, min_p, typical_p, epsilon, eta)'],
+      [['--chain', 'vllm'], 'wander: --chain: unknown stage "vllm" (stages: logit_bias, repetition_penalty, frequency_presence_penalty, no_repeat_ngram, banned_strings, min_new_tokens, dry, temperature, dynatemp, smoothing, top_h, top_n_sigma, top_k, top_p, min_p, typical_p, epsilon, eta, xtc, mirostat)'],
       [['--chain', 'top_k,temperature', '--top-p', '0.5'], 'wander: top_p is set but the chain (top_k, temperature) does not include it'],
     ];
     for (const [args, message] of cases) {

@@ -71,8 +71,9 @@ count: ["a", "<b>"]
       assert.equal(await page.locator('table.samples').count(), 4);
       assert.deepEqual(await page.locator('table.samples').first().locator('thead th').evaluateAll((ths) => ths.map((th) => th.firstChild?.textContent)), ['greedy', 't0.7', 't1.5']);
       assert.equal(await page.locator('p.prompt', { hasText: 'A dog <b>barks</b>' }).count(), 2);
-      // Greedy: six identical samples grouped into one entry counted ×6.
-      assert.equal(await page.locator('table.samples').first().locator('tbody tr').first().locator('td').first().locator('.count').textContent(), '×6');
+      // Greedy is deterministic: one sample per prompt (not six identical ones), shown as one entry ×1.
+      assert.equal(await page.locator('table.samples').first().locator('tbody tr').first().locator('td').first().locator('.count').textContent(), '×1');
+      assert.equal(await page.locator('header p.meta', { hasText: 'greedy is deterministic' }).textContent(), 'greedy is deterministic (greedy, beam or contrastive search): run once per prompt, first seed only — 1 sample per cell, where the other presets have 6.');
       assert.equal(await page.locator('#model-size table.models tbody tr').count(), 2 * 3);
       await page.screenshot({ path: join(ARTIFACTS, 'report.png'), fullPage: true });
       assert.deepEqual(problems, []);

@@ -11,7 +11,8 @@ import { needsShared, ROOT, sharedModel, tempDir } from '../helpers.js';
 const BIN = join(ROOT, 'bin', 'wander.mjs');
 
 function wander(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  // (A report of a large experiment, such as degeneration.yaml's 1,260 cells, prints more than spawnSync's default 1 MB.)
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 256 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -125,26 +126,31 @@ describe('the shipped experiments, end to end on the shared models', () => {
     ['stories.yaml', 'stories', []], // its own model, a path relative to the file
     ['model-size-ladder.yaml', 'model-size-ladder', []], // the three embedded models
     ['comma-bias.yaml', 'comma-bias', []], // the embedded models, with count
+    ['degeneration.yaml', 'degeneration', []], // the embedded models, Table 1 with human continuations
+    ['degeneration-stories.yaml', 'degeneration-stories', []], // its own model, Table 1 without
   ];
   for (const [file, name, models] of examples) {
-    const needs = file === 'model-size-ladder.yaml' || file === 'comma-bias.yaml' ? needsShared() : file === 'stories.yaml' ? needsShared('stories260K.gguf') : needsShared(...models);
+    const needs = ['model-size-ladder.yaml', 'comma-bias.yaml', 'degeneration.yaml'].includes(file) ? needsShared()
+      : file === 'stories.yaml' || file === 'degeneration-stories.yaml' ? needsShared('stories260K.gguf') : needsShared(...models);
     it(`${file}: sweep and report`, needs, () => {
       const args = ['sweep', join(ROOT, 'experiments', file), '--db', db, '--samples', '2', '--max-tokens', '8', '--no-chat', ...models.flatMap((m) => ['--model', sharedModel(m)!])];
       const sweep = wander(...args);
       assert.equal(sweep.code, 0, sweep.stderr);
       const yaml = readFileSync(join(ROOT, 'experiments', file), 'utf8');
-      const prompts = (yaml.match(/^\s+- label:/gm) ?? []).length || 1;
+      const prompts = (yaml.match(/^\s+- (?:\{ )?label:/gm) ?? []).length || 1;
       const presets = (yaml.slice(yaml.indexOf('presets:')).match(/^ {2}[\w.]+:\s*\{/gm) ?? []).length;
       const report = wander('report', db, '--experiment', name, '--json');
       assert.equal(report.code, 0, report.stderr);
-      const cells = (JSON.parse(report.stdout) as { cells: Record<string, unknown>[] }).cells;
+      const json = JSON.parse(report.stdout) as { cells: Record<string, unknown>[]; degeneration?: { rows: { decoder: string; texts: number }[] }[] };
+      const cells = json.cells;
       const fileModels = (yaml.match(/^ {2}- \{ model:/gm) ?? []).length || 1;
       assert.equal(cells.length, (models.length || fileModels) * prompts * presets);
       for (const c of cells) {
-        assert.equal(c['samples'], 2);
+        // Deterministic presets (greedy, beams) run once per prompt, whatever --samples asks.
+        assert.equal(c['samples'], c['deterministic'] ? 1 : 2, `${name}: ${String(c['preset'])}`);
         for (const k of ['model', 'prompt', 'preset', 'distinct', 'distinct_1', 'distinct_2', 'distinct_3', 'self_bleu4', 'mean_entropy_bits', 'mean_logprob', 'perplexity', 'repetition_rate', 'zipf', 'finish_reasons']) assert.ok(k in c, k);
       }
-      // Greedy cells give the same output twice; the shared story model continues its prompt in English.
+      // Greedy cells give one output; the shared story model continues its prompt in English.
       const greedy = cells.filter((c) => c['preset'] === 'greedy');
       for (const c of greedy) assert.equal(c['distinct'], 1);
       // Counts only where the file asks for them; a banned comma is never counted.
@@ -155,6 +161,16 @@ describe('the shipped experiments, end to end on the shared models', () => {
         for (const c of counts('no_comma')) assert.deepEqual(c[','], { mean: 0, share: 0 });
         for (const c of counts('comma_5')) assert.deepEqual(Object.keys(c), [',', '.', ' and', ' LORD']);
       }
+      // The degeneration view: a row per model and preset, one generation per prompt, and the human
+      // rows where the prompts carry continuations (the ladder's passages, not the story openings).
+      const view = json.degeneration?.[0];
+      assert.equal(view !== undefined, name.startsWith('degeneration'), `${name}: degeneration view`);
+      if (view) {
+        const humans = name === 'degeneration' ? fileModels : 0;
+        assert.equal(view.rows.length, humans + fileModels * presets);
+        assert.equal(view.rows.filter((r) => r.decoder === 'human').length, humans);
+        assert.ok(view.rows.every((r) => r.texts === prompts), `${name}: one text per prompt`);
+      }
     });
   }
 
@@ -162,7 +178,7 @@ describe('the shipped experiments, end to end on the shared models', () => {
     const out = join(dir, 'report');
     const r = wander('report', db, '--out', out);
     assert.equal(r.code, 0, r.stderr);
-    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories', 'model-size-ladder', 'comma-bias']) {
+    for (const name of ['eclipse', 'random-figure', 'temperature-ladder', 'model-size', 'stories', 'model-size-ladder', 'comma-bias', 'degeneration', 'degeneration-stories']) {
       for (const ext of ['html', 'md', 'csv']) assert.ok(existsSync(join(out, `${name}.${ext}`)), `${name}.${ext}`);
     }
     const md = readFileSync(join(out, 'model-size.md'), 'utf8');
@@ -180,6 +196,9 @@ describe('the shipped experiments, end to end on the shared models', () => {
     const quoted = (s: string) => `"${s.replaceAll('"', '""')}"`;
     assert.ok(commaCsv[0]!.endsWith(`,finish_error,${[',', '.', ' and', ' LORD'].flatMap((s) => [quoted(`count_mean ${JSON.stringify(s)}`), quoted(`count_share ${JSON.stringify(s)}`)]).join(',')}`), commaCsv[0]);
     assert.match(readFileSync(join(out, 'comma-bias.html'), 'utf8'), /<section id="counts">/);
+    assert.match(readFileSync(join(out, 'degeneration.md'), 'utf8'), /^## Table 1: decoders against human text \(Holtzman et al\. 2020\)$/m);
+    assert.match(readFileSync(join(out, 'degeneration.html'), 'utf8'), /<section id="degeneration">/);
+    assert.doesNotMatch(md, /Table 1/);
     const html = readFileSync(join(out, 'model-size.html'), 'utf8');
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)=/i, 'the page loads nothing from outside');
     mkdirSync(join(ROOT, 'build', 'test-artifacts'), { recursive: true });

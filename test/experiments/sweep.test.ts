@@ -44,8 +44,10 @@ describe('sweep', () => {
     const path = join(tempDir(), 'r.sqlite');
     const store = ResultsStore.open(path);
     const r = await runSweep(spec(), store);
-    assert.deepEqual({ ...r, elapsedMs: 0, tokens: 0 }, { experiment: 't', cells: 4, reused: 0, generated: 32, errors: 0, tokens: 0, elapsedMs: 0, upToDate: false });
+    assert.deepEqual({ ...r, elapsedMs: 0, tokens: 0 }, { experiment: 't', cells: 4, reused: 0, generated: 18, errors: 0, tokens: 0, elapsedMs: 0, upToDate: false });
     const cells = store.cells('t');
+    // Greedy is deterministic: one sample per prompt (seed 7's sample 0), not 2 seeds × 4 identical ones.
+    assert.deepEqual(cells.map((c) => store.samples(c).map((x) => `${x.seed}/${x.sample_index}`).join(' ')), ['7/0', '7/0 7/1 7/2 7/3 8/0 8/1 8/2 8/3', '7/0', '7/0 7/1 7/2 7/3 8/0 8/1 8/2 8/3']);
     assert.deepEqual(cells.map((c) => `${c.prompt}/${c.preset}`), ['The cat/greedy', 'The cat/warm', 'A dog/greedy', 'A dog/warm']);
     assert.equal(cells[1]!.resolved!['temperature'], 1.2);
     assert.equal(cells[1]!.resolved!['top_k'], 20);
@@ -71,7 +73,7 @@ describe('sweep', () => {
     assert.equal(store.experiment('t')!.finished_at !== null, true);
     const db = new Database(path, { readonly: true });
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('user_version', { simple: true }), 1);
+    assert.equal(db.pragma('user_version', { simple: true }), 2);
     db.close();
     store.close();
   });
@@ -83,10 +85,10 @@ describe('sweep', () => {
     whole.close();
 
     const store = ResultsStore.open(join(dir, 'parts.sqlite'));
-    assert.equal((await runSweep(spec('', 2), store)).generated, 16);
+    assert.equal((await runSweep(spec('', 2), store)).generated, 10); // 2 greedy + 2 warm cells × 2 seeds × 2
     const second = await runSweep(spec('', 6), store);
-    assert.equal(second.reused, 16);
-    assert.equal(second.generated, 32);
+    assert.equal(second.reused, 10);
+    assert.equal(second.generated, 16);
     const again = await runSweep(spec('', 6), store);
     assert.equal(again.upToDate, true);
     assert.equal(again.generated, 0);
@@ -95,7 +97,7 @@ describe('sweep', () => {
 
     const forced = ResultsStore.open(join(dir, 'parts.sqlite'));
     const f = await runSweep(spec('', 6), forced, { force: true });
-    assert.equal(f.generated, 48);
+    assert.equal(f.generated, 26);
     assert.equal(f.reused, 0);
     forced.close();
     assert.deepEqual(dump(join(dir, 'parts.sqlite')), dump(join(dir, 'whole.sqlite')));
@@ -103,14 +105,15 @@ describe('sweep', () => {
 
   it('stops on a full disk with a clear message, keeping every sample stored before it', async () => {
     const path = join(tempDir(), 'full.sqlite');
-    const store = ResultsStore.open(path, { maxPageCount: 12 });
+    // The schema and the cells' resolved settings take the first pages; a few samples fit after them.
+    const store = ResultsStore.open(path, { maxPageCount: 20 });
     await assert.rejects(runSweep(spec('', 40), store), userError(`${path}: cannot store a sample: the disk is full (or the database reached its size limit); free some space and run again — every sample stored so far is kept`, 'db'));
     store.close();
     const db = new Database(path);
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
     const rows = db.prepare('SELECT token_ids, completion_tokens, logprobs FROM samples').all() as { token_ids: string; completion_tokens: number; logprobs: string }[];
     db.close();
-    assert.ok(rows.length > 0 && rows.length < 320, `${rows.length} samples stored`);
+    assert.ok(rows.length > 0 && rows.length < 162, `${rows.length} samples stored`);
     for (const r of rows) {
       assert.equal(JSON.parse(r.token_ids).length, r.completion_tokens);
       assert.equal(JSON.parse(r.logprobs).length, r.completion_tokens);
@@ -119,7 +122,7 @@ describe('sweep', () => {
     const resumed = ResultsStore.open(path);
     const r = await runSweep(spec('', 40), resumed);
     assert.equal(r.reused, rows.length);
-    assert.equal(r.generated, 320 - rows.length); // 4 cells × 2 seeds × 40
+    assert.equal(r.generated, 162 - rows.length); // 2 greedy cells × 1 + 2 warm cells × 2 seeds × 40
     resumed.close();
   });
 
@@ -207,7 +210,7 @@ describe('results database', () => {
     const db = new Database(newer);
     db.pragma('user_version = 99');
     db.close();
-    assert.throws(() => ResultsStore.open(newer), userError(`${newer}: written by a newer Wander (results schema 99; this version reads up to 1); upgrade Wander or use another --db`, 'db'));
+    assert.throws(() => ResultsStore.open(newer), userError(`${newer}: written by a newer Wander (results schema 99; this version reads up to 2); upgrade Wander or use another --db`, 'db'));
     assert.throws(() => ResultsStore.open(join(dir, 'no', 'such', 'r.sqlite')), userError(`${join(dir, 'no', 'such', 'r.sqlite')}: cannot create the database: folder ${join(dir, 'no', 'such')} does not exist`, 'db'));
     mkdirSync(join(dir, 'folder.sqlite'));
     assert.throws(() => ResultsStore.open(join(dir, 'folder.sqlite')), userError(`${join(dir, 'folder.sqlite')}: is a folder, not a database file`, 'db'));

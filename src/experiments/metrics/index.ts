@@ -16,6 +16,8 @@ export { distinctOutputs, normalizeOutput } from './distinct-outputs.js';
 export { firstDivergence } from './divergence.js';
 export { editDistance, meanPairwiseEditDistance } from './edit-distance.js';
 export { degenerateLoop, repetitionRate } from './repetition.js';
+export { endLoop, repetitionPercent, type EndLoop } from './end-loop.js';
+export { degenerationMetrics, ZIPF_RANKS, type DegenerationMetrics, type DegenerationText } from './degeneration.js';
 export { selfBleu } from './self-bleu.js';
 export { entropyByPosition, tokenStatsSummary } from './token-stats.js';
 export { words, ngrams } from './words.js';

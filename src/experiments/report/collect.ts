@@ -1,6 +1,9 @@
 import { UserError } from '../../errors.js';
+import type { SettingsInput } from '../../generate/settings.js';
 import { cellMetrics, type CellMetrics } from '../metrics/index.js';
+import { isDeterministic } from '../plan.js';
 import type { ExperimentRow, ResultsStore, StoredCell, StoredSample } from '../store.js';
+import { degenerationView, type DegenerationView } from './degeneration.js';
 
 /** One distinct output of a cell, with how many samples produced it. */
 export interface GroupedOutput {
@@ -28,6 +31,8 @@ export interface CellReport {
   seeds: number[];
   /** Samples the file asks for (seeds × samples); metrics.samples says how many are stored. */
   planned: number;
+  /** Greedy, beam or contrastive search: the sweep runs it once per prompt (first seed), whatever the file's samples and seeds. */
+  deterministic: boolean;
   metrics: CellMetrics;
   outputs: GroupedOutput[];
 }
@@ -45,6 +50,8 @@ export interface ExperimentReport {
   /** The strings counted in every sample (the experiment's `count`, as last swept); absent when none. */
   count?: string[];
   cells: CellReport[];
+  /** With `view: degeneration` in the file: Holtzman et al. (2020)'s Table 1 on this experiment. */
+  degeneration?: DegenerationView;
 }
 
 /** Reads an experiment (or all of them) from the database and computes every cell's metrics afresh. */
@@ -57,10 +64,15 @@ export function collectReports(store: ResultsStore, experiment?: string): Experi
 }
 
 function collectOne(store: ResultsStore, row: ExperimentRow): ExperimentReport {
-  const spec = JSON.parse(row.spec) as { description?: string; count?: unknown };
+  const spec = JSON.parse(row.spec) as { description?: string; count?: unknown; view?: unknown; prompts?: { text: string; chat: boolean; continuation?: string }[] };
   // The count list is stored with the spec as last swept (editing it and sweeping again generates nothing).
   const count = Array.isArray(spec.count) && spec.count.length > 0 && spec.count.every((s) => typeof s === 'string' && s !== '') ? spec.count as string[] : undefined;
-  const cells = store.cells(row.name).map((c) => cellReport(store, c, store.samples(c), count));
+  const stored = store.cells(row.name).map((c) => ({ stored: c, samples: store.samples(c) }));
+  const cells = stored.map(({ stored: c, samples }) => cellReport(store, c, samples, count));
+  const degeneration = spec.view === 'degeneration' && Array.isArray(spec.prompts) ? degenerationView(
+    stored.map(({ stored: c, samples }, i) => ({ ...cells[i]!, model_spec: c.model_spec, samples })),
+    spec.prompts, store.continuations(row.name),
+  ) : undefined;
   const uniq = <T>(xs: T[]) => [...new Set(xs)];
   const models = uniq(cells.map((c) => c.model)).map((label) => {
     const c = cells.find((x) => x.model === label)!;
@@ -70,6 +82,7 @@ function collectOne(store: ResultsStore, row: ExperimentRow): ExperimentReport {
     name: row.name, ...(spec.description ? { description: spec.description } : {}), file: row.file,
     created_at: row.created_at, updated_at: row.updated_at, finished_at: row.finished_at,
     models, prompts: uniq(cells.map((c) => c.prompt_label)), presets: uniq(cells.map((c) => c.preset)), ...(count ? { count } : {}), cells,
+    ...(degeneration ? { degeneration } : {}),
   };
 }
 
@@ -87,6 +100,7 @@ function cellReport(store: ResultsStore, cell: StoredCell, samples: StoredSample
     parameters: model?.format === 'openai' ? null : model?.parameters ?? null,
     architecture: model?.architecture ?? null, backend: model?.format === 'openai' ? 'openai' : model?.format.includes('llama.cpp') ? 'llama.cpp' : 'wander', prompt: cell.prompt, prompt_label: cell.prompt_label, chat: cell.chat, preset: cell.preset,
     settings: cell.resolved ?? cell.settings, seeds: cell.seeds, planned: cell.seeds.length * cell.samples,
+    deterministic: isDeterministic(cell.settings as SettingsInput),
     metrics: cellMetrics(samples, count), outputs: [...groups.values()].sort((a, b) => b.count - a.count),
   };
 }

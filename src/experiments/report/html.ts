@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CellReport, ExperimentReport } from './collect.js';
-import { fmt, fmtDistribution, metricRow, modelsBySize, plural, topNNote } from './tables.js';
+import { DEGENERATION_HEADS, DEGENERATION_INTRO, degenerationCells, type DegenerationView } from './degeneration.js';
+import { deterministicNote, fmt, fmtDistribution, metricRow, modelsBySize, plural, topNNote } from './tables.js';
 
 const require = createRequire(import.meta.url);
 const CLIENT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'web', 'report', 'report.js');
@@ -69,8 +70,10 @@ export function htmlReport(r: ExperimentReport): string {
 <h1>${escapeHtml(r.name)}</h1>
 ${r.description ? `<p class="description">${escapeHtml(r.description)}</p>` : ''}
 <p class="meta">${r.cells.length} cells · ${plural(r.models.length, 'model')} × ${plural(r.prompts.length, 'prompt')} × ${plural(r.presets.length, 'preset')} · ${stored} of ${planned} samples stored · ${r.finished_at ? `finished ${escapeHtml(r.finished_at)}` : 'not finished'}${r.file ? ` · from ${escapeHtml(r.file)}` : ''}</p>
+${deterministicNote(r) ? `<p class="meta">${escapeHtml(deterministicNote(r)!)}</p>` : ''}
 </header>
 <main>
+${r.degeneration ? `<section id="degeneration"><h2>Table 1: decoders against human text (Holtzman et al. 2020)</h2>${degenerationTable(r.degeneration)}</section>` : ''}
 <section id="metrics"><h2>Metrics per cell</h2>${metricsTable(r)}</section>
 <section id="plots"><h2>Diversity and entropy</h2><div id="plot-diversity" class="plots"></div></section>
 ${r.count ? `<section id="counts"><h2>Counted strings</h2><p class="note">Each counted string per cell: <em>mean</em> occurrences per sample (exact, case-sensitive, non-overlapping) and the <em>share</em> of samples containing it at least once.</p>${countsTable(r, r.count)}<div id="plot-counts" class="plots"></div></section>` : ''}
@@ -100,6 +103,16 @@ function metricsTable(r: ExperimentReport): string {
   });
   const note = topNNote(r);
   return `<div class="scroll"><table class="metrics"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table></div>${note ? `<p class="note">${escapeHtml(note)}</p>` : ''}`;
+}
+
+/** Table 1's columns per model and decoder, the paper's GPT-2 Large figures beside, and the view's notes. */
+function degenerationTable(view: DegenerationView): string {
+  const intro = escapeHtml(DEGENERATION_INTRO).replace(/\*([^*]+)\*/g, '<em>$1</em>');
+  const head = `<tr><th rowspan="2">decoder</th><th rowspan="2">model</th><th colspan="${DEGENERATION_HEADS.ours.length}">this experiment</th><th colspan="${DEGENERATION_HEADS.paper.length}">paper: GPT-2 Large</th></tr>
+<tr>${[...DEGENERATION_HEADS.ours, ...DEGENERATION_HEADS.paper].map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>`;
+  const rows = degenerationCells(view).map((c) => `<tr${c.decoder && c.model ? ' class="group"' : ''}><td>${escapeHtml(c.decoder)}</td><td>${escapeHtml(c.model)}</td>${c.ours.map((v) => `<td class="num">${escapeHtml(v)}</td>`).join('')}${c.paper.map((v, i) => `<td${i === 0 ? '' : ' class="num"'}>${escapeHtml(v)}</td>`).join('')}</tr>`);
+  return `<p class="note">${intro}</p><p class="note">Reference: ${escapeHtml(view.reference.citation)}; ${escapeHtml(view.reference.setting)}. HUSE is a human evaluation, not measured here.</p>
+<div class="scroll"><table class="degeneration"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table></div>${view.notes.length ? `<ul class="note">${view.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}`;
 }
 
 function countsTable(r: ExperimentReport, count: string[]): string {
@@ -181,7 +194,8 @@ h3 { margin: 18px 0 6px; font-size: 15px; }
 .meta, .note, .description { color: var(--muted); margin: 4px 0 12px; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; }
-table.metrics td, table.models td, table.counts td { white-space: nowrap; }
+table.metrics td, table.models td, table.counts td, table.degeneration td { white-space: nowrap; }
+table.degeneration tr.group td { border-top: 2px solid var(--line); }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f5f7fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

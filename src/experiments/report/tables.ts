@@ -1,5 +1,6 @@
 import type { StringCount } from '../metrics/count.js';
 import type { CellReport, ExperimentReport } from './collect.js';
+import { DEGENERATION_HEADS, DEGENERATION_INTRO, degenerationCells, type DegenerationView } from './degeneration.js';
 
 /**
  * The per-cell metrics as flat rows — the one shape behind `report --json`, the CSV and the Markdown
@@ -39,6 +40,8 @@ export interface MetricRow {
   backend: 'wander' | 'llama.cpp' | 'openai';
   /** Only when the experiment has `count`: per string, mean occurrences per sample and share of samples with it. */
   counts?: Record<string, StringCount>;
+  /** Greedy, beam or contrastive search: run once per prompt (first seed), whatever samples and seeds the file asks for. */
+  deterministic: boolean;
 }
 
 export function metricRow(c: CellReport): MetricRow {
@@ -55,11 +58,33 @@ export function metricRow(c: CellReport): MetricRow {
     first_divergence: m.first_divergence, degenerate: m.degenerate, mean_completion_tokens: m.mean_completion_tokens, planned: c.planned,
     backend: c.backend,
     ...(m.counts ? { counts: m.counts } : {}),
+    deterministic: c.deterministic,
   };
 }
 
-export function jsonReport(reports: ExperimentReport[]): { cells: MetricRow[] } {
-  return { cells: reports.flatMap((r) => r.cells.map(metricRow)) };
+/** `report --json`: every cell's metrics; with `view: degeneration`, also each such experiment's Table 1 view. */
+export function jsonReport(reports: ExperimentReport[]): { cells: MetricRow[]; degeneration?: (DegenerationView & { experiment: string })[] } {
+  const views = reports.flatMap((r) => (r.degeneration ? [{ experiment: r.name, ...r.degeneration }] : []));
+  return { cells: reports.flatMap((r) => r.cells.map(metricRow)), ...(views.length ? { degeneration: views } : {}) };
+}
+
+/** The sentence saying which presets ran once per prompt, when the file asks for more; undefined otherwise. */
+export function deterministicNote(report: ExperimentReport): string | undefined {
+  const once = [...new Set(report.cells.filter((c) => c.deterministic).map((c) => c.preset))];
+  const asked = report.cells.find((c) => !c.deterministic)?.planned;
+  if (once.length === 0 || (asked !== undefined && asked <= 1)) return undefined;
+  return `${once.join(', ')} ${once.length === 1 ? 'is' : 'are'} deterministic (greedy, beam or contrastive search): run once per prompt, first seed only — 1 sample per cell${asked ? `, where the other presets have ${asked}` : ''}.`;
+}
+
+/** The degeneration view as Markdown: the explanation, the table (ours beside the paper's), and the notes. */
+export function degenerationMarkdown(view: DegenerationView): string[] {
+  const cell = (s: string) => s.replaceAll('|', '\\|');
+  const out = ['## Table 1: decoders against human text (Holtzman et al. 2020)', '', DEGENERATION_INTRO, '', `Reference: ${view.reference.citation}; ${view.reference.setting}. HUSE is a human evaluation, not measured here.`, ''];
+  const heads = ['decoder', 'model', ...DEGENERATION_HEADS.ours, ...DEGENERATION_HEADS.paper.map((h) => `paper: ${h}`)];
+  out.push(`| ${heads.join(' | ')} |`, `| --- | --- | ${[...DEGENERATION_HEADS.ours, ...DEGENERATION_HEADS.paper].map((h) => (h === 'method' ? '---' : '---:')).join(' | ')} |`);
+  for (const r of degenerationCells(view)) out.push(`| ${[r.decoder, r.model, ...r.ours, ...r.paper].map(cell).join(' | ')} |`);
+  if (view.notes.length) out.push('', ...view.notes.map((n) => `- ${n}`));
+  return out;
 }
 
 const CSV_COLUMNS: (keyof MetricRow)[] = [
@@ -116,6 +141,9 @@ export function markdownReport(report: ExperimentReport): string {
   const stored = report.cells.reduce((n, c) => n + c.metrics.samples, 0);
   const planned = report.cells.reduce((n, c) => n + c.planned, 0);
   out.push(`${report.cells.length} cells (${plural(report.models.length, 'model')} × ${plural(report.prompts.length, 'prompt')} × ${plural(report.presets.length, 'preset')}), ${stored} of ${planned} samples stored${report.finished_at ? `, finished ${report.finished_at}` : ' (not finished: run the sweep again to complete it)'}.`, '');
+  const once = deterministicNote(report);
+  if (once) out.push(once, '');
+  if (report.degeneration) out.push(...degenerationMarkdown(report.degeneration), '');
   const cell = (s: string) => s.replaceAll('|', '\\|').replace(/\s+/g, ' ');
   out.push('## Cells', '');
   out.push('| model | prompt | preset | samples | distinct | distinct-1 | distinct-2 | self-BLEU-4 | entropy (bits) | drawn entropy | perplexity | repetition | loops | finish |');

@@ -30,6 +30,19 @@ const FIELDS = {
   repetition_penalty: { kind: 'number', default: 1 },
   frequency_penalty: { kind: 'number', default: 0 },
   presence_penalty: { kind: 'number', default: 0 },
+  top_h: { kind: 'number', default: 0 },
+  dry_multiplier: { kind: 'number', default: 0 },
+  dry_base: { kind: 'number', default: 1.75 },
+  dry_allowed_length: { kind: 'number', default: 2 },
+  xtc_probability: { kind: 'number', default: 0 },
+  xtc_threshold: { kind: 'number', default: 0.1 },
+  mirostat: { kind: 'number', default: 0 },
+  mirostat_tau: { kind: 'number', default: 5 },
+  mirostat_eta: { kind: 'number', default: 0.1 },
+  dynatemp_range: { kind: 'number', default: 0 },
+  dynatemp_exponent: { kind: 'number', default: 1 },
+  smoothing_factor: { kind: 'number', default: 0 },
+  smoothing_curve: { kind: 'number', default: 1 },
   chain: { kind: 'string', default: 'hf' },
 } satisfies Record<string, Field>;
 
@@ -45,6 +58,19 @@ const CONTROLS: [keyof State & keyof SettingsInput, string, number, number, numb
   ['repetition_penalty', 'Repetition penalty', 0.5, 2, 0.05, '1 = off'],
   ['frequency_penalty', 'Frequency penalty', -2, 2, 0.1, '0 = off'],
   ['presence_penalty', 'Presence penalty', -2, 2, 0.1, '0 = off'],
+  ['top_h', 'Top-H', 0, 1, 0.01, '0 = off'],
+  ['dry_multiplier', 'DRY multiplier', 0, 5, 0.05, '0 = off'],
+  ['dry_base', 'DRY base', 1, 4, 0.05, 'penalty growth per repeated token'],
+  ['dry_allowed_length', 'DRY allowed length', 0, 10, 1, 'repeats this long go unpenalized'],
+  ['xtc_probability', 'XTC probability', 0, 1, 0.01, '0 = off'],
+  ['xtc_threshold', 'XTC threshold', 0, 0.5, 0.01, 'above 0.5 = off'],
+  ['mirostat', 'Mirostat version', 0, 2, 1, '0 = off'],
+  ['mirostat_tau', 'Mirostat τ', 0, 10, 0.1, 'target surprise, bits'],
+  ['mirostat_eta', 'Mirostat η', 0, 1, 0.01, 'learning rate (one step here: μ starts at 2τ)'],
+  ['dynatemp_range', 'Dynatemp range', 0, 2, 0.05, '0 = off'],
+  ['dynatemp_exponent', 'Dynatemp exponent', 0.1, 4, 0.1, 'of the normalized entropy'],
+  ['smoothing_factor', 'Smoothing factor', 0, 5, 0.05, '0 = off'],
+  ['smoothing_curve', 'Smoothing curve', 1, 5, 0.1, '1 = quadratic'],
 ];
 
 /** A token as text that shows its spaces and line breaks. */
@@ -89,6 +115,12 @@ export function Explorer() {
   const input: SettingsInput = {
     temperature: state.temperature, top_k: state.top_k, top_p: state.top_p, min_p: state.min_p, typical_p: state.typical_p,
     repetition_penalty: state.repetition_penalty, frequency_penalty: state.frequency_penalty, presence_penalty: state.presence_penalty,
+    top_h: state.top_h, dry_multiplier: state.dry_multiplier, dry_base: state.dry_base, dry_allowed_length: state.dry_allowed_length,
+    xtc_probability: state.xtc_probability, xtc_threshold: state.xtc_threshold,
+    // A value other than 0, 1 or 2 is passed on for the schema to refuse with its own message.
+    mirostat: state.mirostat as SettingsInput['mirostat'], mirostat_tau: state.mirostat_tau, mirostat_eta: state.mirostat_eta,
+    dynatemp_range: state.dynatemp_range, dynatemp_exponent: state.dynatemp_exponent,
+    smoothing_factor: state.smoothing_factor, smoothing_curve: state.smoothing_curve,
     seed: state.seed, chain: state.chain.includes(',') ? state.chain.split(',') : state.chain,
   };
   const built = useMemo(() => {

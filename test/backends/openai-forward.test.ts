@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { OpenAIBackend, sampleSeed } from '../../src/backends/openai.js';
+import { generate } from '../../src/generate/generate.js';
+import { loadModel } from '../../src/model/load.js';
+import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
+import { userError } from '../helpers.js';
+import { serve, stop, type Server } from '../server/process.js';
+
+// The samplers some servers have (DRY, XTC, mirostat, dynamic temperature, smoothing, top-H, top-nσ)
+// are forwarded to an OpenAI-compatible server under their llama-server names; `wander serve` applies
+// them all, so what comes back is exactly what Wander's engine gives for the seed the request carried.
+
+describe('the openai backend forwards the samplers servers share', () => {
+  let server: Server;
+  const model = loadModel(DEFAULT_MODEL);
+  before(async () => { server = await serve(); });
+  after(() => stop(server));
+
+  test('DRY, XTC, dynamic temperature and top-nσ reach the server and act there', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
+    const settings = { dry_multiplier: 2, dry_allowed_length: 1, xtc_probability: 0.7, xtc_threshold: 0.05, dynatemp_range: 0.5, top_n_sigma: 2, max_tokens: 24, seed: 9, n: 2 };
+    const run = await backend.generate('And God said', settings);
+    const local = (i: number) => generate(model, 'And God said', { ...settings, n: 1, seed: sampleSeed(9, i) }).samples[0]!.text;
+    assert.deepEqual(run.samples.map((s) => s.text), [local(0), local(1)]);
+    // Without them the server's text differs: they were applied, not dropped.
+    const plain = await backend.generate('And God said', { max_tokens: 24, seed: 9, n: 2 });
+    assert.notDeepEqual(plain.samples.map((s) => s.text), run.samples.map((s) => s.text));
+  });
+
+  test('mirostat and smoothing are forwarded too', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
+    for (const settings of [{ mirostat: 2 as const, mirostat_tau: 3 }, { smoothing_factor: 0.5, smoothing_curve: 2 }, { top_h: 0.5 }]) {
+      const run = await backend.generate('In the beginning', { ...settings, max_tokens: 16, seed: 4 });
+      assert.equal(run.samples[0]!.text, generate(model, 'In the beginning', { ...settings, max_tokens: 16, seed: sampleSeed(4, 0) }).samples[0]!.text, JSON.stringify(settings));
+    }
+  });
+
+  test('beam and contrastive search need a logit backend: refused by name before any request', async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
+    await assert.rejects(backend.generate('x', { num_beams: 4 }), userError('num_beams: beam search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'num_beams'));
+    await assert.rejects(backend.generate('x', { penalty_alpha: 0.6, top_k: 4 }), userError('penalty_alpha: contrastive search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'penalty_alpha'));
+  });
+});
