@@ -19,7 +19,7 @@ export type { Tokenizer } from './tokenizer/tokenizer.js';
 // Generation and the next-token distribution.
 export { generate, type GenerateOptions } from './generate/generate.js';
 export { nextTokenDistribution, type NextTokenDistribution, type NextCandidate } from './generate/next.js';
-export type { Run, Sample, FinishReason } from './generate/report.js';
+export type { Run, Sample, FinishReason, BeamTraceStep, BeamTraceEntry, ContrastiveTraceStep, ContrastiveCandidate } from './generate/report.js';
 export { parseSettings, resolveSettings, DEFAULTS, SettingsSchema, type Settings, type SettingsInput } from './generate/settings.js';
 export { parseBiasFlag, resolveLogitBias } from './generate/bias.js';
 
@@ -44,6 +44,12 @@ export { NoRepeatNgram } from './sampling/no-repeat-ngram.js';
 export { LogitBias } from './sampling/logit-bias.js';
 export { BannedStrings } from './sampling/banned-strings.js';
 export { MinNewTokens } from './sampling/min-new-tokens.js';
+export { Dry } from './sampling/dry.js';
+export { Xtc } from './sampling/xtc.js';
+export { Mirostat } from './sampling/mirostat.js';
+export { DynaTemp } from './sampling/dynatemp.js';
+export { Smoothing } from './sampling/smoothing.js';
+export { TopH } from './sampling/top-h.js';
 
 // Chat templates and per-token statistics.
 export { chatPrompt } from './generate/chat.js';

@@ -4,8 +4,9 @@ import { OpenAIBackend, sampleSeed } from '../../src/backends/openai.js';
 import { generate } from '../../src/generate/generate.js';
 import { loadModel } from '../../src/model/load.js';
 import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
-import { userError } from '../helpers.js';
-import { serve, stop, type Server } from '../server/process.js';
+import { existsSync } from 'node:fs';
+import { needsShared, sharedModel, userError } from '../helpers.js';
+import { LLAMA_SERVER, llamaServe, serve, stop, type Server } from '../server/process.js';
 
 // The samplers some servers have (DRY, XTC, mirostat, dynamic temperature, smoothing, top-H, top-nσ)
 // are forwarded to an OpenAI-compatible server under their llama-server names; `wander serve` applies
@@ -40,5 +41,27 @@ describe('the openai backend forwards the samplers servers share', () => {
     const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
     await assert.rejects(backend.generate('x', { num_beams: 4 }), userError('num_beams: beam search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'num_beams'));
     await assert.rejects(backend.generate('x', { penalty_alpha: 0.6, top_k: 4 }), userError('penalty_alpha: contrastive search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'penalty_alpha'));
+  });
+});
+
+describe('the openai backend forwards DRY to llama.cpp\'s llama-server, which applies it as Wander does', () => {
+  const file = sharedModel('stories260K.gguf');
+  const skip = needsShared('stories260K.gguf').skip || (existsSync(LLAMA_SERVER) ? false : `${LLAMA_SERVER} not found (the shared llama.cpp tools are absent)`);
+  let server: Server | undefined;
+  before(async () => { if (!skip) server = await llamaServe(file!); });
+  after(() => stop(server));
+
+  test('DRY through llama-server gives Wander\'s DRY text, token for token (greedy, 120 tokens)', { skip }, async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server!.url}/v1`);
+    const local = loadModel(file!);
+    const prompts = ['Once upon a time', 'Tom and Lily', 'The dog'];
+    const greedy = { temperature: 0, max_tokens: 120, seed: 1 };
+    const plain = prompts.map((p) => generate(local, p, greedy).samples[0]!.text);
+    for (const dry of [{ dry_multiplier: 5, dry_allowed_length: 1 }, { dry_multiplier: 0.8 }, { dry_multiplier: 2, dry_base: 1.5, dry_allowed_length: 3 }, { dry_multiplier: 1, dry_sequence_breakers: ['.'] }]) {
+      const served = await Promise.all(prompts.map(async (p) => (await backend.generate(p, { ...greedy, ...dry })).samples[0]!.text));
+      assert.deepEqual(served, prompts.map((p) => generate(local, p, { ...greedy, ...dry }).samples[0]!.text), JSON.stringify(dry));
+      // DRY acted: the text is not plain greedy's (so the comparison above can fail).
+      assert.notDeepEqual(served, plain, JSON.stringify(dry));
+    }
   });
 });
