@@ -2,21 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Candidates } from '../../src/sampling/candidates.js';
 import { DynaTemp } from '../../src/sampling/dynatemp.js';
-import type { Sampler, SamplingContext } from '../../src/sampling/sampler.js';
+import type { Sampler } from '../../src/sampling/sampler.js';
+import { applyStage, close } from './stage.js';
 
-const EMPTY: SamplingContext = { tokens: [], promptLength: 0, text: '' };
 // p = 1/16, 1/4, 1/2, 1/16, 1/8: H = 1.875 bits = 1.875·ln 2 nats, over 5 candidates.
 const P = [0.0625, 0.25, 0.5, 0.0625, 0.125];
 const LOGITS = Float32Array.from(P, Math.log);
 
-function apply(s: Sampler, logits: ArrayLike<number>): { ids: number[]; probs: Map<number, number>; logits: Map<number, number> } {
-  const c = new Candidates(logits);
-  s.apply(c, EMPTY);
-  const p = c.probs();
-  const ids = Array.from(c.ids.subarray(0, c.size));
-  return { ids: [...ids].sort((a, b) => a - b), probs: new Map(ids.map((id, i) => [id, p[i]!])), logits: new Map(ids.map((id, i) => [id, c.logits[i]!])) };
-}
-const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} ≠ ${b}`);
+const apply = (s: Sampler, logits: ArrayLike<number>) => applyStage(s, logits);
 /** p^(1/T), renormalized: the distribution at temperature T. */
 const atT = (t: number) => { const q = P.map((p) => p ** (1 / t)); const z = q.reduce((a, b) => a + b, 0); return q.map((x) => x / z); };
 

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Candidates } from '../../src/sampling/candidates.js';
-import type { Sampler, SamplingContext } from '../../src/sampling/sampler.js';
+import type { Sampler } from '../../src/sampling/sampler.js';
+import { applyStage, close } from './stage.js';
 import { Smoothing } from '../../src/sampling/smoothing.js';
 
-const EMPTY: SamplingContext = { tokens: [], promptLength: 0, text: '' };
 
-/** Applies one stage; returns the surviving ids (ascending), their renormalized probabilities and logits. */
-function apply(s: Sampler, logits: ArrayLike<number>): { ids: number[]; probs: Map<number, number>; logits: Map<number, number> } {
-  const c = new Candidates(logits);
-  s.apply(c, EMPTY);
-  const p = c.probs();
-  const ids = Array.from(c.ids.subarray(0, c.size));
-  return { ids: [...ids].sort((a, b) => a - b), probs: new Map(ids.map((id, i) => [id, p[i]!])), logits: new Map(ids.map((id, i) => [id, c.logits[i]!])) };
-}
-const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} ≠ ${b}`);
+const apply = (s: Sampler, logits: ArrayLike<number>) => applyStage(s, logits);
 const softmax = (xs: number[]) => { const z = xs.reduce((s, x) => s + Math.exp(x), 0); return xs.map((x) => Math.exp(x) / z); };
 
 describe('smoothing (text-generation-webui quadratic sampling)', () => {

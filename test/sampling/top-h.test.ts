@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Candidates } from '../../src/sampling/candidates.js';
 import { TopH } from '../../src/sampling/top-h.js';
+import { applyStage, close } from './stage.js';
 
 // p = 1/16, 1/4, 1/2, 1/16, 1/8 for ids 0..4. H = 1.875·ln 2 = 1.29966 nats. In order of probability
 // (ids 2, 1, 4, 0, 3 — the 1/16 tie goes to id 0 first) the terms −p ln p are 0.34657, 0.34657,
@@ -9,14 +9,7 @@ import { TopH } from '../../src/sampling/top-h.js';
 const P = [0.0625, 0.25, 0.5, 0.0625, 0.125];
 const LOGITS = Float32Array.from(P, Math.log);
 
-function apply(s: TopH, logits: ArrayLike<number> = LOGITS): { ids: number[]; probs: Map<number, number> } {
-  const c = new Candidates(logits);
-  s.apply(c);
-  const p = c.probs();
-  const ids = Array.from(c.ids.subarray(0, c.size));
-  return { ids: [...ids].sort((a, b) => a - b), probs: new Map(ids.map((id, i) => [id, p[i]!])) };
-}
-const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} ≠ ${b}`);
+const apply = (s: TopH, logits: ArrayLike<number> = LOGITS) => applyStage(s, logits);
 
 describe('top_h (Hugging Face TopHLogitsWarper)', () => {
   test('keeps tokens while the running entropy is at most top_h × H', () => {

@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Candidates } from '../../src/sampling/candidates.js';
 import { Rng } from '../../src/sampling/rng.js';
-import type { RandomSource, SamplingContext } from '../../src/sampling/sampler.js';
+import type { RandomSource } from '../../src/sampling/sampler.js';
 import { Xtc } from '../../src/sampling/xtc.js';
+import { applyStage, close, EMPTY } from './stage.js';
 
 // p = 1/16, 1/4, 1/2, 1/16, 1/8 for ids 0..4.
 const P = [0.0625, 0.25, 0.5, 0.0625, 0.125];
 const LOGITS = Float32Array.from(P, Math.log);
-const EMPTY: SamplingContext = { tokens: [], promptLength: 0, text: '' };
 
 /** A coin that returns the given values in turn and counts how often it was asked. */
 function coin(...values: number[]): RandomSource & { calls: number } {
@@ -16,14 +16,7 @@ function coin(...values: number[]): RandomSource & { calls: number } {
   return c;
 }
 
-function apply(s: Xtc, rng: RandomSource, logits: ArrayLike<number> = LOGITS): { ids: number[]; probs: Map<number, number> } {
-  const c = new Candidates(logits);
-  s.apply(c, EMPTY, rng);
-  const p = c.probs();
-  const ids = Array.from(c.ids.subarray(0, c.size));
-  return { ids: [...ids].sort((a, b) => a - b), probs: new Map(ids.map((id, i) => [id, p[i]!])) };
-}
-const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} ≠ ${b}`);
+const apply = (s: Xtc, rng: RandomSource, logits: ArrayLike<number> = LOGITS) => applyStage(s, logits, EMPTY, rng);
 
 describe('xtc (exclude top choices)', () => {
   test('removes every token at or above the threshold but the least likely of them', () => {
