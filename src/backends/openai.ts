@@ -5,7 +5,7 @@ import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsI
 import { Rng } from '../sampling/rng.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
 import { requireCapability, type BackendInfo } from './capabilities.js';
-import { ignoredSettings } from './ignored.js';
+import { ignoredSettings, type IgnoredSetting } from './ignored.js';
 import { normaliseChoice, topLogprobsTail, type Endpoint as ApiEndpoint, type NormalisedChoice } from './openai-shapes.js';
 
 /**
@@ -59,20 +59,18 @@ const FORWARDED: (keyof Settings)[] = [
   'smoothing_factor', 'smoothing_curve', 'top_h',
 ];
 
-/** Each forwarded sampler's switch: its other settings are sent only when it is on. */
-const SWITCHED: Partial<Record<keyof Settings, (s: Settings) => boolean>> = {
-  dry_base: (s) => s.dry_multiplier > 0, dry_allowed_length: (s) => s.dry_multiplier > 0, dry_penalty_last_n: (s) => s.dry_multiplier > 0,
-  dry_sequence_breakers: (s) => s.dry_multiplier > 0, xtc_threshold: (s) => s.xtc_probability > 0, mirostat_tau: (s) => s.mirostat > 0,
-  mirostat_eta: (s) => s.mirostat > 0, dynatemp_exponent: (s) => s.dynatemp_range > 0, smoothing_curve: (s) => s.smoothing_factor > 0,
+/** Each forwarded sampler's other settings, by the switch that turns it on: they are sent only with it. */
+const SWITCH_OF: Partial<Record<keyof Settings, keyof Settings>> = {
+  dry_base: 'dry_multiplier', dry_allowed_length: 'dry_multiplier', dry_penalty_last_n: 'dry_multiplier', dry_sequence_breakers: 'dry_multiplier',
+  xtc_threshold: 'xtc_probability', mirostat_tau: 'mirostat', mirostat_eta: 'mirostat', dynatemp_exponent: 'dynatemp_range', smoothing_curve: 'smoothing_factor',
 };
+
+const isSet = (s: Settings, k: keyof Settings) => JSON.stringify(s[k]) !== JSON.stringify((DEFAULTS as Partial<Settings>)[k]);
 
 /** The forwarded samplers' fields for one request: those switched on, with their settings. */
 function forwarded(s: Settings): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of FORWARDED) {
-    const on = SWITCHED[k]?.(s) ?? JSON.stringify(s[k]) !== JSON.stringify((DEFAULTS as Partial<Settings>)[k]);
-    if (on) out[k] = s[k];
-  }
+  for (const k of FORWARDED) if (isSet(s, SWITCH_OF[k] ?? k)) out[k] = s[k];
   return out;
 }
 
@@ -166,12 +164,14 @@ export class OpenAIBackend {
     const want = Math.max(settings.top_logprobs, opts.tokenStats ? 1 : 0);
     const top = want > 0 ? Math.min(want, await this.logprobLimit(endpoint)) : 0;
     const indices = opts.indices ?? Array.from({ length: settings.n }, (_, i) => i);
+    const unknown = await this.unknownSamplers(settings);
     const t0 = performance.now();
     const samples: Sample[] = [];
     let promptTokens = 0, completion = 0;
     const one = async (i: number) => {
       const started = performance.now();
       const { sample, prompt_tokens, completion_tokens } = await this.sample(prompt, settings, i, top);
+      if (unknown.length && sample.finish_reason !== 'error') sample.ignored = [...unknown, ...(sample.ignored ?? [])];
       if (opts.tokenStats) {
         sample.token_logprobs = (sample.logprobs ?? []).map((t) => t.logprob);
         sample.token_entropy_bits = [];
@@ -231,6 +231,35 @@ export class OpenAIBackend {
     const candidates = first.top.slice(0, n).map((a) => ({ token_id: a.token_id, token: a.token, prob: Math.exp(a.logprob), cumulative_prob: (cum += Math.exp(a.logprob)) }));
     const text = typeof prompt === 'string' ? prompt : prompt.messages.map((m) => m.content).join('\n');
     return { backend: this.info, prompt: typeof prompt === 'string' ? { text } : { text, messages: [...prompt.messages] }, listed: n, candidates, tail_mass: topLogprobsTail(first.top.slice(0, n)) };
+  }
+
+  /** Each endpoint's sampling parameters as its /props lists them (llama-server), or null where none answers so; probed once. */
+  private params?: Promise<(Set<string> | null)[]>;
+
+  /**
+   * The forwarded samplers this request switches on that a server proves it does not have: llama-server
+   * lists its sampling parameters under /props (default_generation_settings.params), and ignores a
+   * request field it does not know, so a sampler missing there was not applied. Servers without /props
+   * (vLLM, Ollama, …) prove nothing this way.
+   */
+  private async unknownSamplers(s: Settings): Promise<IgnoredSetting[]> {
+    const sent = Object.keys(forwarded(s));
+    if (sent.length === 0) return [];
+    this.params ??= Promise.all(this.servers.map(async (server) => {
+      const res = await fetch(`${server.baseURL.replace(/\/v1$/, '')}/props`, { headers: headers(this.opts.apiKey), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) }).catch(() => undefined);
+      const body = res?.ok ? await res.json().catch(() => undefined) as { default_generation_settings?: { params?: unknown } } | undefined : undefined;
+      const params = body?.default_generation_settings?.params ?? body?.default_generation_settings;
+      return params && typeof params === 'object' && !Array.isArray(params) ? new Set(Object.keys(params)) : null;
+    }));
+    const lists = await this.params;
+    const out: IgnoredSetting[] = [];
+    for (const k of sent) {
+      // A sampler the server lacks is reported once, by its switch, not again for each of its settings.
+      const sw = SWITCH_OF[k as keyof Settings];
+      const at = this.servers.filter((_, i) => lists[i] && !lists[i]!.has(k) && !(sw && !lists[i]!.has(sw))).map((e) => `${e.baseURL.replace(/\/v1$/, '')}/props`);
+      if (at.length) out.push({ setting: k as keyof Settings, evidence: `${at.join(', ')} lists no ${k} among the server's sampling parameters (llama-server ignores fields it does not know)` });
+    }
+    return out;
   }
 
   /** Settings only Wander's own chain can apply are refused, by name. */

@@ -64,4 +64,19 @@ describe('the openai backend forwards DRY to llama.cpp\'s llama-server, which ap
       assert.notDeepEqual(served, plain, JSON.stringify(dry));
     }
   });
+
+  test('a sampler llama-server does not list under /props is reported as ignored, with that evidence', { skip }, async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server!.url}/v1`);
+    const props = await (await fetch(`${server!.url}/props`)).json() as { default_generation_settings: { params: Record<string, unknown> } };
+    const known = new Set(Object.keys(props.default_generation_settings.params));
+    const run = await backend.generate('Once upon a time', { max_tokens: 8, seed: 2, n: 2, dry_multiplier: 0.8, smoothing_factor: 0.5, top_h: 0.5, top_n_sigma: 1 });
+    // smoothing (text-generation-webui's) and top-H (Hugging Face's) are no llama-server samplers; DRY is.
+    const expected = ['smoothing_factor', 'top_h', 'top_n_sigma'].filter((k) => !known.has(k));
+    assert.ok(known.has('dry_multiplier') && expected.includes('smoothing_factor') && expected.includes('top_h'));
+    assert.deepEqual(run.ignored?.map((x) => [x.setting, x.samples]).sort(), expected.map((k) => [k, 2]).sort());
+    assert.equal(run.ignored!.find((x) => x.setting === 'top_h')!.evidence,
+      `sample 0: ${server!.url}/props lists no top_h among the server's sampling parameters (llama-server ignores fields it does not know)`);
+    // Nothing is reported when nothing unknown was sent.
+    assert.equal((await backend.generate('Once upon a time', { max_tokens: 8, seed: 2, dry_multiplier: 0.8 })).ignored, undefined);
+  });
 });
