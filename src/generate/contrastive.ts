@@ -2,7 +2,6 @@ import { UserError } from '../errors.js';
 import type { HookFn, Hooks } from '../model/hooks.js';
 import type { KvCache } from '../model/kv-cache.js';
 import type { Model } from '../model/load.js';
-import { CHUNK } from '../model/transformer.js';
 import { SamplingChain } from '../sampling/chain.js';
 import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
 import { tokenStats, type TokenStats } from '../sampling/token-stats.js';
@@ -70,15 +69,10 @@ export function contrastiveSearch(model: Model, request: DecodeRequest, opts: Ge
     // Hidden states of every position so far, with their norms.
     const context: { h: Float32Array; norm: number }[] = [];
     capture = (row, position) => { context[position] = { h: row.slice(), norm: norm(row) }; };
-    // The prompt runs once, every position's logits computed so that the hook sees every position's
-    // final hidden state (chunk by chunk, as forward() itself splits it, to bound the logits' memory).
-    let logits = new Float32Array(V);
+    // The prompt runs once; the final norm's hook sees every position's hidden state, and only the
+    // last position's logits are computed.
     bind(1);
-    for (let at = 0; at < P; at += CHUNK) {
-      const part = promptIds.slice(at, at + CHUNK);
-      const out = model.forward(part, slots[0]!, { hooks, allLogits: true });
-      if (at + CHUNK >= P) logits = out.slice((part.length - 1) * V, part.length * V);
-    }
+    let logits = model.forward(promptIds, slots[0]!, { hooks });
     for (let i = 1; i < K; i++) slots[i]!.copyFrom(slots[0]!, model.heap, P);
     t1 = performance.now();
     opts.onPrompt?.(P, t1 - t0);

@@ -69,8 +69,9 @@ export function captureActivations(model: Model, input: string | readonly number
       hooks.set(a.name, (x, ctx) => a.data.set(x, ctx.positions[0]! * rowSize));
     }
   }
-  // The final norm and the logits only run where logits are wanted: ask for every position's.
-  const allLogits = names.includes('ln_final.hook_normalized') || names.includes('hook_logits');
+  // The logits are computed only where they are wanted: ask for every position's when they are
+  // captured (the final norm's hook sees every position anyway).
+  const allLogits = names.includes('hook_logits');
   const intervention = prepareInterventions(model, ids, opts.interventions ?? {}, opts.seed ?? 0);
   model.withScratch(() => model.forward(ids, model.newCache(T), { hooks: composeHooks(intervention?.hooks([0]), hooks), allLogits }));
   return { tokens: tokenEntries(model.tokenizer, ids), activations };

@@ -17,7 +17,7 @@
  *   blocks.{i}.ln2_post.hook_in      [pos, d_model]             Gemma 2/3: W_down·act, before the post-feed-forward norm
  *   blocks.{i}.hook_mlp_out          [pos, d_model]             what joins the residual (Gemma 2/3: after that norm)
  *   blocks.{i}.hook_resid_post       [pos, d_model]
- *   ln_final.hook_normalized         [pos, d_model]
+ *   ln_final.hook_normalized         [pos, d_model]             (every position, whether or not its logits are computed)
  *   hook_logits                      [pos, d_vocab]             (only the positions whose logits are computed)
  */
 export interface HookContext {

@@ -389,6 +389,23 @@ export class Transformer {
     // Unembedding, only for the rows whose logits are wanted (a list is gathered to the front of the residual).
     const first = typeof logitRows === 'number' ? logitRows : 0;
     const rows = typeof logitRows === 'number' ? nt - logitRows : logitRows.length;
+    const lnFinal = hooks?.get('ln_final.hook_normalized');
+    if (lnFinal) {
+      // A hook on the final norm sees every row, as every other hook does (contrastive search and
+      // captures read all positions without paying for their logits); the logit rows are then
+      // gathered from what it left, so a replacement reaches the logits.
+      this.norm(this.x, this.h, W.outNorm, W.outNormBias, nt);
+      this.fire(lnFinal, 'ln_final.hook_normalized', -1, this.h, [nt, d], positions, sequences);
+      if (rows <= 0) return;
+      const h = this.heap.f32(this.h, nt * d);
+      if (typeof logitRows === 'number') h.copyWithin(0, first * d, nt * d);
+      else logitRows.forEach((r, i) => h.copyWithin(i * d, r * d, (r + 1) * d));
+      const at = typeof logitRows === 'number' ? Array.from({ length: rows }, (_, i) => first + i) : logitRows;
+      this.linear(W.output, 0, this.h, this.logits, rows);
+      this.softcapLogits(rows);
+      this.fire(hooks!.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], at.map((r) => positions[r]!), at.map((r) => sequences[r]!));
+      return;
+    }
     if (rows <= 0) return;
     if (typeof logitRows !== 'number') {
       const x = this.heap.f32(this.x, nt * d);
@@ -398,7 +415,6 @@ export class Transformer {
     if (hooks) {
       const at = typeof logitRows === 'number' ? Array.from({ length: rows }, (_, i) => first + i) : logitRows;
       const pos = at.map((r) => positions[r]!), seqs = at.map((r) => sequences[r]!);
-      this.fire(hooks.get('ln_final.hook_normalized'), 'ln_final.hook_normalized', -1, this.h, [rows, d], pos, seqs);
       this.linear(W.output, 0, this.h, this.logits, rows);
       this.softcapLogits(rows);
       this.fire(hooks.get('hook_logits'), 'hook_logits', -1, this.logits, [rows, c.vocabSize], pos, seqs);
