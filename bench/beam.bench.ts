@@ -1,9 +1,10 @@
-// `npm run bench` (beam search): beam search with B = 4 and 16 beams on the GPT-2-small-shaped model,
-// beside its reference measured in the same process: B independent greedy decodes of the same length,
-// batched together as `generate --n B` batches samples. Both run the same forward work per step (one
-// batch of B one-token sequences), so the difference is what beam search adds: B log-softmaxes and
-// top-k selections over the vocabulary, and the KV-cache rows copied when beams are reordered.
-// Medians over REPS runs, with the spread. Not a test.
+// `npm run bench` (beam search): beam search with B = 4 and 16 beams, and beam sampling (--do-sample)
+// with B = 4, on the GPT-2-small-shaped model, beside its reference measured in the same process: B
+// independent greedy decodes of the same length, batched together as `generate --n B` batches samples.
+// Both run the same forward work per step (one batch of B one-token sequences), so the difference is
+// what beam search adds: B log-softmaxes and top-k selections over the vocabulary (beam sampling: an
+// exponential per (beam, token) and 2B draws without replacement from all B × 50257 of them), and the
+// KV-cache rows copied when beams are reordered. Medians over REPS runs, with the spread. Not a test.
 //
 //   BENCH_TOKENS=n   generated tokens per run (default 8)
 //   BENCH_REPS=n     runs per figure (default 3)
@@ -31,10 +32,10 @@ console.log('| B | beam search: tokens/s per beam | B greedy decodes: tokens/s p
 console.log('| --- | --- | --- | --- | --- |');
 // Warm-up: the first run pays for compiling and touching the weights.
 generate(m, PROMPT, { temperature: 0, max_tokens: 2 });
-for (const B of [4, 16]) {
+for (const [B, sampled] of [[4, false], [16, false], [4, true]] as const) {
   const beam: number[] = [], greedy: number[] = [], step: number[] = [];
   for (let r = 0; r < REPS; r++) {
-    const b = generate(m, PROMPT, { num_beams: B, max_tokens: TOKENS, min_new_tokens: TOKENS });
+    const b = generate(m, PROMPT, { num_beams: B, max_tokens: TOKENS, min_new_tokens: TOKENS, ...(sampled && { do_sample: true, seed: r }) });
     const g = generate(m, PROMPT, { temperature: 0, n: B, max_batch_size: B, max_tokens: TOKENS, min_new_tokens: TOKENS, seed: 1 });
     if (b.samples[0]!.token_ids.length !== TOKENS) throw new Error(`beam search stopped after ${b.samples[0]!.token_ids.length} tokens`);
     beam.push(TOKENS / (b.timings.generate_ms / 1000));
@@ -42,7 +43,7 @@ for (const B of [4, 16]) {
     step.push(b.timings.generate_ms / TOKENS);
   }
   const ratio = spread(beam).median / spread(greedy).median;
-  console.log(`| ${B} | ${show(spread(beam))} | ${show(spread(greedy))} | ${ratio.toFixed(2)}× | ${show(spread(step))} |`);
+  console.log(`| ${B}${sampled ? ' (beam sampling)' : ''} | ${show(spread(beam))} | ${show(spread(greedy))} | ${ratio.toFixed(2)}× | ${show(spread(step))} |`);
 }
 m.close();
 process.exit(0);

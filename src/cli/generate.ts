@@ -12,6 +12,7 @@ import { addSamplerFlags, numeric, samplerSettings, type SamplerFlags } from './
 interface GenerateFlags extends ModelFlags, SamplerFlags, ChatFlags {
   maxTokens?: string; stop: string[]; topLogprobs?: string; n?: string; maxBatchSize?: string; trace?: string | boolean;
   numBeams?: string; lengthPenalty?: string; earlyStopping?: string; numReturnSequences?: string; penaltyAlpha?: string;
+  doSample?: boolean; numBeamGroups?: string; diversityPenalty?: string;
   apiKeyEnv?: string; concurrency?: string;
 }
 
@@ -31,6 +32,9 @@ export function generateCommand(program: Command): void {
     .option('--length-penalty <L>', 'beam search: rank finished sequences by sum of log-probs / length^L (default 1)')
     .option('--early-stopping <WHEN>', 'beam search: true (stop once B sequences finished), false (default: stop when none can improve), or never')
     .option('--num-return-sequences <R>', 'beam search: return the R best sequences (R ≤ B, default 1)')
+    .option('--do-sample', 'beam sampling: draw each step\'s candidates from the beams\' distributions after the warpers (--temperature, --top-k, --top-p, …) instead of keeping the best, as Hugging Face\'s do_sample; --seed repeats it')
+    .option('--num-beam-groups <G>', 'diverse beam search: split the B beams into G groups (G divides B) that choose in turn at every step')
+    .option('--diversity-penalty <D>', 'diverse beam search: lower a token\'s log-prob by D for each beam of an earlier group that chose it at the same step (> 0)')
     .option('--penalty-alpha <A>', 'contrastive search (with --top-k K candidates): score (1 − A)·p − A·max similarity to earlier hidden states; 0 = off')
     .option('--api-key-env <NAME>', 'with --model openai:URL: the environment variable holding the API key (default OPENAI_API_KEY)')
     .option('--concurrency <N>', 'with --model openai:URL: requests in flight at once (default 4)')
@@ -41,6 +45,7 @@ export function generateCommand(program: Command): void {
         n: numeric(flags.n), max_batch_size: numeric(flags.maxBatchSize), trace,
         num_beams: numeric(flags.numBeams), length_penalty: numeric(flags.lengthPenalty), early_stopping: booleanish(flags.earlyStopping),
         num_return_sequences: numeric(flags.numReturnSequences), penalty_alpha: numeric(flags.penaltyAlpha),
+        do_sample: flags.doSample, num_beam_groups: numeric(flags.numBeamGroups), diversity_penalty: numeric(flags.diversityPenalty),
       });
       if (flags.model?.startsWith('openai:')) {
         refuseSearch(input, 'openai');

@@ -9,12 +9,19 @@ type Sources = Run['settings']['sources'];
 /** The settings that shape decoding, each with where it came from when that was not a flag. */
 export function describeSettings(s: Settings, sources: Sources, stages: string[], generation = true): string {
   const src = (k: keyof Settings) => (sources[k] === 'flag' ? '' : ` (${sources[k]})`);
+  // Runs stored before a setting existed lack it: they ran without it.
   const beams = (s.num_beams ?? 1) > 1, contrastive = (s.penalty_alpha ?? 0) > 0;
+  const sampledBeams = beams && s.do_sample === true, groups = beams && (s.num_beam_groups ?? 1) > 1;
+  const beamRules = `length_penalty ${s.length_penalty}, early_stopping ${String(s.early_stopping)}${s.num_return_sequences > 1 ? `, ${s.num_return_sequences} returned` : ''}`;
   const parts: string[] = [
-    beams ? `beam search: ${s.num_beams} beams, length_penalty ${s.length_penalty}, early_stopping ${String(s.early_stopping)}${s.num_return_sequences > 1 ? `, ${s.num_return_sequences} returned` : ''}`
+    groups ? `diverse beam search: ${s.num_beams} beams, ${s.num_beam_groups} groups, diversity_penalty ${s.diversity_penalty}, ${beamRules}`
+    : sampledBeams ? `beam sampling: ${s.num_beams} beams, ${beamRules}`
+    : beams ? `beam search: ${s.num_beams} beams, ${beamRules}`
     : contrastive ? `contrastive search: penalty_alpha ${s.penalty_alpha}, top_k ${s.top_k} candidates`
     : s.temperature === 0 ? 'greedy (temperature 0)' : `temperature ${s.temperature}${src('temperature')}`,
   ];
+  // Beam sampling draws from each beam's distribution after the temperature, as sampling does.
+  if (sampledBeams) parts.push(`temperature ${s.temperature}${src('temperature')}`);
   const shown: [keyof Settings, boolean][] = [
     ['top_k', s.top_k > 0 && !contrastive], ['top_p', s.top_p < 1], ['min_p', s.min_p > 0], ['typical_p', s.typical_p < 1], ['epsilon_cutoff', s.epsilon_cutoff > 0],
     ['eta_cutoff', s.eta_cutoff > 0], ['top_n_sigma', s.top_n_sigma > 0], ['repetition_penalty', s.repetition_penalty !== 1],
@@ -33,8 +40,8 @@ export function describeSettings(s: Settings, sources: Sources, stages: string[]
   if (s.ablate.length) parts.push(`ablate ${s.ablate.join(', ')}`);
   if (s.noise.length) parts.push(`noise ${s.noise.join('; ')}`);
   if (s.patch_from.length) parts.push(`patch_from ${s.patch_from.join(', ')}`);
-  // Beam and contrastive search draw nothing: their seed only matters to noise interventions.
-  if (!(beams || contrastive) || s.noise.length) parts.push(`seed ${s.seed}${src('seed')}`);
+  // Beam and contrastive search draw nothing (beam sampling does): their seed only matters to noise interventions.
+  if (!(beams || contrastive) || sampledBeams || s.noise.length) parts.push(`seed ${s.seed}${src('seed')}`);
   if (generation) {
     parts.push(`max_tokens ${s.max_tokens}${src('max_tokens')}`);
     if (s.stop.length) parts.push(`stop ${s.stop.map(showToken).join(', ')}`);
@@ -76,7 +83,7 @@ function sharedPrefix(a: string, b: string): number {
 export function printSample(s: Sample, prompt: string, out: NodeJS.WritableStream): void {
   const why = s.finish_reason === 'stop_sequence' ? `stop_sequence ${showToken(s.stop_sequence ?? '')}` : s.finish_reason === 'error' ? `error: ${s.error}` : s.finish_reason;
   // A returned beam is ranked by its score; index 0 is the best.
-  const label = s.score === undefined ? `sample ${s.index}` : `beam ${s.index} · score ${s.score.toFixed(4)} (sum of log-probs ${s.sum_logprobs!.toFixed(4)})`;
+  const label = s.score === undefined ? `sample ${s.index}` : `beam ${s.index}${s.group === undefined ? '' : ` (group ${s.group})`} · score ${s.score.toFixed(4)} (sum of log-probs ${s.sum_logprobs!.toFixed(4)})`;
   out.write(`── ${label} · ${s.token_ids.length} tokens · ${why}\n${prompt}${s.text}\n`);
 }
 
@@ -126,13 +133,16 @@ export function printReport(run: Run, out: NodeJS.WritableStream): void {
 /**
  * Beam search, step by step: each beam kept (best first) as #i ← #parent, the token it added and its
  * cumulative log-prob; each hypothesis that finished and entered the finished set, with its score.
+ * With beam groups, gN marks where group N's beams start, and which group a hypothesis finished in.
  */
 function beamTree(trace: BeamTraceStep[]): string[] {
-  const rows = ['beam trace: each step\'s beams, best first: #beam ← #parent token (cumulative log-prob); ✓ finished (score)'];
+  const grouped = trace.some((st) => [...st.beams, ...st.finished].some((b) => b.group !== undefined));
+  const rows = [`beam trace: each step's beams, best first${grouped ? ' within each group gN' : ''}: #beam ← #parent token (cumulative log-prob); ✓ finished (score)`];
+  const mark = (group: number | undefined) => (group === undefined ? '' : `g${group} `);
   for (const st of trace) {
-    const kept = st.beams.map((b, i) => `#${i} ← #${b.parent} ${showToken(b.token)} (${b.sum_logprobs.toFixed(3)})`).join('  ');
+    const kept = st.beams.map((b, i) => `${b.group !== st.beams[i - 1]?.group ? mark(b.group) : ''}#${i} ← #${b.parent} ${showToken(b.token)} (${b.sum_logprobs.toFixed(3)})`).join('  ');
     rows.push(`${String(st.step).padStart(4)}  ${kept || '(no beam runs on)'}`);
-    for (const f of st.finished) rows.push(`      ✓ #${f.parent} ${showToken(f.token)} ${f.finish_reason} (${f.sum_logprobs.toFixed(3)}, score ${f.score.toFixed(4)})`);
+    for (const f of st.finished) rows.push(`      ✓ ${mark(f.group)}#${f.parent} ${showToken(f.token)} ${f.finish_reason} (${f.sum_logprobs.toFixed(3)}, score ${f.score.toFixed(4)})`);
   }
   return rows;
 }

@@ -3,67 +3,80 @@ import type { Heap } from '../kernels/heap.js';
 import type { KvCache } from '../model/kv-cache.js';
 import type { Model } from '../model/load.js';
 import { SamplingChain } from '../sampling/chain.js';
-import { stepLogprobs, type StepLogprobs } from '../sampling/logprobs.js';
-import { tokenStats, type TokenStats } from '../sampling/token-stats.js';
+import { stepLogprobs } from '../sampling/logprobs.js';
+import { rngFor } from '../sampling/rng.js';
+import { tokenStats } from '../sampling/token-stats.js';
 import { vectorMath } from '../sampling/vector-math.js';
+import { GroupRule } from './beam-groups.js';
+import type { Beam, BeamRule, Candidate, End, Hypothesis, StepContext } from './beam-step.js';
+import { TopRule } from './beam-top.js';
 import { buildRun, searchHooks, type DecodeRequest, type GenerateOptions } from './generate.js';
-import type { BeamTraceEntry, BeamTraceStep, FinishReason, Run, Sample } from './report.js';
+import type { BeamTraceEntry, BeamTraceStep, Run, Sample } from './report.js';
+
+export { topTokens } from './beam-step.js';
 
 /**
- * Beam search with Hugging Face generate()'s semantics: `_beam_search` as rewritten for transformers
- * 4.50 (PR #35802, vectorised, no BeamSearchScorer), read in a 4.56-era snapshot (`_get_top_k_continuations`,
- * `_get_running_beams_for_next_iteration`, `_update_finished_beams`, `_check_early_stop_heuristic`,
- * `_beam_search_has_unfinished_sequences`). One step:
+ * Beam search with Hugging Face generate()'s semantics, in its three forms:
  *
- *   1. each running beam's logits become log-probabilities (log-softmax), and the logit processors
- *      (repetition penalty, no-repeat-ngram, bias, bans, min_new_tokens) run on those log-probabilities,
- *      as Hugging Face runs them in beam search;
- *   2. every (beam, token) gets the beam's cumulative score plus that log-probability, and the best
- *      `keep` = max(2, 1 + number of EOS ids) × num_beams of them are kept, best first;
- *   3. a candidate that ends (an EOS token, a stop string, the length limit) cannot run on; among the
- *      first num_beams candidates, those that end become finished hypotheses scored
- *      sum of log-probs / (generated tokens, the last included)^length_penalty, and the finished set
- *      keeps its num_beams best — unless early stopping has decided no finished hypothesis can improve;
- *   4. the best num_beams candidates that did not end are the next running beams;
- *   5. the search stops when no candidate can run on, when (early_stopping true) num_beams hypotheses
- *      have finished, or when the "is done" heuristic finds that the best running beam, scored at
- *      its current length (false) or at the longest length it could reach (never, with a positive
- *      length_penalty), cannot beat the worst of num_beams finished hypotheses.
+ * - beam search (num_beams > 1): `_beam_search` as rewritten for transformers 4.50 (PR #35802,
+ *   vectorised, no BeamSearchScorer), read in a 4.56-era snapshot; see TopRule (beam-top.ts);
+ * - beam sampling (do_sample): the same `_beam_search` with do_sample: each beam's scores also pass
+ *   Hugging Face's warpers (temperature, top_k, top_p, min_p, typical_p, ε, η, top_h: the chain's
+ *   stages of those names, in the chain's order, `hf` by default), and the candidates are drawn
+ *   without replacement from the softmax of the beams' sums over all beams at once — with the seeded
+ *   generator rngFor(seed, 0), one uniform per draw (drawDistinct, beam-draw.ts), so a seed repeats;
+ * - diverse beam search (num_beam_groups > 1, diversity_penalty > 0): `_group_beam_search` with its
+ *   BeamSearchScorer (transformers 4.55, now the hub's transformers-community/group-beam-search); see
+ *   GroupRule (beam-groups.ts).
  *
- * The num_return_sequences best finished hypotheses are returned, best first.
+ * One step: each running beam's logits become log-probabilities (log-softmax, f32 as Hugging Face),
+ * the sampling chain runs on those log-probabilities — the logit processors (repetition penalty,
+ * no-repeat-ngram, bias, bans, min_new_tokens), and with do_sample the warpers after them, whose
+ * truncations then keep at least 1 + (number of EOS ids) tokens per beam, as Hugging Face sets
+ * min_tokens_to_keep for beams (or min_tokens_to_keep, when larger) — and the rule chooses the next
+ * beams. A beam's sum, and every score, adds up those processed values: with do_sample the warped
+ * log-probabilities (divided by the temperature), with groups minus the diversity penalty, as
+ * Hugging Face sums them.
  *
  * Where this differs from transformers, only where its tensors need placeholders: Hugging Face starts
  * with num_beams copies of the prompt scored 0, −1e9, −1e9 … and marks finished or removed entries by
  * adding −1e9; here the search starts from the prompt alone and keeps explicit lists, so a candidate
- * the processors removed (−∞) is never kept, and when fewer than num_beams candidates can run on,
- * fewer beams run (Hugging Face would pad the batch with beams scored near −1e9). The results differ
- * only where theirs would carry such a placeholder. Ties, which torch.topk leaves unspecified, go to
- * the lower beam index, then the lower token id; among equal scores a hypothesis finished earlier stays
- * ahead of a new one.
+ * the processors removed (−∞) is never kept (nor drawn), and when fewer than num_beams candidates can
+ * run on, fewer beams run (Hugging Face would pad the batch with beams scored near −1e9, or, drawing
+ * more candidates than have any probability, raise an error). The results differ only where theirs
+ * would carry such a placeholder. Ties, which torch.topk leaves unspecified, go to the lower beam
+ * index, then the lower token id (drawn candidates: the earlier draw); among equal scores a hypothesis
+ * finished earlier stays ahead of a new one.
  *
  * All running beams decode as ONE forwardMany call per step, whatever max_batch_size is (that setting
- * spreads independent samples over batches; beams are one search), so a beam's logits, and every score,
- * never depend on it.
+ * spreads independent samples over batches; beams are one search), so a beam's logits, every score
+ * and every draw never depend on it.
  */
 export function beamSearch(model: Model, request: DecodeRequest, opts: GenerateOptions): Run {
   const { settings: s, promptIds } = request;
-  const P = promptIds.length, V = model.config.vocabSize, B = s.num_beams;
+  const P = promptIds.length, V = model.config.vocabSize, B = s.num_beams, G = s.num_beam_groups;
   const tok = model.tokenizer;
-  const chain = new SamplingChain(s, request.chainInputs);
-  const keep = Math.max(2, 1 + request.eos.size) * B;
+  // Hugging Face's warpers keep at least len(eos) + 1 tokens in beam methods (2 without an EOS id),
+  // so that every beam keeps a continuation that does not end.
+  const chain = new SamplingChain(s.do_sample ? { ...s, min_tokens_to_keep: Math.max(s.min_tokens_to_keep, 1 + request.eos.size, 2) } : s, request.chainInputs);
   // Total tokens a sequence may reach: max_tokens new ones, or one past a full context (the last token
   // chosen need not run), as a sample stops.
   const maxLength = Math.min(P + s.max_tokens, model.config.contextLength + 1);
+  const shared = { beams: B, lengthPenalty: s.length_penalty, earlyStopping: s.early_stopping, maxGenerated: maxLength - P };
+  const rule: BeamRule = G > 1
+    ? new GroupRule({ ...shared, groups: G, penalty: s.diversity_penalty, eosCount: request.eos.size })
+    : new TopRule({ ...shared, keep: Math.max(2, 1 + request.eos.size) * B, vocab: V, rng: s.do_sample ? rngFor(s.seed, 0) : undefined, entropy: opts.tokenStats });
   const stops = s.stop, longestStop = Math.max(0, ...stops.map((x) => x.length));
   const decode = (ids: number[]) => tok.decode(ids);
   const text = (id: number) => tok.tokenText(id);
   const trace: BeamTraceStep[] | undefined = s.trace > 0 ? [] : undefined;
+  const entry = (parent: number, token: number, logprob: number, sum: number, group: number): BeamTraceEntry =>
+    ({ parent, token_id: token, token: text(token), logprob, sum_logprobs: sum, ...(G > 1 && { group }) });
 
   opts.onStart?.(promptIds);
   const { hooks, bind } = searchHooks(model, request, opts);
   const t0 = performance.now();
   let t1 = t0;
-  const finished: Hypothesis[] = [];
   let failure: string | undefined;
 
   model.withScratch(() => {
@@ -75,112 +88,74 @@ export function beamSearch(model: Model, request: DecodeRequest, opts: GenerateO
     // What each cache holds: the tokens whose keys and values fill its first rows.
     const held: (readonly number[])[] = caches.map(() => []);
     held[0] = promptIds;
-    let beams: Beam[] = [{ tokens: promptIds, generated: [], sum: 0, text: '', slot: 0, logprobs: [], stats: [] }];
-    // Hugging Face's is_early_stop_heuristic_unsatisfied: finished hypotheses may still be improved on.
-    let improvable = true;
+    let beams: Beam[] = [{ tokens: promptIds, generated: [], sum: 0, text: '', slot: 0, group: -1, logprobs: [], stats: [] }];
     const logp = new Float32Array(V), work = vectorMath.alloc(V), exps = vectorMath.alloc(V);
     for (let length = P; ; length++) {
-      // 1–2. The best `keep` continuations over all beams, best first.
-      const candidates: Candidate[] = [];
-      beams.forEach((beam, b) => {
-        logSoftmax(logits.subarray(b * V, (b + 1) * V), logp, work, exps);
-        let processed: Float32Array;
-        try {
-          processed = chain.processed(logp, { tokens: beam.tokens, promptLength: P, text: beam.text });
-        } catch (e) {
-          // Every token of this beam removed by a processor: the beam has no continuation.
-          if (e instanceof UserError) return;
-          throw e;
-        }
-        for (const token of topTokens(processed, keep)) candidates.push({ beam: b, token, logprob: processed[token]!, sum: beam.sum + processed[token]! });
-      });
-      candidates.sort((x, y) => y.sum - x.sum || x.beam - y.beam || x.token - y.token);
-      candidates.length = Math.min(candidates.length, keep);
-      if (candidates.length === 0) {
-        failure = `every token of every beam was removed by the logit processors (${chain.samplers.map((x) => x.name).join(', ')}); nothing is left to search`;
-        break;
-      }
-
-      // 3. Which candidates end here, and why.
-      const atLimit = length + 1 >= maxLength;
-      const ends = candidates.map((c): End | undefined => {
-        const beam = beams[c.beam]!;
-        if (request.eos.has(c.token)) return { reason: 'eos' };
-        if (stops.length > 0) {
-          c.text = appendText(decode, beam.generated, beam.text, c.token);
-          const stop = firstStop(c.text, stops, Math.max(0, beam.text.length - longestStop));
-          if (stop) return { reason: 'stop_sequence', stop: stop.string };
-        }
-        return atLimit ? { reason: limitReason(length) } : undefined;
-      });
+      const current = beams, row = (b: number) => logits.subarray(b * V, (b + 1) * V);
+      const generated = length + 1 - P;
       const details = (c: Candidate) => {
-        const row = logits.subarray(c.beam * V, (c.beam + 1) * V), beam = beams[c.beam]!;
+        const r = row(c.beam), beam = current[c.beam]!;
         return {
-          logprobs: s.top_logprobs > 0 ? [...beam.logprobs, stepLogprobs(row, c.token, s.top_logprobs, text)] : beam.logprobs,
-          stats: opts.tokenStats ? [...beam.stats, tokenStats(row, c.token)] : beam.stats,
+          logprobs: s.top_logprobs > 0 ? [...beam.logprobs, stepLogprobs(r, c.token, s.top_logprobs, text)] : beam.logprobs,
+          stats: opts.tokenStats ? [...beam.stats, { ...tokenStats(r, c.token), sampled_entropy_bits: c.drawnEntropy }] : beam.stats,
         };
       };
-
-      // 4. The next running beams: the best candidates that can run on.
-      const next: Beam[] = [];
-      const kept: Candidate[] = [];
-      candidates.forEach((c, i) => {
-        if (ends[i] || next.length >= B) return;
-        const beam = beams[c.beam]!;
-        next.push({
-          tokens: [...beam.tokens, c.token], generated: [...beam.generated, c.token], sum: c.sum, slot: -1,
-          text: c.text ?? appendText(decode, beam.generated, beam.text, c.token), ...details(c),
-        });
-        kept.push(c);
-      });
-
-      // 3 (continued). Hypotheses among the first num_beams candidates join the finished set while
-      // improvement is possible. (Hugging Face also bars them once the set is full with early_stopping
-      // true, which matters only across a batch of prompts: for one prompt the search has stopped then.)
-      const entered: Hypothesis[] = [];
-      if (improvable) {
-        const generatedLength = length + 1 - P;
-        for (let i = 0; i < Math.min(B, candidates.length); i++) {
-          const end = ends[i];
-          if (!end) continue;
-          const c = candidates[i]!, beam = beams[c.beam]!;
-          entered.push({
-            parent: c.beam, token: c.token, logprob: c.logprob, tokens: [...beam.generated, c.token], sum: c.sum,
-            score: c.sum / generatedLength ** s.length_penalty, reason: end.reason, stop: end.stop, ...details(c),
-          });
-        }
-        const merged = [...finished, ...entered].sort((x, y) => y.score - x.score);
-        finished.splice(0, finished.length, ...merged.slice(0, B));
+      const ctx: StepContext = {
+        beams: current, generated,
+        limit: length + 1 >= maxLength ? { reason: length + 1 >= P + s.max_tokens ? 'max_tokens' : 'context_full' } : undefined,
+        scores: (b) => {
+          const beam = current[b]!;
+          logSoftmax(row(b), logp, work, exps);
+          try {
+            return chain.processed(logp, { tokens: beam.tokens, promptLength: P, text: beam.text });
+          } catch (e) {
+            // Every token of this beam removed by a stage: the beam has no continuation.
+            if (e instanceof UserError) return undefined;
+            throw e;
+          }
+        },
+        ends: (c): End | undefined => {
+          const beam = current[c.beam]!;
+          if (request.eos.has(c.token)) return { reason: 'eos' };
+          if (stops.length === 0) return undefined;
+          c.text = appendText(decode, beam.generated, beam.text, c.token);
+          const stop = firstStop(c.text, stops, Math.max(0, beam.text.length - longestStop));
+          return stop ? { reason: 'stop_sequence', stop: stop.string } : undefined;
+        },
+        extend: (c): Beam => {
+          const beam = current[c.beam]!;
+          return {
+            tokens: [...beam.tokens, c.token], generated: [...beam.generated, c.token], sum: c.sum, slot: -1, group: c.group,
+            text: c.text ?? appendText(decode, beam.generated, beam.text, c.token), ...details(c),
+          };
+        },
+        finish: (c, end): Hypothesis => ({
+          parent: c.beam, token: c.token, logprob: c.logprob, group: c.group, tokens: [...current[c.beam]!.generated, c.token], sum: c.sum,
+          score: c.sum / generated ** s.length_penalty, reason: end.reason, stop: end.stop, ...details(c),
+        }),
+      };
+      const step = rule.step(ctx);
+      if (step.empty) {
+        failure = `every token of every beam was removed by the sampling chain (${chain.samplers.map((x) => x.name).join(', ')}); nothing is left to search`;
+        break;
       }
       trace?.push({
         step: length - P,
-        beams: kept.map((c) => entry(c.beam, c.token, c.logprob, c.sum, text)),
-        finished: entered.filter((h) => finished.includes(h)).map((h) => ({ ...entry(h.parent, h.token, h.logprob, h.sum, text), score: h.score, finish_reason: h.reason })),
+        beams: step.kept.map((c) => entry(c.beam, c.token, c.logprob, c.sum, c.group)),
+        finished: step.entered.map((h) => ({ ...entry(h.parent, h.token, h.logprob, h.sum, h.group), score: h.score, finish_reason: h.reason })),
       });
+      if (step.done) break;
 
-      // 5. Whether the search goes on (after this step every running beam holds length + 1 tokens).
-      if (improvable && next.length > 0) improvable = finished.length < B || bestPossible(next[0]!.sum, length + 1) > finished[B - 1]!.score;
-      if (!improvable || (s.early_stopping === true && finished.length === B) || next.length === 0) break;
-
-      placeBeams(next, kept.map((c) => beams[c.beam]!), caches, held, model.heap, length);
-      bind(next.length);
-      logits = model.forwardMany(next.map((b) => [b.tokens[b.tokens.length - 1]!]), next.map((b) => caches[b.slot]!), { hooks });
-      next.forEach((b) => { held[b.slot] = b.tokens; });
-      beams = next;
+      placeBeams(step.next, step.kept.map((c) => current[c.beam]!), caches, held, model.heap, length);
+      bind(step.next.length);
+      logits = model.forwardMany(step.next.map((b) => [b.tokens[b.tokens.length - 1]!]), step.next.map((b) => caches[b.slot]!), { hooks });
+      step.next.forEach((b) => { held[b.slot] = b.tokens; });
+      beams = step.next;
     }
   });
 
-  /** Hugging Face's best_possible_running_score: the running score at the best length it may still have. */
-  function bestPossible(sum: number, length: number): number {
-    const best = s.early_stopping === 'never' && s.length_penalty > 0 ? maxLength - P : length - P;
-    return sum / best ** s.length_penalty;
-  }
-  function limitReason(length: number): FinishReason {
-    return length + 1 >= P + s.max_tokens ? 'max_tokens' : 'context_full';
-  }
-
   const t2 = performance.now();
-  const samples: Sample[] = finished.slice(0, s.num_return_sequences).map((h, index) => {
+  const samples: Sample[] = rule.best().slice(0, s.num_return_sequences).map((h, index) => {
     const visible = h.reason === 'eos' ? h.tokens.slice(0, -1) : h.tokens;
     let t = visible.length ? decode(visible) : '';
     // The visible text stops before the stop string, as a sample's does.
@@ -190,12 +165,13 @@ export function beamSearch(model: Model, request: DecodeRequest, opts: GenerateO
     if (h.stop !== undefined) sample.stop_sequence = h.stop;
     sample.score = h.score;
     sample.sum_logprobs = h.sum;
+    if (G > 1) sample.group = h.group;
     if (s.top_logprobs > 0) sample.logprobs = h.logprobs;
     if (opts.tokenStats) {
       sample.token_logprobs = h.stats.map((x) => x.logprob);
       sample.token_entropy_bits = h.stats.map((x) => x.entropy_bits);
-      // Nothing is drawn: each token is chosen outright.
-      sample.token_sampled_entropy_bits = h.stats.map(() => 0);
+      // Beam search chooses each token outright (0); beam sampling draws it from its beam's warped distribution.
+      sample.token_sampled_entropy_bits = h.stats.map((x) => x.sampled_entropy_bits);
       sample.elapsed_ms = Math.round((t2 - t1) * 100) / 100;
     }
     return sample;
@@ -208,55 +184,6 @@ export function beamSearch(model: Model, request: DecodeRequest, opts: GenerateO
   const run = buildRun(model, request, chain.samplers.map((x) => x.name), samples, { t0, t1, t2, loadMs: opts.loadMs });
   if (trace) run.beam_trace = trace;
   return run;
-}
-
-/** A running beam. */
-interface Beam {
-  /** Prompt and generated tokens. */
-  tokens: readonly number[];
-  generated: readonly number[];
-  /** Sum of the generated tokens' (processed) log-probabilities. */
-  sum: number;
-  /** The generated text (what banned strings and stop strings look at). */
-  text: string;
-  /** Which KV cache holds its rows. */
-  slot: number;
-  logprobs: StepLogprobs[];
-  stats: TokenStats[];
-}
-
-/** A continuation: beam `beam` (its rank this step) extended by `token`. */
-interface Candidate {
-  beam: number;
-  token: number;
-  logprob: number;
-  sum: number;
-  /** Its text, when a stop-string check decoded it already. */
-  text?: string;
-}
-
-interface End {
-  reason: FinishReason;
-  stop?: string;
-}
-
-/** A finished hypothesis. */
-interface Hypothesis {
-  parent: number;
-  token: number;
-  logprob: number;
-  /** The generated tokens, the last (EOS or stop-completing) included. */
-  tokens: number[];
-  sum: number;
-  score: number;
-  reason: FinishReason;
-  stop?: string;
-  logprobs: StepLogprobs[];
-  stats: TokenStats[];
-}
-
-function entry(parent: number, token: number, logprob: number, sum: number, text: (id: number) => string): BeamTraceEntry {
-  return { parent, token_id: token, token: text(token), logprob, sum_logprobs: sum };
 }
 
 /** One KV cache per beam, each able to hold `positions` rows (the prompt and all but the last token). */
@@ -325,22 +252,6 @@ function logSoftmax(logits: Float32Array, out: Float32Array, work: Float32Array,
   const max = vectorMath.max(work, n);
   const lse = max + Math.log(vectorMath.expShift(work, n, max, exps));
   for (let i = 0; i < n; i++) out[i] = logits[i]! - lse;
-}
-
-/** The ids of the `k` largest finite values, largest first, the lower id first on ties. */
-export function topTokens(values: Float32Array, k: number): number[] {
-  const top: number[] = [];
-  // Ids come in ascending order, so once k are held a value no larger than the k-th cannot enter.
-  let floor = -Infinity;
-  for (let id = 0; id < values.length; id++) {
-    const v = values[id]!;
-    if (v === -Infinity || (top.length === k && v <= floor)) continue;
-    let i = top.length === k ? k - 1 : top.length;
-    top[i] = id;
-    for (; i > 0 && v > values[top[i - 1]!]!; i--) [top[i], top[i - 1]] = [top[i - 1]!, top[i]!];
-    if (top.length === k) floor = values[top[k - 1]!]!;
-  }
-  return top;
 }
 
 /** Tokens of context decoded before a new one, so a decoder sees the same neighbourhood (as TextStream). */

@@ -36,8 +36,14 @@ export interface Sample {
    * which ranks the returned sequences (index 0 is the best).
    */
   score?: number;
-  /** Beam search: the sum of the sequence's token log-probabilities (after the logit processors). */
+  /**
+   * Beam search: the sum of the sequence's token scores, its log-probabilities after the logit
+   * processors (with beam sampling also the warpers, e.g. divided by the temperature; with diverse beam
+   * search less the diversity penalty), as Hugging Face sums them.
+   */
   sum_logprobs?: number;
+  /** Diverse beam search: the beam group (0 … num_beam_groups − 1) the sequence grew in. */
+  group?: number;
 }
 
 /** One kept beam or finished hypothesis at a beam-search step. */
@@ -46,17 +52,22 @@ export interface BeamTraceEntry {
   parent: number;
   token_id: number;
   token: string;
-  /** The token's log-probability after the logit processors. */
+  /** The token's score: its log-probability after the logit processors (and warpers, and diversity penalty; see Sample.sum_logprobs). */
   logprob: number;
-  /** Cumulative log-probability of the whole continuation, this token included. */
+  /** Cumulative score of the whole continuation, this token included. */
   sum_logprobs: number;
+  /** Diverse beam search: the beam group it belongs to (absent without groups). */
+  group?: number;
 }
 
 /** What beam search did at one step (with --trace). */
 export interface BeamTraceStep {
   /** Generated position: 0 for the first new token. */
   step: number;
-  /** The beams kept to continue, best first: beam i of this step is `beams[i]`. */
+  /**
+   * The beams kept to continue, best first (diverse beam search: group by group, best first within
+   * each): beam i of this step is `beams[i]`.
+   */
   beams: BeamTraceEntry[];
   /** Hypotheses that ended at this step and entered the finished set, with their length-penalised score. */
   finished: (BeamTraceEntry & { score: number; finish_reason: FinishReason })[];

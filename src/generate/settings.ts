@@ -71,6 +71,9 @@ export const SettingsSchema = z.object({
   length_penalty: range(-1e3, 1e3, 'a number from -1000 to 1000 (scores are divided by length^L)'),
   early_stopping: z.union([z.boolean(), z.literal('never')], { error: 'must be true, false or "never"' }),
   num_return_sequences: intRange(1, 64, 'an integer from 1 to 64'),
+  do_sample: z.boolean({ error: 'must be true or false' }),
+  num_beam_groups: intRange(1, 64, 'an integer from 1 to 64 (1 = one group)'),
+  diversity_penalty: range(0, 1e6, 'a number ≥ 0 (0 = off)'),
   penalty_alpha: range(0, 1, 'in [0, 1] (0 = off)'),
   chain: z.union([z.string({ error: 'must be hf, llama.cpp or a list of stages' }), z.array(z.string()).min(1)], { error: 'must be hf, llama.cpp or a list of stages' }),
   seed: intRange(0, Number.MAX_SAFE_INTEGER, 'an integer from 0 to 2^53 − 1'),
@@ -101,7 +104,7 @@ export const DEFAULTS: Omit<Settings, 'seed'> = {
   dry_multiplier: 0, dry_base: 1.75, dry_allowed_length: 2, dry_penalty_last_n: -1, dry_sequence_breakers: ['\n', ':', '"', '*'],
   xtc_probability: 0, xtc_threshold: 0.1, mirostat: 0, mirostat_tau: 5, mirostat_eta: 0.1,
   dynatemp_range: 0, dynatemp_exponent: 1, smoothing_factor: 0, smoothing_curve: 1, top_h: 0,
-  num_beams: 1, length_penalty: 1, early_stopping: false, num_return_sequences: 1, penalty_alpha: 0,
+  num_beams: 1, length_penalty: 1, early_stopping: false, num_return_sequences: 1, do_sample: false, num_beam_groups: 1, diversity_penalty: 0, penalty_alpha: 0,
   chain: 'hf',
   max_tokens: 128, stop: [], top_logprobs: 0, n: 1, max_batch_size: 8, trace: 0,
   ablate: [], noise: [], patch_from: [],
@@ -149,9 +152,14 @@ function activeWarpers(m: Settings | Omit<Settings, 'seed'>): (keyof Settings)[]
 }
 
 /** The warpers each decoder refuses (beams and contrastive search do not sample; mirostat truncates by itself). */
-function conflictingWarpers(m: Settings | Omit<Settings, 'seed'>): { decoder: keyof Settings; fields: (keyof Settings)[]; why: string } | undefined {
+function conflictingWarpers(m: Settings | Omit<Settings, 'seed'>, naming: FieldNaming = jsonNaming): { decoder: keyof Settings; fields: (keyof Settings)[]; why: string } | undefined {
   const warpers = activeWarpers(m);
-  if (m.num_beams > 1) return { decoder: 'num_beams', fields: warpers, why: 'beam search ranks beams by the model\'s log-probabilities and draws nothing' };
+  if (m.num_beams > 1 && m.do_sample) {
+    // Beam sampling (HF's beam sample) runs Hugging Face's warpers on each beam's log-probabilities.
+    const hf = new Set<keyof Settings>(['temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon_cutoff', 'eta_cutoff', 'top_h']);
+    return { decoder: 'do_sample', fields: warpers.filter((f) => !hf.has(f)), why: 'beam sampling runs Hugging Face\'s warpers only (temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_h)' };
+  }
+  if (m.num_beams > 1) return { decoder: 'num_beams', fields: warpers, why: `beam search ranks beams by the model's log-probabilities and draws nothing (for sampled beams set ${naming('do_sample')})` };
   if (m.penalty_alpha > 0) return { decoder: 'penalty_alpha', fields: warpers.filter((f) => f !== 'top_k'), why: 'contrastive search picks among the top_k candidates deterministically and draws nothing' };
   if (m.mirostat > 0) {
     return { decoder: 'mirostat', fields: warpers.filter((f) => f !== 'mirostat' && f !== 'temperature' && f !== 'dynatemp_range' && f !== 'smoothing_factor'), why: 'mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)' };
@@ -170,6 +178,13 @@ function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
   if (m.num_beams > 1 && m.n > 1) refuse('n', `must be 1 with beam search, which returns its best beams rather than samples: use ${naming('num_return_sequences')} instead`);
   if (m.num_return_sequences > 1 && m.num_beams === 1) refuse('num_return_sequences', `needs beam search (${naming('num_beams')} ≥ ${m.num_return_sequences}); for several samples use ${naming('n')}`);
   if (m.num_return_sequences > m.num_beams) refuse('num_return_sequences', `(${m.num_return_sequences}) must not exceed ${naming('num_beams')} (${m.num_beams})`);
+  if (m.do_sample && m.num_beams === 1) refuse('do_sample', `applies to beam search (${naming('num_beams')} ≥ 2: Hugging Face's beam sampling); without beams Wander samples unless temperature is 0`);
+  if (m.num_beam_groups > 1 && m.num_beams === 1) refuse('num_beam_groups', `needs beam search: set ${naming('num_beams')} to a multiple of ${m.num_beam_groups}`);
+  if (m.num_beam_groups > 1 && m.num_beams % m.num_beam_groups !== 0) refuse('num_beam_groups', `(${m.num_beam_groups}) must divide ${naming('num_beams')} (${m.num_beams}) into equal groups`);
+  if (m.num_beam_groups > 1 && m.do_sample) refuse('num_beam_groups', `(diverse beam search) cannot run with ${naming('do_sample')}: Hugging Face's group beam search does not sample`);
+  if (m.diversity_penalty > 0 && m.num_beam_groups === 1) refuse('diversity_penalty', `acts between beam groups: set ${naming('num_beam_groups')} to 2 or more`);
+  if (m.num_beam_groups > 1 && m.diversity_penalty === 0) refuse('diversity_penalty', `must be above 0 with ${naming('num_beam_groups')} ${m.num_beam_groups}: without it every group runs the same search and returns the same beams (Hugging Face refuses it too)`);
+  if (m.do_sample && m.num_beams > 1 && m.temperature === 0) refuse('temperature', `0 cannot be used with ${naming('do_sample')}: beam sampling draws from the warped distribution, which needs a temperature above 0 (Hugging Face refuses 0 too)`);
   if (m.penalty_alpha > 0 && m.top_k < 2) refuse('penalty_alpha', `(contrastive search) chooses among the ${naming('top_k')} most likely tokens: set ${naming('top_k')} to 2 or more`);
   if (m.penalty_alpha > 0 && m.n > 1) refuse('n', 'must be 1 with contrastive search, which is deterministic: every sample would be the same');
   // Greedy decoding runs no warpers. A truncation that keeps the most likely token cannot change its
@@ -177,7 +192,7 @@ function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
   for (const field of ['mirostat', 'xtc_probability', 'dynatemp_range'] as const) {
     if (m[field] > 0 && m.temperature === 0) refuse(field, 'samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off');
   }
-  const conflict = conflictingWarpers(m);
+  const conflict = conflictingWarpers(m, naming);
   if (conflict && conflict.fields.length > 0) refuse(conflict.fields[0]!, `cannot be used with ${naming(conflict.decoder)}: ${conflict.why}`);
 }
 
@@ -208,6 +223,12 @@ export function resolveSettings(user: SettingsInput, model: GenerationDefaults):
     if (sources[field] !== 'generation_config.json') continue;
     settings[field] = DEFAULTS[field as keyof typeof DEFAULTS];
     sources[field] = 'default';
+  }
+  // A model whose generation_config does not sample gets temperature 0 from it; asking for beam
+  // sampling overrides that, as Hugging Face's do_sample does.
+  if (settings['do_sample'] === true && settings['temperature'] === 0 && sources['temperature'] === 'generation_config.json') {
+    settings['temperature'] = DEFAULTS.temperature;
+    sources['temperature'] = 'default';
   }
   checkConsistent(settings as Settings, cliNaming);
   return { settings: settings as Settings, sources: sources as ResolvedSettings['sources'] };

@@ -1,34 +1,37 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { beamSearch } from '../../src/generate/beam.js';
+import { drawDistinct, DRAW_BLOCK } from '../../src/generate/beam-draw.js';
 import { generate, Generation, prepareRequest } from '../../src/generate/generate.js';
 import type { Run, Sample } from '../../src/generate/report.js';
 import type { SettingsInput } from '../../src/generate/settings.js';
 import { loadModel, type Model } from '../../src/model/load.js';
+import { rngFor, type Rng } from '../../src/sampling/rng.js';
 import { fixture, SMALL } from '../fixtures/models.js';
 import { needsShared, sharedModel, userError } from '../helpers.js';
 
 const STORIES = 'stories260K.gguf';
 
-/** What a reference hypothesis is: its generated tokens, why it ended, its sum of log-probs and score. */
-interface RefHypothesis { tokens: number[]; reason: string; sum: number; score: number }
+/** What a reference hypothesis is: its generated tokens, why it ended, its sum of log-probs and score (and group). */
+interface RefHypothesis { tokens: number[]; reason: string; sum: number; score: number; group?: number }
 
-interface RefOptions {
+interface RefProcessors { bias?: Map<number, number>; ngram?: number; stop?: string[] }
+
+interface RefOptions extends RefProcessors {
   beams: number; lengthPenalty: number; earlyStopping: boolean | 'never'; maxNew: number;
-  bias?: Map<number, number>; ngram?: number; stop?: string[];
+  /**
+   * Beam sampling: temperature and top_k warp each beam's log-probs (top_k keeping at least 1 + the
+   * number of EOS ids, as Hugging Face does for beams), and the candidates are drawn with rngFor(seed, 0).
+   */
+  sample?: { seed: number; temperature: number; topK: number };
 }
 
 /**
- * A plain beam search written from Hugging Face's rules (transformers 4.50+ `_beam_search`), with no
- * KV caches and nothing clever: every beam's next-token log-probabilities come from a fresh forward
- * pass over its whole prefix, log-softmax in f64, the bias added and n-gram repeats banned in f64.
+ * Every beam's next-token log-probabilities from a fresh forward pass over its whole prefix, with no KV
+ * caches and nothing clever: log-softmax in f64, the bias added and n-gram repeats banned in f64.
  */
-function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypothesis[] {
-  const P = prompt.length, B = o.beams, eos = new Set(model.tokenizer.eosIds);
-  const keep = Math.max(2, 1 + eos.size) * B;
-  const maxLength = Math.min(P + o.maxNew, model.config.contextLength + 1);
-  const decode = (ids: number[]) => (ids.length ? model.tokenizer.decode(ids) : '');
-  const nextLogProbs = (tokens: number[]): Float64Array => {
+function logProbsOf(model: Model, o: RefProcessors): (tokens: number[]) => Float64Array {
+  return (tokens) => {
     const logits = model.withScratch(() => model.forward(tokens, model.newCache(tokens.length)));
     let max = -Infinity, sum = 0;
     for (const x of logits) max = Math.max(max, x);
@@ -41,6 +44,54 @@ function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypot
     }
     return out;
   };
+}
+
+/**
+ * Sampling without replacement the plain way: each draw takes u from the generator and walks every
+ * entry in order, summing the weights not drawn yet, to the first whose running sum exceeds u × their total.
+ */
+function drawPlainly(weights: number[], k: number, rng: Rng): number[] {
+  const w = [...weights], out: number[] = [];
+  while (out.length < k) {
+    const total = w.reduce((a, b) => a + b, 0);
+    if (!(total > 0)) break;
+    const target = rng.uniform() * total;
+    let cum = 0, pick = -1;
+    for (let i = 0; i < w.length; i++) {
+      if (!(w[i]! > 0)) continue;
+      pick = i;
+      cum += w[i]!;
+      if (cum > target) break;
+    }
+    out.push(pick);
+    w[pick] = 0;
+  }
+  return out;
+}
+
+/**
+ * A plain beam search written from Hugging Face's rules (transformers 4.50+ `_beam_search`, with
+ * do_sample or without).
+ */
+function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypothesis[] {
+  const P = prompt.length, B = o.beams, eos = new Set(model.tokenizer.eosIds);
+  const keep = Math.max(2, 1 + eos.size) * B;
+  const maxLength = Math.min(P + o.maxNew, model.config.contextLength + 1);
+  const decode = (ids: number[]) => (ids.length ? model.tokenizer.decode(ids) : '');
+  const processed = logProbsOf(model, o);
+  const rng = o.sample && rngFor(o.sample.seed, 0);
+  const nextLogProbs = (tokens: number[]): Float64Array => {
+    const lp = processed(tokens);
+    if (!o.sample) return lp;
+    const { temperature, topK } = o.sample;
+    for (let i = 0; i < lp.length; i++) lp[i]! /= temperature;
+    if (topK > 0) {
+      const k = Math.max(topK, 1 + eos.size, 2);
+      const ranked = [...lp.keys()].sort((a, b) => lp[b]! - lp[a]! || a - b);
+      for (const id of ranked.slice(k)) lp[id] = -Infinity;
+    }
+    return lp;
+  };
   let running: { tokens: number[]; sum: number }[] = [{ tokens: [], sum: 0 }];
   const finished: RefHypothesis[] = [];
   let improvable = true;
@@ -50,8 +101,15 @@ function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypot
       const lp = nextLogProbs([...prompt, ...beam.tokens]);
       lp.forEach((v, token) => { if (v !== -Infinity) all.push({ beam: b, token, sum: beam.sum + v }); });
     });
-    all.sort((x, y) => y.sum - x.sum || x.beam - y.beam || x.token - y.token);
-    const top = all.slice(0, keep);
+    let top: typeof all;
+    if (rng) {
+      // Drawn in the order (beam, token id), each with weight exp(sum), as the softmax over all beams.
+      const max = Math.max(...all.map((c) => c.sum));
+      top = drawPlainly(all.map((c) => Math.exp(c.sum - max)), keep, rng).map((i) => all[i]!);
+    } else {
+      all.sort((x, y) => y.sum - x.sum || x.beam - y.beam || x.token - y.token);
+      top = all.slice(0, keep);
+    }
     const endOf = (c: { beam: number; token: number }): string | undefined => {
       if (eos.has(c.token)) return 'eos';
       const text = decode([...running[c.beam]!.tokens, c.token]);
@@ -59,7 +117,8 @@ function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypot
       if (cur + 1 >= maxLength) return cur + 1 >= P + o.maxNew ? 'max_tokens' : 'context_full';
       return undefined;
     };
-    const next = top.filter((c) => !endOf(c)).slice(0, B).map((c) => ({ tokens: [...running[c.beam]!.tokens, c.token], sum: c.sum }));
+    // The best that did not end (a stable sort: drawn candidates with equal sums keep their draw order).
+    const next = top.filter((c) => !endOf(c)).sort((x, y) => y.sum - x.sum).slice(0, B).map((c) => ({ tokens: [...running[c.beam]!.tokens, c.token], sum: c.sum }));
     if (improvable) {
       for (const c of top.slice(0, B)) {
         const reason = endOf(c);
@@ -77,6 +136,78 @@ function referenceBeams(model: Model, prompt: number[], o: RefOptions): RefHypot
   }
 }
 
+interface RefGroupOptions extends RefProcessors { beams: number; groups: number; penalty: number; lengthPenalty: number; earlyStopping: boolean | 'never'; maxNew: number }
+
+/**
+ * A plain group beam search written from Hugging Face's `_group_beam_search` (transformers 4.55 / the
+ * hub's transformers-community/group-beam-search) and its BeamSearchScorer, written as the Python
+ * reads: each group's BeamHypotheses with its worst_score, is_done, and finalize's pooled sort and pop.
+ */
+function referenceGroups(model: Model, prompt: number[], o: RefGroupOptions): RefHypothesis[] {
+  const P = prompt.length, G = o.groups, size = o.beams / G, eos = new Set(model.tokenizer.eosIds), lp = o.lengthPenalty;
+  const keep = Math.max(2, 1 + eos.size) * size;
+  const maxLength = Math.min(P + o.maxNew, model.config.contextLength + 1);
+  const decode = (ids: number[]) => (ids.length ? model.tokenizer.decode(ids) : '');
+  const nextLogProbs = logProbsOf(model, o);
+  const hyps = Array.from({ length: G }, () => ({ beams: [] as RefHypothesis[], worst: 1e9 }));
+  const add = (g: number, h: RefHypothesis) => {
+    const H = hyps[g]!;
+    if (H.beams.length < size || h.score > H.worst) {
+      H.beams.push(h);
+      if (H.beams.length > size) {
+        const sorted = H.beams.map((b, i) => [b.score, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        H.beams.splice(sorted[0]![1], 1);
+        H.worst = sorted[1]![0];
+      } else H.worst = Math.min(h.score, H.worst);
+    }
+  };
+  const isDone = (g: number, best: number, curLen: number) => {
+    const H = hyps[g]!;
+    if (H.beams.length < size) return false;
+    if (o.earlyStopping === true) return true;
+    const length = o.earlyStopping === 'never' && lp > 0 ? maxLength - P : curLen - P;
+    return H.worst >= best / length ** lp;
+  };
+  const done = hyps.map(() => false);
+  let running = hyps.map(() => [{ tokens: [] as number[], sum: 0 }]);
+  for (let cur = P; ; cur++) {
+    const taken: number[] = [];
+    const next = running.map(() => [] as { tokens: number[]; sum: number }[]);
+    for (let g = 0; g < G; g++) {
+      if (done[g]) continue;
+      const all: { beam: number; token: number; sum: number }[] = [];
+      running[g]!.forEach((beam, b) => {
+        const scores = nextLogProbs([...prompt, ...beam.tokens]);
+        for (const t of taken) scores[t]! -= o.penalty;
+        scores.forEach((v, token) => { if (v !== -Infinity) all.push({ beam: b, token, sum: beam.sum + v }); });
+      });
+      all.sort((x, y) => y.sum - x.sum || x.beam - y.beam || x.token - y.token);
+      const top = all.slice(0, keep);
+      if (top.length === 0) continue;
+      for (let rank = 0; rank < top.length && next[g]!.length < size; rank++) {
+        const c = top[rank]!, tokens = [...running[g]![c.beam]!.tokens, c.token];
+        const reason = eos.has(c.token) ? 'eos' : o.stop?.some((s) => decode(tokens).includes(s)) ? 'stop_sequence' : undefined;
+        if (!reason) next[g]!.push({ tokens, sum: c.sum });
+        else if (rank < size) add(g, { tokens, reason, sum: c.sum, score: c.sum / (cur + 1 - P) ** lp, group: g });
+      }
+      done[g] = isDone(g, top[0]!.sum, cur + 1);
+      taken.push(...next[g]!.map((b) => b.tokens[b.tokens.length - 1]!));
+    }
+    if (cur + 1 >= maxLength) {
+      const reason = cur + 1 >= P + o.maxNew ? 'max_tokens' : 'context_full';
+      next.forEach((beams, g) => { if (!done[g]) for (const b of beams) add(g, { ...b, reason, score: b.sum / b.tokens.length ** lp, group: g }); });
+      break;
+    }
+    if (done.every(Boolean) || next.every((beams) => beams.length === 0)) break;
+    running = next;
+  }
+  // finalize: Python's stable sorted() by score, then pop() from the end.
+  const sorted = hyps.flatMap((H) => H.beams).sort((a, b) => a.score - b.score);
+  const out: RefHypothesis[] = [];
+  while (sorted.length) out.push(sorted.pop()!);
+  return out;
+}
+
 /** Wander's beam search, called directly (so that one beam runs too: generate() decodes greedily then). */
 function beams(model: Model, prompt: string, settings: SettingsInput): Run {
   return beamSearch(model, prepareRequest(model, prompt, { seed: 1, ...settings }), {});
@@ -90,6 +221,7 @@ function assertSameHypotheses(got: Sample[], want: RefHypothesis[], label: strin
     assert.equal(s.finish_reason, w.reason, `${label}: finish reason of ${i}`);
     assert.ok(Math.abs(s.score! - w.score) < 1e-5, `${label}: score of ${i}: ${s.score} vs ${w.score}`);
     assert.ok(Math.abs(s.sum_logprobs! - w.sum) < 1e-5, `${label}: sum of log-probs of ${i}: ${s.sum_logprobs} vs ${w.sum}`);
+    assert.equal(s.group, w.group, `${label}: group of ${i}`);
   });
 }
 
@@ -123,6 +255,60 @@ for (const c of CASES) {
       }
       // The cases exercise both ends: hypotheses ended by EOS and by the length limit.
       assert.deepEqual([...reasons].sort(), ['eos', 'max_tokens']);
+    });
+
+    test('beam sampling: B = 2, 4, 8 at temperatures 1, 0.7, 1.5 with top_k off, 1 and 5, with and without EOS inside the beams: the same draws, sequences and scores as the reference', c.skip(), () => {
+      const m = model();
+      const reasons = new Set<string>();
+      let drewOtherwise = false;
+      for (const bias of [0, c.eosBias]) {
+        for (const B of [2, 4, 8]) {
+          for (const [temperature, topK, seed] of [[1, 0, 1], [0.7, 1, 2], [1.5, 5, 3]] as const) {
+            const logit_bias = bias ? [{ token_id: c.eos, bias }] : [];
+            const settings: SettingsInput = { num_beams: B, num_return_sequences: B, do_sample: true, seed, temperature, top_k: topK, max_tokens: 12, logit_bias };
+            const run = beams(m, c.prompt, settings);
+            const want = referenceBeams(m, ids(), { beams: B, lengthPenalty: 1, earlyStopping: false, maxNew: 12, bias: new Map(bias ? [[c.eos, bias]] : []), sample: { seed, temperature, topK } });
+            assertSameHypotheses(run.samples, want, `bias ${bias}, B ${B}, temperature ${temperature}, top_k ${topK}, seed ${seed}`);
+            for (const s of run.samples) reasons.add(s.finish_reason);
+            const searched = beams(m, c.prompt, { num_beams: B, num_return_sequences: B, max_tokens: 12, logit_bias });
+            drewOtherwise ||= JSON.stringify(searched.samples.map((s) => s.token_ids)) !== JSON.stringify(run.samples.map((s) => s.token_ids));
+          }
+        }
+      }
+      assert.deepEqual([...reasons].sort(), ['eos', 'max_tokens']);
+      // The draws chose beams that beam search does not keep.
+      assert.ok(drewOtherwise);
+    });
+
+    test('diverse beam search: B = 4 and 8 in 2 and 4 groups, and B = G, with λ 0.5 and 3, length penalties 0, 1 and 2, each early_stopping, with and without EOS inside the beams: the same sequences, scores and groups as the reference', c.skip(), () => {
+      const m = model();
+      const reasons = new Set<string>();
+      const variants = [[0.5, 0, false], [0.5, 1, false], [3, 0, false], [3, 1, false], [0.5, 1, true], [3, 2, 'never']] as const;
+      for (const bias of [0, c.eosBias]) {
+        for (const [B, G] of [[4, 2], [8, 2], [8, 4], [4, 4]] as const) {
+          for (const [penalty, lp, es] of variants) {
+            const settings: SettingsInput = { num_beams: B, num_return_sequences: B, num_beam_groups: G, diversity_penalty: penalty, length_penalty: lp, early_stopping: es, max_tokens: 10, logit_bias: bias ? [{ token_id: c.eos, bias }] : [] };
+            const run = beams(m, c.prompt, settings);
+            const want = referenceGroups(m, ids(), { beams: B, groups: G, penalty, lengthPenalty: lp, earlyStopping: es, maxNew: 10, bias: new Map(bias ? [[c.eos, bias]] : []) });
+            assertSameHypotheses(run.samples, want, `bias ${bias}, B ${B}, G ${G}, λ ${penalty}, length_penalty ${lp}, early_stopping ${es}`);
+            for (const s of run.samples) reasons.add(s.finish_reason);
+          }
+        }
+      }
+      assert.deepEqual([...reasons].sort(), ['eos', 'max_tokens']);
+    });
+
+    test('diverse beam search with B = G: group 0 is greedy decoding (never penalised, one beam wide, done once its best candidate ends)', c.skip(), () => {
+      const m = model();
+      for (const bias of [0, c.eosBias]) {
+        const logit_bias = bias ? [{ token_id: c.eos, bias }] : [];
+        const greedy = generate(m, c.prompt, { temperature: 0, max_tokens: 12, logit_bias }).samples[0]!;
+        const run = beams(m, c.prompt, { num_beams: 4, num_return_sequences: 4, num_beam_groups: 4, diversity_penalty: 2, max_tokens: 12, logit_bias });
+        const first = run.samples.filter((s) => s.group === 0);
+        assert.equal(first.length, 1, `bias ${bias}`);
+        assert.deepEqual(first[0]!.token_ids, greedy.token_ids, `bias ${bias}`);
+        assert.equal(first[0]!.finish_reason, greedy.finish_reason, `bias ${bias}`);
+      }
     });
 
     test('one beam is greedy decoding, with and without an EOS', c.skip(), () => {
@@ -164,14 +350,114 @@ describe('beam search: early stopping', () => {
 });
 
 describe('beam search and max_batch_size', () => {
-  test('scores are bit-identical for max_batch_size 1 and 64 (the beams are one batch whatever it is)', () => {
+  test('scores are bit-identical for max_batch_size 1 and 64 (the beams are one batch whatever it is), for beam search, beam sampling and diverse beam search', () => {
     const m = loadModel(fixture('gguf', SMALL.llama));
-    const strip = (r: Run) => r.samples.map(({ token_ids, score, sum_logprobs, finish_reason, text }) => ({ token_ids, score, sum_logprobs, finish_reason, text }));
-    const settings = { num_beams: 8, num_return_sequences: 8, max_tokens: 16, logit_bias: [{ token_id: 2, bias: 1 }] };
-    const a = generate(m, 'The cat', { ...settings, max_batch_size: 1 });
-    const b = generate(m, 'The cat', { ...settings, max_batch_size: 64 });
-    assert.deepEqual(strip(a), strip(b));
-    assert.equal(a.samples.length, 8);
+    const strip = (r: Run) => r.samples.map(({ token_ids, score, sum_logprobs, finish_reason, text, group }) => ({ token_ids, score, sum_logprobs, finish_reason, text, group }));
+    const base = { num_beams: 8, num_return_sequences: 8, max_tokens: 16, logit_bias: [{ token_id: 2, bias: 1 }] };
+    for (const settings of [base, { ...base, do_sample: true, seed: 5, temperature: 1.3 }, { ...base, num_beam_groups: 4, diversity_penalty: 1.5 }]) {
+      const a = generate(m, 'The cat', { ...settings, max_batch_size: 1 });
+      const b = generate(m, 'The cat', { ...settings, max_batch_size: 64 });
+      assert.deepEqual(strip(a), strip(b), JSON.stringify(settings));
+      assert.equal(a.samples.length, 8);
+    }
+  });
+});
+
+describe('beam sampling', () => {
+  const m = () => loadModel(fixture('gguf', SMALL.llama));
+  const tokens = (r: Run) => r.samples.map((s) => s.token_ids);
+
+  test('the same seed draws the same beams, scores and all; another seed draws others', () => {
+    const model = m();
+    const settings: SettingsInput = { num_beams: 4, num_return_sequences: 4, do_sample: true, max_tokens: 12 };
+    const a = generate(model, 'The cat', { ...settings, seed: 7 });
+    const again = generate(model, 'The cat', { ...settings, seed: 7 });
+    assert.deepEqual(again.samples, a.samples);
+    assert.equal(a.settings.seed, 7);
+    for (const seed of [8, 9]) assert.notDeepEqual(tokens(generate(model, 'The cat', { ...settings, seed })), tokens(a), `seed ${seed}`);
+  });
+
+  test('what it sums are the warped scores: at temperature T each token adds its processed log-prob / T', () => {
+    const model = m();
+    const run = generate(model, 'The cat', { num_beams: 2, do_sample: true, seed: 3, temperature: 0.5, max_tokens: 6, top_logprobs: 1 }, { tokenStats: true });
+    const s = run.samples[0]!;
+    // No processor runs, so each token's score is the model's log-prob divided by T.
+    const total = s.token_logprobs!.reduce((x, y) => x + y, 0) / 0.5;
+    assert.ok(Math.abs(total - s.sum_logprobs!) < 1e-4, `${total} vs ${s.sum_logprobs}`);
+    // Each token was drawn from its beam's warped distribution, which has entropy; beam search draws nothing.
+    assert.ok(s.token_sampled_entropy_bits!.every((h) => h > 0), JSON.stringify(s.token_sampled_entropy_bits));
+    assert.deepEqual(run.settings.stages, ['temperature']);
+    const searched = generate(model, 'The cat', { num_beams: 2, max_tokens: 6 }, { tokenStats: true }).samples[0]!;
+    assert.ok(searched.token_sampled_entropy_bits!.every((h) => h === 0));
+  });
+
+  test('temperature 0 is refused, as Hugging Face refuses it (the chain would drop the warpers and decode greedily)', () => {
+    assert.throws(() => generate(m(), 'The cat', { num_beams: 2, do_sample: true, temperature: 0, top_k: 5 }),
+      userError('--temperature 0 cannot be used with --do-sample: beam sampling draws from the warped distribution, which needs a temperature above 0 (Hugging Face refuses 0 too)', 'temperature'));
+  });
+});
+
+describe('drawDistinct (sampling without replacement)', () => {
+  /** A generator that returns the given uniforms in turn. */
+  const scripted = (...us: number[]) => ({ uniform: () => us.shift()! });
+
+  test('hand-computed draws: the first entry whose running sum exceeds u × the remaining weight, drawn entries removed', () => {
+    // Weights 1, 0, 3, 4 (total 8). u = 0.1 → 0.8 < 1: entry 0. Left 0, 0, 3, 4 (7): u = 0.5 → 3.5 > 3: entry 3.
+    // Left 3: u = 0.99 → entry 2. Entry 1 weighs nothing and is never drawn, whatever k asks.
+    assert.deepEqual(drawDistinct(Float64Array.of(1, 0, 3, 4), 4, 4, scripted(0.1, 0.5, 0.99)), [0, 3, 2]);
+    assert.deepEqual(drawDistinct(Float64Array.of(1, 0, 3, 4), 4, 2, scripted(0.7, 0)), [3, 0]);
+  });
+
+  test('across blocks of running sums it draws what one running sum over every entry draws', () => {
+    const n = 3 * DRAW_BLOCK + 17, weights: number[] = [];
+    const gen = rngFor(11, 0);
+    // Sparse, uneven weights, many of them in blocks of their own.
+    for (let i = 0; i < n; i++) weights.push(gen.uniform() < 0.02 ? Math.exp(8 * gen.uniform()) : 0);
+    const drawn = drawDistinct(Float64Array.from(weights), n, 40, rngFor(12, 0));
+    assert.deepEqual(drawn, drawPlainly(weights, 40, rngFor(12, 0)));
+    assert.equal(new Set(drawn).size, 40);
+  });
+
+  test('each draw picks an entry with probability proportional to its weight', () => {
+    const counts = [0, 0, 0];
+    const gen = rngFor(5, 0);
+    for (let t = 0; t < 20000; t++) counts[drawDistinct(Float64Array.of(1, 2, 5), 3, 1, gen)[0]!]!++;
+    counts.forEach((n, i) => assert.ok(Math.abs(n / 20000 - [1, 2, 5][i]! / 8) < 0.01, `${i}: ${n}`));
+  });
+});
+
+describe('diverse beam search', () => {
+  test('a large λ gives every group a different first token; a small one lets groups share it', () => {
+    const model = loadModel(fixture('gguf', SMALL.llama));
+    const first = (penalty: number) => beams(model, 'The cat', { num_beams: 4, num_return_sequences: 4, num_beam_groups: 4, diversity_penalty: penalty, max_tokens: 6 }).samples.map((s) => s.token_ids[0]);
+    assert.equal(new Set(first(1000)).size, 4);
+    assert.ok(new Set(first(0.01)).size < 4, JSON.stringify(first(0.01)));
+  });
+
+  test('λ = 0 with groups is refused, as Hugging Face refuses it (every group would run the same search)', () => {
+    const model = loadModel(fixture('gguf', SMALL.llama));
+    assert.throws(() => generate(model, 'The cat', { num_beams: 4, num_beam_groups: 2 }),
+      userError('--diversity-penalty must be above 0 with --num-beam-groups 2: without it every group runs the same search and returns the same beams (Hugging Face refuses it too)', 'diversity_penalty'));
+  });
+
+  test('--trace: each beam and hypothesis names its group; groups come in order, B/G beams at most each, every beam its parent plus one token', () => {
+    const model = loadModel(fixture('gguf', SMALL.llama));
+    const run = generate(model, 'The cat', { num_beams: 6, num_beam_groups: 3, diversity_penalty: 1, num_return_sequences: 6, max_tokens: 8, trace: 1, logit_bias: [{ token_id: 2, bias: 2 }] });
+    const trace = run.beam_trace!;
+    trace.forEach((st, k) => {
+      const groups = st.beams.map((b) => b.group!);
+      assert.deepEqual(groups, [...groups].sort((a, b) => a - b), `step ${k}`);
+      for (const g of [0, 1, 2]) assert.ok(groups.filter((x) => x === g).length <= 2);
+      for (const b of [...st.beams, ...st.finished]) {
+        assert.ok(b.group! >= 0 && b.group! < 3);
+        const parent = k === 0 ? undefined : trace[k - 1]!.beams[b.parent]!;
+        // A beam stays in its group (at the first step every group extends the prompt).
+        if (parent) assert.equal(parent.group, b.group);
+        assert.ok(Math.abs((parent?.sum_logprobs ?? 0) + b.logprob - b.sum_logprobs) < 1e-9);
+      }
+    });
+    assert.ok(trace.some((st) => st.finished.some((f) => f.finish_reason === 'eos')));
+    assert.deepEqual(new Set(run.samples.map((s) => s.group)), new Set([0, 1, 2]));
   });
 });
 
@@ -195,6 +481,16 @@ describe('beam search on stories260K: processors, stop strings, batches, trace',
     for (const s of lily) {
       assert.equal(s.stop_sequence, 'Lily');
       assert.ok(!s.text.includes('Lily') && m.tokenizer.decode(s.token_ids).includes('Lily'), s.text);
+    }
+  });
+
+  test('diverse beam search, early_stopping true: a group done at the last step adds none of its running beams (finalize skips done groups)', needsShared(STORIES), () => {
+    const m = model(), ids = m.tokenizer.encode(PROMPT);
+    // Found by trying: here a group fills its finished set at the last step while one of its running beams would beat its worst.
+    for (const lp of [0, 1, 2]) {
+      const settings: SettingsInput = { num_beams: 8, num_return_sequences: 8, num_beam_groups: 2, diversity_penalty: 3, length_penalty: lp, early_stopping: true, max_tokens: 4, logit_bias: [{ token_id: 2, bias: 20 }] };
+      const want = referenceGroups(m, ids, { beams: 8, groups: 2, penalty: 3, lengthPenalty: lp, earlyStopping: true, maxNew: 4, bias: new Map([[2, 20]]) });
+      assertSameHypotheses(beams(m, PROMPT, settings).samples, want, `length_penalty ${lp}`);
     }
   });
 

@@ -16,6 +16,7 @@ describe('the new decoding settings', () => {
     assert.deepEqual([DEFAULTS.xtc_probability, DEFAULTS.xtc_threshold, DEFAULTS.mirostat, DEFAULTS.mirostat_tau, DEFAULTS.mirostat_eta], [0, 0.1, 0, 5, 0.1]);
     assert.deepEqual([DEFAULTS.dynatemp_range, DEFAULTS.dynatemp_exponent, DEFAULTS.smoothing_factor, DEFAULTS.smoothing_curve, DEFAULTS.top_h], [0, 1, 0, 1, 0]);
     assert.deepEqual([DEFAULTS.num_beams, DEFAULTS.length_penalty, DEFAULTS.early_stopping, DEFAULTS.num_return_sequences, DEFAULTS.penalty_alpha], [1, 1, false, 1, 0]);
+    assert.deepEqual([DEFAULTS.do_sample, DEFAULTS.num_beam_groups, DEFAULTS.diversity_penalty], [false, 1, 0]);
   });
 
   test('out-of-range values: one line naming the flag and what is allowed', () => {
@@ -50,15 +51,23 @@ describe('the new decoding settings', () => {
       [{ num_beams: 4, n: 2 }, 'n', '--n must be 1 with beam search, which returns its best beams rather than samples: use --num-return-sequences instead'],
       [{ num_beams: 4, num_return_sequences: 5 }, 'num_return_sequences', '--num-return-sequences (5) must not exceed --num-beams (4)'],
       [{ num_return_sequences: 2 }, 'num_return_sequences', '--num-return-sequences needs beam search (--num-beams ≥ 2); for several samples use --n'],
-      [{ num_beams: 4, top_p: 0.9 }, 'top_p', '--top-p cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing'],
-      [{ num_beams: 4, temperature: 0 }, 'temperature', '--temperature cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing'],
-      [{ num_beams: 2, xtc_probability: 0.5 }, 'xtc_probability', '--xtc-probability cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing'],
+      [{ num_beams: 4, top_p: 0.9 }, 'top_p', '--top-p cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing (for sampled beams set --do-sample)'],
+      [{ num_beams: 4, temperature: 0 }, 'temperature', '--temperature cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing (for sampled beams set --do-sample)'],
+      [{ num_beams: 2, xtc_probability: 0.5 }, 'xtc_probability', '--xtc-probability cannot be used with --num-beams: beam search ranks beams by the model\'s log-probabilities and draws nothing (for sampled beams set --do-sample)'],
       [{ num_beams: 4, penalty_alpha: 0.6, top_k: 4 }, 'penalty_alpha', '--penalty-alpha (contrastive search) cannot run with --num-beams 4: choose one decoder'],
       [{ penalty_alpha: 0.6 }, 'penalty_alpha', '--penalty-alpha (contrastive search) chooses among the --top-k most likely tokens: set --top-k to 2 or more'],
       [{ penalty_alpha: 0.6, top_k: 4, n: 3 }, 'n', '--n must be 1 with contrastive search, which is deterministic: every sample would be the same'],
       [{ penalty_alpha: 0.6, top_k: 4, min_p: 0.1 }, 'min_p', '--min-p cannot be used with --penalty-alpha: contrastive search picks among the top_k candidates deterministically and draws nothing'],
       [{ mirostat: 2, top_k: 40 }, 'top_k', '--top-k cannot be used with --mirostat: mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)'],
       [{ mirostat: 1, top_p: 0.9 }, 'top_p', '--top-p cannot be used with --mirostat: mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)'],
+      [{ do_sample: true }, 'do_sample', '--do-sample applies to beam search (--num-beams ≥ 2: Hugging Face\'s beam sampling); without beams Wander samples unless temperature is 0'],
+      [{ num_beams: 4, do_sample: true, xtc_probability: 0.5 }, 'xtc_probability', '--xtc-probability cannot be used with --do-sample: beam sampling runs Hugging Face\'s warpers only (temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_h)'],
+      [{ num_beam_groups: 2 }, 'num_beam_groups', '--num-beam-groups needs beam search: set --num-beams to a multiple of 2'],
+      [{ num_beams: 6, num_beam_groups: 4 }, 'num_beam_groups', '--num-beam-groups (4) must divide --num-beams (6) into equal groups'],
+      [{ num_beams: 4, num_beam_groups: 2, do_sample: true }, 'num_beam_groups', '--num-beam-groups (diverse beam search) cannot run with --do-sample: Hugging Face\'s group beam search does not sample'],
+      [{ num_beams: 4, diversity_penalty: 0.5 }, 'diversity_penalty', '--diversity-penalty acts between beam groups: set --num-beam-groups to 2 or more'],
+      [{ num_beams: 4, num_beam_groups: 2 }, 'diversity_penalty', '--diversity-penalty must be above 0 with --num-beam-groups 2: without it every group runs the same search and returns the same beams (Hugging Face refuses it too)'],
+      [{ num_beams: 4, do_sample: true, temperature: 0 }, 'temperature', '--temperature 0 cannot be used with --do-sample: beam sampling draws from the warped distribution, which needs a temperature above 0 (Hugging Face refuses 0 too)'],
       [{ mirostat: 2, temperature: 0 }, 'mirostat', '--mirostat samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off'],
       [{ xtc_probability: 0.5, temperature: 0 }, 'xtc_probability', '--xtc-probability samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off'],
       [{ dynatemp_range: 0.5, temperature: 0 }, 'dynatemp_range', '--dynatemp-range samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off'],
@@ -70,6 +79,8 @@ describe('the new decoding settings', () => {
     for (const input of [
       { num_beams: 4, num_return_sequences: 4, length_penalty: 0.5, early_stopping: 'never', no_repeat_ngram_size: 3, repetition_penalty: 1.2 },
       { penalty_alpha: 0.6, top_k: 4, repetition_penalty: 1.1 },
+      { num_beams: 4, do_sample: true, temperature: 0.7, top_k: 20, top_p: 0.9 },
+      { num_beams: 6, num_beam_groups: 3, diversity_penalty: 0.5 },
       { mirostat: 2, mirostat_tau: 3, temperature: 0.8, dry_multiplier: 0.8 },
       { mirostat: 1, dynatemp_range: 0.5 },
       { dry_multiplier: 0.8, xtc_probability: 0.5, xtc_threshold: 0.1, top_h: 0.4, smoothing_factor: 0.3, smoothing_curve: 2, min_p: 0.05 },
@@ -85,6 +96,9 @@ describe('the new decoding settings', () => {
     assert.deepEqual([plain.settings.temperature, plain.settings.top_p, plain.sources.top_p], [0.6, 0.9, 'generation_config.json']);
     // Contrastive search keeps the model's top_k (it is its K); mirostat keeps its temperature.
     assert.equal(resolveSettings({ penalty_alpha: 0.6 }, { top_k: 6, top_p: 0.9 }).settings.top_k, 6);
+    // A model that does not sample (generation_config temperature 0) gets temperature 1 under beam sampling.
+    const b = resolveSettings({ num_beams: 4, do_sample: true }, { temperature: 0 });
+    assert.deepEqual([b.settings.temperature, b.sources.temperature], [1, 'default']);
     const m = resolveSettings({ mirostat: 2 }, { temperature: 0.7, top_k: 40 });
     assert.deepEqual([m.settings.temperature, m.settings.top_k, m.sources.top_k], [0.7, 0, 'default']);
   });

@@ -48,7 +48,7 @@ describe('wander serve: beam and contrastive search', () => {
       assert.deepEqual([res.status, await res.json()], [400, { error: { message, type: 'invalid_request_error', param, code: null } }]);
     };
     await bad({ num_beams: 4, n: 2 }, 'n', 'n must be 1 with beam search, which returns its best beams rather than samples: use num_return_sequences instead');
-    await bad({ num_beams: 4, top_p: 0.9 }, 'top_p', 'top_p cannot be used with num_beams: beam search ranks beams by the model\'s log-probabilities and draws nothing');
+    await bad({ num_beams: 4, top_p: 0.9 }, 'top_p', 'top_p cannot be used with num_beams: beam search ranks beams by the model\'s log-probabilities and draws nothing (for sampled beams set do_sample)');
     await bad({ penalty_alpha: 0.6 }, 'penalty_alpha', 'penalty_alpha (contrastive search) chooses among the top_k most likely tokens: set top_k to 2 or more');
   });
 });
