@@ -21,25 +21,12 @@ import { TopNSigma } from '../../src/sampling/top-n-sigma.js';
 import { TopP } from '../../src/sampling/top-p.js';
 import { TypicalP } from '../../src/sampling/typical-p.js';
 import { DEFAULTS } from '../../src/generate/settings.js';
+import { applyStage, close, EMPTY } from './stage.js';
 
 // The distribution most tests use: p = 1/16, 1/4, 1/2, 1/16, 1/8 for ids 0..4.
 const P = [0.0625, 0.25, 0.5, 0.0625, 0.125];
 const LOGITS = Float32Array.from(P, Math.log);
-const EMPTY: SamplingContext = { tokens: [], promptLength: 0, text: '' };
-
-/** Applies one stage; returns the surviving ids (ascending) and their renormalized probabilities. */
-function apply(s: Sampler, logits: ArrayLike<number> = LOGITS, ctx: SamplingContext = EMPTY): { ids: number[]; probs: Map<number, number>; logits: Map<number, number> } {
-  const c = new Candidates(logits);
-  s.apply(c, ctx);
-  const p = c.probs();
-  const ids = Array.from(c.ids.subarray(0, c.size));
-  return {
-    ids: [...ids].sort((a, b) => a - b),
-    probs: new Map(ids.map((id, i) => [id, p[i]!])),
-    logits: new Map(ids.map((id, i) => [id, c.logits[i]!])),
-  };
-}
-const close = (a: number, b: number, tol = 1e-6) => assert.ok(Math.abs(a - b) < tol, `${a} ≠ ${b}`);
+const apply = (s: Sampler, logits: ArrayLike<number> = LOGITS, ctx: SamplingContext = EMPTY) => applyStage(s, logits, ctx);
 
 describe('warpers, on a distribution computed by hand', () => {
   test('temperature 0.5 squares and renormalizes the probabilities; 1 changes nothing', () => {
