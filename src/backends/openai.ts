@@ -245,6 +245,7 @@ export class OpenAIBackend {
   private async unknownSamplers(s: Settings): Promise<IgnoredSetting[]> {
     const sent = Object.keys(forwarded(s));
     if (sent.length === 0) return [];
+    const out: IgnoredSetting[] = [];
     this.params ??= Promise.all(this.servers.map(async (server) => {
       const res = await fetch(`${server.baseURL.replace(/\/v1$/, '')}/props`, { headers: headers(this.opts.apiKey), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000) }).catch(() => undefined);
       const body = res?.ok ? await res.json().catch(() => undefined) as { default_generation_settings?: { params?: unknown } } | undefined : undefined;
@@ -252,7 +253,14 @@ export class OpenAIBackend {
       return params && typeof params === 'object' && !Array.isArray(params) ? new Set(Object.keys(params)) : null;
     }));
     const lists = await this.params;
-    const out: IgnoredSetting[] = [];
+    // llama-server runs mirostat in place of its whole sampler list (common/sampling.cpp: only logit
+    // bias and temperature before it), and that list holds the penalties and DRY: sent beside mirostat,
+    // they are dropped there.
+    const llama = this.servers.filter((_, i) => lists[i]).map((e) => `${e.baseURL.replace(/\/v1$/, '')}/props`);
+    if (s.mirostat > 0 && llama.length) {
+      const dropped: [keyof Settings, boolean][] = [['repetition_penalty', s.repetition_penalty !== 1], ['frequency_penalty', s.frequency_penalty !== 0], ['presence_penalty', s.presence_penalty !== 0], ['dry_multiplier', s.dry_multiplier > 0]];
+      for (const [k, on] of dropped) if (on) out.push({ setting: k, evidence: `${llama.join(', ')} answers as llama-server, which runs mirostat in place of its sampler list (penalties and DRY included)` });
+    }
     for (const k of sent) {
       // A sampler the server lacks is reported once, by its switch, not again for each of its settings.
       const sw = SWITCH_OF[k as keyof Settings];

@@ -3,16 +3,20 @@ import type { SettingsInput } from '../generate/settings.js';
 import type { ExperimentSpec } from './spec.js';
 import type { PlannedCell } from './store.js';
 
+/** Beam and contrastive search: one search per prompt and seed, its sequence stored as sample 0. */
+export function isSearch(s: SettingsInput): boolean {
+  return (s.num_beams ?? 1) > 1 || (s.penalty_alpha ?? 0) > 0;
+}
+
 /**
  * Whether a preset gives the same output for every seed and sample index: greedy (temperature 0), beam
- * search (num_beams > 1) and contrastive search (penalty_alpha > 0) choose by score and draw nothing.
- * Greedy with noise on the forward pass or with XTC is not: both draw from the sample's own stream. The
- * searches run every sequence as sample 0, so their noise is the same for every index.
+ * search and contrastive search choose by score and draw nothing — unless something draws from the
+ * seed: noise on the forward pass (keyed on the seed, and for sampling also on the sample index), XTC's
+ * coin, or beam sampling (do_sample).
  */
 export function isDeterministic(s: SettingsInput): boolean {
-  if ((s.num_beams ?? 1) > 1 || (s.penalty_alpha ?? 0) > 0) return true;
-  if ((s.noise?.length ?? 0) > 0 || (s.xtc_probability ?? 0) > 0) return false;
-  return s.temperature === 0;
+  if ((s.noise?.length ?? 0) > 0 || (s.xtc_probability ?? 0) > 0 || s.do_sample === true) return false;
+  return isSearch(s) || s.temperature === 0;
 }
 
 /**
@@ -20,7 +24,7 @@ export function isDeterministic(s: SettingsInput): boolean {
  * key hashes everything that decides its samples, so editing a preset makes a new cell while changing
  * only the sample count or the seeds extends the one already stored. A deterministic preset's cell asks
  * for one sequence per prompt (the first seed's sample 0), whatever the file's samples and seeds: more
- * would be copies of it, and beam and contrastive search return one sequence per prompt anyway.
+ * would be copies of it. A search that draws from the seed asks for one sequence per seed.
  */
 export function planCells(spec: ExperimentSpec): PlannedCell[] {
   const cells: PlannedCell[] = [];
@@ -29,10 +33,11 @@ export function planCells(spec: ExperimentSpec): PlannedCell[] {
       for (const preset of spec.presets) {
         const settings: Record<string, unknown> = { max_tokens: spec.max_tokens, ...(spec.stop.length ? { stop: spec.stop } : {}), ...preset.settings };
         const key = createHash('sha256').update(canonical({ model: m.spec, prompt: p.text, chat: p.chat, preset: preset.name, settings })).digest('hex').slice(0, 32);
-        const once = isDeterministic(preset.settings);
+        // A deterministic preset runs once; a search that draws from the seed (beam sampling, noise) once per seed.
+        const once = isDeterministic(preset.settings), search = isSearch(preset.settings);
         cells.push({
           key, model_spec: m.spec, model_label: m.label, prompt: p.text, prompt_label: p.label, chat: p.chat,
-          preset: preset.name, settings, seeds: once ? [spec.seeds[0]!] : spec.seeds, samples: once ? 1 : spec.samples,
+          preset: preset.name, settings, seeds: once ? [spec.seeds[0]!] : spec.seeds, samples: once || search ? 1 : spec.samples,
         });
       }
     }

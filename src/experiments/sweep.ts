@@ -160,9 +160,8 @@ export async function runSweep(spec: ExperimentSpec, store: ResultsStore, opts: 
       }
       if (continuations.length) opts.onLog?.(`${m.label}: scored ${continuations.length} human continuation${continuations.length === 1 ? '' : 's'}`);
       // Beam and contrastive search run their cells one at a time, each a single search over its prompt
-      // (their sequences advance together, not as independent samples a scheduler could interleave).
-      // Which cells those are is read from the resolved settings: a model's generation_config may ask
-      // for beams itself.
+      // (their sequences advance together, not as independent samples a scheduler could interleave),
+      // once per seed the cell was planned with (see planCells).
       const runs = mine.map(({ cell, missing }) => {
         const prompt = cell.chat ? chatPrompt(model, cell.prompt) : cell.prompt;
         const input: SettingsInput = { ...(cell.settings as SettingsInput), ...(spec.max_batch_size ? { max_batch_size: spec.max_batch_size } : {}) };

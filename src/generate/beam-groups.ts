@@ -20,9 +20,9 @@ export interface GroupRuleOptions {
  * one scorer, one finished set and one "done" flag per group. The beams split into G groups of B/G;
  * every step all beams decode together, then the groups choose in order. For group g:
  *
- *   1. each of its beams' scores (log-softmax, the logit processors) lose λ × (how many beams of
- *      groups 0 … g−1 took that token at this step) — HammingDiversityLogitsProcessor, the last
- *      processor — and every (beam, token) is scored by the beam's sum plus that; the best
+ *   1. each of its beams' log-probabilities lose λ × (how many beams of groups 0 … g−1 took that
+ *      token at this step) — HammingDiversityLogitsProcessor, first in HF's processor list — then
+ *      pass the chain's logit processors, and every (beam, token) is scored by the beam's sum plus that; the best
  *      max(2, 1 + number of EOS ids) × B/G are ranked, best first (at the first step each group
  *      extends the prompt alone: HF scores all but each group's first beam −1e9);
  *   2. walking them in rank order, a candidate that ends (EOS, or a stop string) joins the group's
@@ -100,10 +100,11 @@ export class GroupRule implements BeamRule {
     const all: Candidate[] = [];
     ctx.beams.forEach((beam, b) => {
       if (beam.group !== g && beam.group !== -1) return;
-      const scores = ctx.scores(b);
+      // The penalty runs before the other processors, as HammingDiversityLogitsProcessor comes first in
+      // Hugging Face's list (a repetition penalty then multiplies the penalized log-probability); in
+      // f32, as HF subtracts from its f32 scores.
+      const scores = ctx.scores(b, (logp) => { for (const [token, times] of taken) logp[token] = logp[token]! - this.o.penalty * times; });
       if (!scores) return;
-      // In f32, as HF subtracts from its f32 scores; a removed token (−∞) stays removed.
-      for (const [token, times] of taken) scores[token] = scores[token]! - this.o.penalty * times;
       for (const token of topTokens(scores, this.keep)) {
         all.push({ beam: b, token, logprob: scores[token]!, sum: beam.sum + scores[token]!, group: g, drawnEntropy: 0 });
       }

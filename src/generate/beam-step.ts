@@ -71,11 +71,12 @@ export interface StepContext {
   /** Set when this step's candidates reach the length limit (max_tokens or the context): how they end there. */
   readonly limit: End | undefined;
   /**
-   * Beam b's next-token scores, by token id: log-softmax of its logits, then the sampling chain's
-   * stages (−∞ for a removed token); undefined when a stage removed every token. A rule may change
-   * it in place; it is valid until the next call.
+   * Beam b's next-token scores, by token id: log-softmax of its logits, `first` (a rule's own
+   * processor that runs before the others: group search's diversity penalty), then the sampling
+   * chain's stages (−∞ for a removed token); undefined when a stage removed every token. A rule may
+   * change it in place; it is valid until the next call.
    */
-  scores(b: number): Float32Array | undefined;
+  scores(b: number, first?: (logp: Float32Array) => void): Float32Array | undefined;
   /** Whether a continuation ends by itself: an EOS token, or a stop string completed (the length limit is `limit`). */
   ends(c: Candidate): End | undefined;
   /** The running beam a continuation becomes. */

@@ -103,9 +103,12 @@ export function beamSearch(model: Model, request: DecodeRequest, opts: GenerateO
       const ctx: StepContext = {
         beams: current, generated,
         limit: length + 1 >= maxLength ? { reason: length + 1 >= P + s.max_tokens ? 'max_tokens' : 'context_full' } : undefined,
-        scores: (b) => {
+        scores: (b, first) => {
           const beam = current[b]!;
           logSoftmax(row(b), logp, work, exps);
+          first?.(logp);
+          // With no stage on, the log-probabilities are the scores: no copy through the chain.
+          if (chain.samplers.length === 0) return logp;
           try {
             return chain.processed(logp, { tokens: beam.tokens, promptLength: P, text: beam.text });
           } catch (e) {
@@ -246,7 +249,7 @@ export function copyKvRows(dst: KvCache, src: KvCache, heap: Heap, from: number,
  * and the sum of exponentials run in the SIMD kernels over `work` and `exps` (scratch in kernel memory,
  * one vocabulary long), log Z in f64.
  */
-function logSoftmax(logits: Float32Array, out: Float32Array, work: Float32Array, exps: Float32Array): void {
+export function logSoftmax(logits: Float32Array, out: Float32Array, work: Float32Array, exps: Float32Array): void {
   const n = logits.length;
   work.set(logits);
   const max = vectorMath.max(work, n);

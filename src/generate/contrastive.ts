@@ -25,8 +25,9 @@ export const CONTRASTIVE_HOOK = 'ln_final.hook_normalized';
  *      copied into each once, and after each step the chosen candidate's new row is copied into the
  *      others — one row per cache per step rather than a whole cache;
  *   3. each candidate scores (1 − α)·p − α·max_j cos(h, h_j) over the hidden states h_j of every earlier
- *      position (the prompt's and the tokens chosen so far), and the best is chosen — the lowest token
- *      id on ties, so α = 0 is greedy decoding exactly;
+ *      position (the prompt's and the tokens chosen so far), and the best is chosen — on ties the
+ *      first candidate, i.e. the most probable, then the lowest id (as torch's max takes the first), so
+ *      α = 0 is greedy decoding exactly;
  *   4. the chosen candidate's look-ahead already holds the next logits and its cache row: both are kept.
  *
  * Departures: probabilities and cosines are computed in f64 (Hugging Face: the model's dtype); a token
@@ -103,8 +104,9 @@ export function contrastiveSearch(model: Model, request: DecodeRequest, opts: Ge
         for (const c of context) maxSim = Math.max(maxSim, c.norm === 0 || hn === 0 ? 0 : dot(c.h, h) / (c.norm * hn));
         return { token, prob: probs[token]!, maxSim, score: (1 - alpha) * probs[token]! - alpha * maxSim };
       });
+      // The first best score wins, as torch's max over the candidates (ranked by probability, then id) takes it.
       let best = 0;
-      scored.forEach((c, i) => { if (c.score > scored[best]!.score || (c.score === scored[best]!.score && c.token < scored[best]!.token)) best = i; });
+      scored.forEach((c, i) => { if (c.score > scored[best]!.score) best = i; });
       const next = scored[best]!.token;
       trace?.push({
         step: length - P, chosen: next,

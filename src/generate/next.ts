@@ -73,6 +73,11 @@ export function nextFromLogits(
 ): NextTokenDistribution {
   const top = opts.top ?? 20, draws = opts.draws ?? 0;
   const c = model.config, tok = model.tokenizer;
+  // One step of the sampling chain has no beams to search: a decoder over whole sequences is refused,
+  // not shown as if it were sampling (contrastive search's top_k would run as a truncation here).
+  for (const [field, what] of [['num_beams', 'beam search'], ['penalty_alpha', 'contrastive search']] as const) {
+    if (settings[field] !== (field === 'num_beams' ? 1 : 0)) throw new UserError(`--${field.replace('_', '-')} (${what}) decodes whole sequences, not one step of the sampling chain: run it with wander generate`, field);
+  }
   const chain = new SamplingChain(settings, {
     logitBias: resolveLogitBias(settings.logit_bias, tok, c.vocabSize), bannedStrings: settings.banned_strings,
     eosIds: tok.eosIds, vocabTexts: () => vocabTexts(tok, c.vocabSize),

@@ -119,6 +119,11 @@ const CLI_NAMES: Record<string, string> = {
 export const cliNaming: FieldNaming = (f) => CLI_NAMES[f] ?? `--${f.replaceAll('_', '-')}`;
 export const jsonNaming: FieldNaming = (f) => f;
 
+/** The setting a command-line flag names (`--min-keep` → min_tokens_to_keep), or undefined for another flag. */
+export function settingOfFlag(flag: string): keyof Settings | undefined {
+  return (Object.keys(SettingsSchema.shape) as (keyof Settings)[]).find((f) => cliNaming(f) === flag);
+}
+
 /** Validates user-given settings; the first problem becomes a UserError naming the field and what is allowed. */
 export function parseSettings(input: Record<string, unknown>, naming: FieldNaming = jsonNaming): SettingsInput {
   const result = SettingsSchema.partial().strict().safeParse(input);
@@ -133,7 +138,7 @@ export function parseSettings(input: Record<string, unknown>, naming: FieldNamin
     const message = issue.path.length > 1 ? `entry ${JSON.stringify(got instanceof Array ? got[Number(issue.path[1])] : got)}: ${issue.message}` : `${issue.message}, got ${JSON.stringify(got)}`;
     throw new UserError(`${naming(field)} ${message}`, field);
   }
-  checkConsistent(result.data, naming);
+  checkConsistent(result.data, naming, true);
   return result.data;
 }
 
@@ -162,38 +167,62 @@ function conflictingWarpers(m: Settings | Omit<Settings, 'seed'>, naming: FieldN
   if (m.num_beams > 1) return { decoder: 'num_beams', fields: warpers, why: `beam search ranks beams by the model's log-probabilities and draws nothing (for sampled beams set ${naming('do_sample')})` };
   if (m.penalty_alpha > 0) return { decoder: 'penalty_alpha', fields: warpers.filter((f) => f !== 'top_k'), why: 'contrastive search picks among the top_k candidates deterministically and draws nothing' };
   if (m.mirostat > 0) {
-    return { decoder: 'mirostat', fields: warpers.filter((f) => f !== 'mirostat' && f !== 'temperature' && f !== 'dynatemp_range' && f !== 'smoothing_factor'), why: 'mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)' };
+    return { decoder: 'mirostat', fields: warpers.filter((f) => f !== 'mirostat' && f !== 'temperature'), why: 'mirostat chooses its own truncation after a plain temperature (llama.cpp runs it in place of the other samplers)' };
   }
   return undefined;
 }
 
-/** Settings that are each valid but contradict each other; unset fields count as Wander's defaults. */
-function checkConsistent(s: SettingsInput, naming: FieldNaming): void {
-  const m = { ...DEFAULTS, ...s };
-  const refuse = (field: keyof Settings, why: string) => { throw new UserError(`${naming(field)} ${why}`, field); };
-  if (m.min_new_tokens > m.max_tokens) {
-    throw new UserError(`${naming('min_new_tokens')} (${m.min_new_tokens}) must not exceed ${naming('max_tokens')} (${m.max_tokens})`, 'min_new_tokens');
-  }
-  if (m.num_beams > 1 && m.penalty_alpha > 0) refuse('penalty_alpha', `(contrastive search) cannot run with ${naming('num_beams')} ${m.num_beams}: choose one decoder`);
-  if (m.num_beams > 1 && m.n > 1) refuse('n', `must be 1 with beam search, which returns its best beams rather than samples: use ${naming('num_return_sequences')} instead`);
-  if (m.num_return_sequences > 1 && m.num_beams === 1) refuse('num_return_sequences', `needs beam search (${naming('num_beams')} ≥ ${m.num_return_sequences}); for several samples use ${naming('n')}`);
-  if (m.num_return_sequences > m.num_beams) refuse('num_return_sequences', `(${m.num_return_sequences}) must not exceed ${naming('num_beams')} (${m.num_beams})`);
-  if (m.do_sample && m.num_beams === 1) refuse('do_sample', `applies to beam search (${naming('num_beams')} ≥ 2: Hugging Face's beam sampling); without beams Wander samples unless temperature is 0`);
-  if (m.num_beam_groups > 1 && m.num_beams === 1) refuse('num_beam_groups', `needs beam search: set ${naming('num_beams')} to a multiple of ${m.num_beam_groups}`);
-  if (m.num_beam_groups > 1 && m.num_beams % m.num_beam_groups !== 0) refuse('num_beam_groups', `(${m.num_beam_groups}) must divide ${naming('num_beams')} (${m.num_beams}) into equal groups`);
-  if (m.num_beam_groups > 1 && m.do_sample) refuse('num_beam_groups', `(diverse beam search) cannot run with ${naming('do_sample')}: Hugging Face's group beam search does not sample`);
-  if (m.diversity_penalty > 0 && m.num_beam_groups === 1) refuse('diversity_penalty', `acts between beam groups: set ${naming('num_beam_groups')} to 2 or more`);
-  if (m.num_beam_groups > 1 && m.diversity_penalty === 0) refuse('diversity_penalty', `must be above 0 with ${naming('num_beam_groups')} ${m.num_beam_groups}: without it every group runs the same search and returns the same beams (Hugging Face refuses it too)`);
-  if (m.do_sample && m.num_beams > 1 && m.temperature === 0) refuse('temperature', `0 cannot be used with ${naming('do_sample')}: beam sampling draws from the warped distribution, which needs a temperature above 0 (Hugging Face refuses 0 too)`);
-  if (m.penalty_alpha > 0 && m.top_k < 2) refuse('penalty_alpha', `(contrastive search) chooses among the ${naming('top_k')} most likely tokens: set ${naming('top_k')} to 2 or more`);
-  if (m.penalty_alpha > 0 && m.n > 1) refuse('n', 'must be 1 with contrastive search, which is deterministic: every sample would be the same');
+/** Settings a model's generation_config.json may set (see GenerationDefaults): unknown until a model is resolved. */
+const MODEL_FIELDS = new Set<string>(['temperature', 'top_k', 'top_p', 'min_p', 'typical_p', 'epsilon_cutoff', 'eta_cutoff', 'repetition_penalty', 'no_repeat_ngram_size', 'max_tokens']);
+
+/** Two or more settings that contradict each other: the fields it reads, when it is broken, the field blamed and why. */
+interface Rule {
+  reads: (keyof Settings)[];
+  broken: (m: Omit<Settings, 'seed'>) => boolean;
+  field: keyof Settings;
+  why: (m: Omit<Settings, 'seed'>, naming: FieldNaming) => string;
+}
+
+const RULES: Rule[] = [
+  { reads: ['min_new_tokens', 'max_tokens'], broken: (m) => m.min_new_tokens > m.max_tokens, field: 'min_new_tokens', why: (m, n) => `(${m.min_new_tokens}) must not exceed ${n('max_tokens')} (${m.max_tokens})` },
+  { reads: ['num_beams', 'penalty_alpha'], broken: (m) => m.num_beams > 1 && m.penalty_alpha > 0, field: 'penalty_alpha', why: (m, n) => `(contrastive search) cannot run with ${n('num_beams')} ${m.num_beams}: choose one decoder` },
+  { reads: ['num_beams', 'n'], broken: (m) => m.num_beams > 1 && m.n > 1, field: 'n', why: (_, n) => `must be 1 with beam search, which returns its best beams rather than samples: use ${n('num_return_sequences')} instead` },
+  { reads: ['num_return_sequences', 'num_beams'], broken: (m) => m.num_return_sequences > 1 && m.num_beams === 1, field: 'num_return_sequences', why: (m, n) => `needs beam search (${n('num_beams')} ≥ ${m.num_return_sequences}); for several samples use ${n('n')}` },
+  { reads: ['num_return_sequences', 'num_beams'], broken: (m) => m.num_return_sequences > m.num_beams, field: 'num_return_sequences', why: (m, n) => `(${m.num_return_sequences}) must not exceed ${n('num_beams')} (${m.num_beams})` },
+  { reads: ['length_penalty', 'num_beams'], broken: (m) => m.length_penalty !== 1 && m.num_beams === 1, field: 'length_penalty', why: (_, n) => `scores finished beams: it needs beam search (${n('num_beams')} ≥ 2)` },
+  { reads: ['early_stopping', 'num_beams'], broken: (m) => m.early_stopping !== false && m.num_beams === 1, field: 'early_stopping', why: (_, n) => `decides when beam search stops: it needs beam search (${n('num_beams')} ≥ 2)` },
+  { reads: ['do_sample', 'num_beams'], broken: (m) => m.do_sample && m.num_beams === 1, field: 'do_sample', why: (_, n) => `applies to beam search (${n('num_beams')} ≥ 2: Hugging Face's beam sampling); without beams Wander samples unless temperature is 0` },
+  { reads: ['num_beam_groups', 'num_beams'], broken: (m) => m.num_beam_groups > 1 && m.num_beams === 1, field: 'num_beam_groups', why: (m, n) => `needs beam search: set ${n('num_beams')} to a multiple of ${m.num_beam_groups}` },
+  { reads: ['num_beam_groups', 'num_beams'], broken: (m) => m.num_beam_groups > 1 && m.num_beams % m.num_beam_groups !== 0, field: 'num_beam_groups', why: (m, n) => `(${m.num_beam_groups}) must divide ${n('num_beams')} (${m.num_beams}) into equal groups` },
+  { reads: ['num_beam_groups', 'do_sample'], broken: (m) => m.num_beam_groups > 1 && m.do_sample, field: 'num_beam_groups', why: (_, n) => `(diverse beam search) cannot run with ${n('do_sample')}: Hugging Face's group beam search does not sample` },
+  { reads: ['diversity_penalty', 'num_beam_groups'], broken: (m) => m.diversity_penalty > 0 && m.num_beam_groups === 1, field: 'diversity_penalty', why: (_, n) => `acts between beam groups: set ${n('num_beam_groups')} to 2 or more` },
+  { reads: ['num_beam_groups', 'diversity_penalty'], broken: (m) => m.num_beam_groups > 1 && m.diversity_penalty === 0, field: 'diversity_penalty', why: (m, n) => `must be above 0 with ${n('num_beam_groups')} ${m.num_beam_groups}: without it every group runs the same search and returns the same beams (Hugging Face refuses it too)` },
+  { reads: ['do_sample', 'num_beams', 'temperature'], broken: (m) => m.do_sample && m.num_beams > 1 && m.temperature === 0, field: 'temperature', why: (_, n) => `0 cannot be used with ${n('do_sample')}: beam sampling draws from the warped distribution, which needs a temperature above 0 (Hugging Face refuses 0 too)` },
+  { reads: ['penalty_alpha', 'top_k'], broken: (m) => m.penalty_alpha > 0 && m.top_k < 2, field: 'penalty_alpha', why: (_, n) => `(contrastive search) chooses among the ${n('top_k')} most likely tokens: set ${n('top_k')} to 2 or more` },
+  { reads: ['penalty_alpha', 'n'], broken: (m) => m.penalty_alpha > 0 && m.n > 1, field: 'n', why: () => 'must be 1 with contrastive search, which is deterministic: every sample would be the same' },
   // Greedy decoding runs no warpers. A truncation that keeps the most likely token cannot change its
   // choice, but these would (XTC removes the likeliest; mirostat and dynamic temperature sample).
-  for (const field of ['mirostat', 'xtc_probability', 'dynatemp_range'] as const) {
-    if (m[field] > 0 && m.temperature === 0) refuse(field, 'samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off');
+  ...(['mirostat', 'xtc_probability', 'dynatemp_range'] as const).map((field): Rule => ({
+    reads: [field, 'temperature'], broken: (m) => m[field] > 0 && m.temperature === 0, field, why: () => 'samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off',
+  })),
+];
+
+/**
+ * Settings that are each valid but contradict each other; unset fields count as Wander's defaults.
+ * For a user's input alone (`partial`), a rule that reads a field the user left unset and a model's
+ * generation_config may set (its max_tokens, top_k, …) waits until the model is known: resolveSettings
+ * checks every rule again on the settings actually used.
+ */
+function checkConsistent(s: SettingsInput, naming: FieldNaming, partial: boolean): void {
+  const m = { ...DEFAULTS, ...s };
+  const known = (f: keyof Settings) => !partial || s[f] !== undefined || !MODEL_FIELDS.has(f);
+  for (const rule of RULES) {
+    if (rule.reads.every(known) && rule.broken(m)) throw new UserError(`${naming(rule.field)} ${rule.why(m, naming)}`, rule.field);
   }
+  // Unset sampling warpers count as neutral: under a decoder that refuses them, a model's own are
+  // dropped when the settings are resolved, so only the user's can conflict.
   const conflict = conflictingWarpers(m, naming);
-  if (conflict && conflict.fields.length > 0) refuse(conflict.fields[0]!, `cannot be used with ${naming(conflict.decoder)}: ${conflict.why}`);
+  if (conflict && conflict.fields.length > 0) throw new UserError(`${naming(conflict.fields[0]!)} cannot be used with ${naming(conflict.decoder)}: ${conflict.why}`, conflict.fields[0]!);
 }
 
 export interface ResolvedSettings {
@@ -230,6 +259,6 @@ export function resolveSettings(user: SettingsInput, model: GenerationDefaults):
     settings['temperature'] = DEFAULTS.temperature;
     sources['temperature'] = 'default';
   }
-  checkConsistent(settings as Settings, cliNaming);
+  checkConsistent(settings as Settings, cliNaming, false);
   return { settings: settings as Settings, sources: sources as ResolvedSettings['sources'] };
 }

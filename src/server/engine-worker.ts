@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isUserError } from '../errors.js';
 import { chatPrompt, type ChatMessage } from '../generate/chat.js';
-import { generate, Generation } from '../generate/generate.js';
+import { generate, Generation, prepareRequest } from '../generate/generate.js';
 import { Scheduler } from '../generate/scheduler.js';
 import { loadModel, type Model } from '../model/load.js';
 import { resolveModelSpec } from '../resolve/resolve.js';
@@ -38,6 +38,7 @@ const calls: Extract<EngineRequest, { op: 'call' }>[] = [];
  * Beam and contrastive searches waiting to run. A search decodes its beams (or look-aheads) as one
  * batch of its own, step after step until it ends, so it cannot join the scheduler's batch: each runs
  * whole between two scheduler steps, like a command, and the samples decoding meanwhile wait for it.
+ * A waiting search is cancelled when its client leaves; a running one finishes (its answer is dropped).
  */
 const searches: { id: number; run: () => void }[] = [];
 let scheduled = false;
@@ -130,6 +131,8 @@ function submit(m: Extract<EngineRequest, { op: 'generate' }>): void {
     const prompt = typeof m.prompt === 'object' && !Array.isArray(m.prompt) ? chatPrompt(model, m.prompt.messages as ChatMessage[]) : m.prompt;
     const tokenStats = m.tokenStats ?? false;
     if ((settings.num_beams ?? 1) > 1 || (settings.penalty_alpha ?? 0) > 0) {
+      // Checked now, as a sampling request is, so a bad one fails before it waits its turn.
+      prepareRequest(model, prompt, settings);
       const stream = m.stream ? { onText: (delta: string, index: number) => post({ op: 'text', id: m.id, index, delta }), onSample: (sample: Sample) => post({ op: 'sample', id: m.id, sample }) } : {};
       searches.push({ id: m.id, run: () => {
         try {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isUserError } from '../errors.js';
+import { settingOfFlag } from '../generate/settings.js';
 
 /** An error with an HTTP status, answered in OpenAI's shape. */
 export class HttpError extends Error {
@@ -34,5 +35,5 @@ export function errorHandler(err: FastifyError | Error, _req: FastifyRequest, re
  * message names the JSON field ("prompt is 401 tokens…").
  */
 export function fieldMessage(message: string): string {
-  return message.replace(/^--([a-z][a-z-]*)/, (_, flag: string) => flag.replace(/-/g, '_'));
+  return message.replace(/--([a-z][a-z-]*)/g, (whole, flag: string) => settingOfFlag(whole) ?? flag.replace(/-/g, '_'));
 }

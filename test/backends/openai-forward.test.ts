@@ -79,4 +79,14 @@ describe('the openai backend forwards DRY to llama.cpp\'s llama-server, which ap
     // Nothing is reported when nothing unknown was sent.
     assert.equal((await backend.generate('Once upon a time', { max_tokens: 8, seed: 2, dry_multiplier: 0.8 })).ignored, undefined);
   });
+
+  test('penalties and DRY beside mirostat are reported as dropped by llama-server (which runs mirostat in place of its sampler list)', { skip }, async () => {
+    const backend = await OpenAIBackend.connect(`openai:${server!.url}/v1`);
+    const mirostat = { max_tokens: 60, seed: 3, mirostat: 2 as const, mirostat_tau: 0.5 };
+    const run = await backend.generate('Once upon a time', { ...mirostat, repetition_penalty: 50, dry_multiplier: 5 });
+    assert.deepEqual(run.ignored?.map((x) => x.setting).sort(), ['dry_multiplier', 'repetition_penalty']);
+    assert.equal(run.ignored![0]!.evidence, `${server!.url}/props answers as llama-server, which runs mirostat in place of its sampler list (penalties and DRY included)`);
+    // And so it does: the text is the one without them.
+    assert.equal(run.samples[0]!.text, (await backend.generate('Once upon a time', mirostat)).samples[0]!.text);
+  });
 });

@@ -80,7 +80,7 @@ describe('the new sampler flags', () => {
       [['--dry-penalty-last-n', '-2'], 'wander: --dry-penalty-last-n must be an integer ≥ -1 (-1 = the whole context, 0 = off), got -2'],
       [['--xtc-threshold', 'high'], 'wander: --xtc-threshold must be in [0, 1] (above 0.5 = off), got "high"'],
       [['--dry-sequence-breaker', ''], 'wander: --dry-sequence-breaker entry "": must not contain an empty string'],
-      [['--mirostat', '2', '--top-p', '0.9'], 'wander: --top-p cannot be used with --mirostat: mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)'],
+      [['--mirostat', '2', '--top-p', '0.9'], 'wander: --top-p cannot be used with --mirostat: mirostat chooses its own truncation after a plain temperature (llama.cpp runs it in place of the other samplers)'],
     ];
     for (const [args, message] of cases) {
       const r = wander('next', '-m', sharedModel(STORIES)!, '-p', 'Once upon a time', ...args);

@@ -265,12 +265,15 @@ describe('degeneration experiment files', () => {
   contrastive: { penalty_alpha: 0.6, top_k: 4 }
   noisy: { temperature: 0, noise: ["hook=blocks.0.hook_resid_post,sigma=0.1"] }
   noisy-beam: { num_beams: 2, noise: ["hook=blocks.0.hook_resid_post,sigma=0.1"] }
+  sampled-beam: { num_beams: 2, do_sample: true }
   warm: { temperature: 0.7 }`).replace('max_tokens: 8', 'max_tokens: 8\nsamples: 5\nseeds: [3, 8]'));
     const cells = planCells(spec).filter((c) => c.prompt_label === 'a');
+    // Noise is keyed on the seed and beam sampling draws from it: those searches run once per seed.
     assert.deepEqual(cells.map((c) => [c.preset, c.samples, c.seeds]), [
-      ['greedy', 1, [3]], ['beam', 1, [3]], ['contrastive', 1, [3]], ['noisy', 5, [3, 8]], ['noisy-beam', 1, [3]], ['warm', 5, [3, 8]],
+      ['greedy', 1, [3]], ['beam', 1, [3]], ['contrastive', 1, [3]], ['noisy', 5, [3, 8]], ['noisy-beam', 1, [3, 8]], ['sampled-beam', 1, [3, 8]], ['warm', 5, [3, 8]],
     ]);
-    assert.equal(isDeterministic({ temperature: 0, xtc_probability: 0.5 }), false); // XTC draws at random
+    assert.equal(isDeterministic({ num_beams: 4, do_sample: true }), false);
+    assert.equal(isDeterministic({ num_beams: 4 }), true);
     assert.equal(isDeterministic({}), false);
   });
 });

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { beamSearch } from '../../src/generate/beam.js';
+import { beamSearch, logSoftmax } from '../../src/generate/beam.js';
 import { drawDistinct, DRAW_BLOCK } from '../../src/generate/beam-draw.js';
 import { generate, Generation, prepareRequest } from '../../src/generate/generate.js';
 import type { Run, Sample } from '../../src/generate/report.js';
 import type { SettingsInput } from '../../src/generate/settings.js';
 import { loadModel, type Model } from '../../src/model/load.js';
 import { rngFor, type Rng } from '../../src/sampling/rng.js';
+import { vectorMath } from '../../src/sampling/vector-math.js';
 import { fixture, SMALL } from '../fixtures/models.js';
 import { needsShared, sharedModel, userError } from '../helpers.js';
 
@@ -15,7 +16,7 @@ const STORIES = 'stories260K.gguf';
 /** What a reference hypothesis is: its generated tokens, why it ended, its sum of log-probs and score (and group). */
 interface RefHypothesis { tokens: number[]; reason: string; sum: number; score: number; group?: number }
 
-interface RefProcessors { bias?: Map<number, number>; ngram?: number; stop?: string[] }
+interface RefProcessors { bias?: Map<number, number>; ngram?: number; stop?: string[]; repetition?: number }
 
 interface RefOptions extends RefProcessors {
   beams: number; lengthPenalty: number; earlyStopping: boolean | 'never'; maxNew: number;
@@ -30,14 +31,18 @@ interface RefOptions extends RefProcessors {
  * Every beam's next-token log-probabilities from a fresh forward pass over its whole prefix, with no KV
  * caches and nothing clever: log-softmax in f64, the bias added and n-gram repeats banned in f64.
  */
-function logProbsOf(model: Model, o: RefProcessors): (tokens: number[]) => Float64Array {
-  return (tokens) => {
+function logProbsOf(model: Model, o: RefProcessors): (tokens: number[], first?: (scores: Float64Array) => void) => Float64Array {
+  return (tokens, first) => {
     const logits = model.withScratch(() => model.forward(tokens, model.newCache(tokens.length)));
     let max = -Infinity, sum = 0;
     for (const x of logits) max = Math.max(max, x);
     for (const x of logits) sum += Math.exp(x - max);
     const out = Float64Array.from(logits, (x) => x - max - Math.log(sum));
+    // A processor that runs before the others (group search's diversity penalty, first in HF's list).
+    first?.(out);
     for (const [id, b] of o.bias ?? []) out[id]! += b;
+    // HF's repetition penalty on every token of the prefix: negative scores multiplied, positive divided.
+    if (o.repetition) for (const t of new Set(tokens)) out[t] = out[t]! < 0 ? out[t]! * o.repetition : out[t]! / o.repetition;
     if (o.ngram) {
       const n = o.ngram, tail = tokens.slice(tokens.length - (n - 1));
       for (let s = 0; s + n <= tokens.length; s++) if (tail.every((t, j) => tokens[s + j] === t)) out[tokens[s + n - 1]!] = -Infinity;
@@ -177,8 +182,7 @@ function referenceGroups(model: Model, prompt: number[], o: RefGroupOptions): Re
       if (done[g]) continue;
       const all: { beam: number; token: number; sum: number }[] = [];
       running[g]!.forEach((beam, b) => {
-        const scores = nextLogProbs([...prompt, ...beam.tokens]);
-        for (const t of taken) scores[t]! -= o.penalty;
+        const scores = nextLogProbs([...prompt, ...beam.tokens], (lp) => { for (const t of taken) lp[t]! -= o.penalty; });
         scores.forEach((v, token) => { if (v !== -Infinity) all.push({ beam: b, token, sum: beam.sum + v }); });
       });
       all.sort((x, y) => y.sum - x.sum || x.beam - y.beam || x.token - y.token);
@@ -208,9 +212,15 @@ function referenceGroups(model: Model, prompt: number[], o: RefGroupOptions): Re
   return out;
 }
 
-/** Wander's beam search, called directly (so that one beam runs too: generate() decodes greedily then). */
+/**
+ * Wander's beam search, called directly, so that one beam runs too: generate() decodes greedily then, and
+ * the settings refuse beam-only fields (a length penalty) with one beam, so such a request is prepared as
+ * for two beams and then set to one.
+ */
 function beams(model: Model, prompt: string, settings: SettingsInput): Run {
-  return beamSearch(model, prepareRequest(model, prompt, { seed: 1, ...settings }), {});
+  const one = settings.num_beams === 1;
+  const request = prepareRequest(model, prompt, { seed: 1, ...settings, ...(one && { num_beams: 2 }) });
+  return beamSearch(model, one ? { ...request, settings: { ...request.settings, num_beams: 1 } } : request, {});
 }
 
 function assertSameHypotheses(got: Sample[], want: RefHypothesis[], label: string): void {
@@ -298,6 +308,15 @@ for (const c of CASES) {
       assert.deepEqual([...reasons].sort(), ['eos', 'max_tokens']);
     });
 
+    test('diverse beam search with a repetition penalty: the diversity penalty comes first, as in Hugging Face\'s processor list', c.skip(), () => {
+      const m = model();
+      for (const [B, G] of [[4, 2], [4, 4]] as const) {
+        const settings: SettingsInput = { num_beams: B, num_return_sequences: B, num_beam_groups: G, diversity_penalty: 1.5, repetition_penalty: 1.8, max_tokens: 10 };
+        const want = referenceGroups(m, ids(), { beams: B, groups: G, penalty: 1.5, lengthPenalty: 1, earlyStopping: false, maxNew: 10, repetition: 1.8 });
+        assertSameHypotheses(beams(m, c.prompt, settings).samples, want, `B ${B}, G ${G}`);
+      }
+    });
+
     test('diverse beam search with B = G: group 0 is greedy decoding (never penalised, one beam wide, done once its best candidate ends)', c.skip(), () => {
       const m = model();
       for (const bias of [0, c.eosBias]) {
@@ -350,15 +369,26 @@ describe('beam search: early stopping', () => {
 });
 
 describe('beam search and max_batch_size', () => {
-  test('scores are bit-identical for max_batch_size 1 and 64 (the beams are one batch whatever it is), for beam search, beam sampling and diverse beam search', () => {
-    const m = loadModel(fixture('gguf', SMALL.llama));
-    const strip = (r: Run) => r.samples.map(({ token_ids, score, sum_logprobs, finish_reason, text, group }) => ({ token_ids, score, sum_logprobs, finish_reason, text, group }));
-    const base = { num_beams: 8, num_return_sequences: 8, max_tokens: 16, logit_bias: [{ token_id: 2, bias: 1 }] };
-    for (const settings of [base, { ...base, do_sample: true, seed: 5, temperature: 1.3 }, { ...base, num_beam_groups: 4, diversity_penalty: 1.5 }]) {
-      const a = generate(m, 'The cat', { ...settings, max_batch_size: 1 });
-      const b = generate(m, 'The cat', { ...settings, max_batch_size: 64 });
-      assert.deepEqual(strip(a), strip(b), JSON.stringify(settings));
-      assert.equal(a.samples.length, 8);
+  test('a beam\'s score is exactly what its tokens score decoded alone: the batch of beams changes no logit (so no batch size can)', () => {
+    for (const spec of [SMALL.llama, SMALL.gpt2]) {
+      const m = loadModel(fixture('gguf', spec));
+      const run = generate(m, 'The cat', { num_beams: 8, num_return_sequences: 8, max_tokens: 16 });
+      const prompt = m.tokenizer.encode('The cat'), V = m.config.vocabSize;
+      const logp = new Float32Array(V), work = vectorMath.alloc(V), exps = vectorMath.alloc(V);
+      for (const beam of run.samples) {
+        // One sequence, one token at a time, its own cache; the same log-softmax and the same f64 sum order.
+        let sum = 0;
+        m.withScratch(() => {
+          const cache = m.newCache(prompt.length + beam.token_ids.length);
+          let logits = m.forward(prompt, cache);
+          for (const t of beam.token_ids) {
+            logSoftmax(logits, logp, work, exps);
+            sum += logp[t]!;
+            logits = m.forward([t], cache);
+          }
+        });
+        assert.equal(beam.sum_logprobs, sum, `${spec.arch}: beam ${beam.index}`);
+      }
     }
   });
 });

@@ -15,7 +15,7 @@ const STORIES = 'stories260K.gguf';
  * Contrastive search as a plain loop, from Su et al. / Hugging Face's description: for every step one
  * fresh forward pass over the whole prefix gives the next distribution and the final-norm hidden state
  * of every position; each of the K most probable tokens is appended and run from scratch to get its
- * hidden state; cosines and scores in f64; the best score wins, the lower token id on ties.
+ * hidden state; cosines and scores in f64; the best score wins, the more probable candidate on ties.
  */
 function referenceContrastive(model: Model, prompt: number[], alpha: number, k: number, maxNew: number): { tokens: number[]; steps: ContrastiveTraceStep[] } {
   const tokens = [...prompt];
@@ -47,7 +47,8 @@ function referenceContrastive(model: Model, prompt: number[], alpha: number, k: 
       const maxSim = Math.max(...context.map((c) => cos(c, h)));
       return { token_id: token, token: model.tokenizer.tokenText(token), prob: p[token]!, max_similarity: maxSim, score: (1 - alpha) * p[token]! - alpha * maxSim };
     });
-    const best = [...candidates].sort((a, b) => b.score - a.score || a.token_id - b.token_id)[0]!;
+    // Ties go to the earlier candidate (the more probable), as torch's max returns the first.
+    const best = candidates.reduce((b, c) => (c.score > b.score ? c : b));
     steps.push({ step, candidates, chosen: best.token_id });
     tokens.push(best.token_id);
     if (eos.has(best.token_id)) break;

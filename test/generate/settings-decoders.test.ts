@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { nextTokenDistribution } from '../../src/generate/next.js';
 import { cliNaming, DEFAULTS, parseSettings, resolveSettings } from '../../src/generate/settings.js';
+import { loadModel } from '../../src/model/load.js';
+import { DEFAULT_MODEL } from '../../src/resolve/embedded.js';
 import { userError } from '../helpers.js';
 
 // The settings of the decoders and samplers that are not a plain per-step filter (beam and contrastive
@@ -58,8 +61,9 @@ describe('the new decoding settings', () => {
       [{ penalty_alpha: 0.6 }, 'penalty_alpha', '--penalty-alpha (contrastive search) chooses among the --top-k most likely tokens: set --top-k to 2 or more'],
       [{ penalty_alpha: 0.6, top_k: 4, n: 3 }, 'n', '--n must be 1 with contrastive search, which is deterministic: every sample would be the same'],
       [{ penalty_alpha: 0.6, top_k: 4, min_p: 0.1 }, 'min_p', '--min-p cannot be used with --penalty-alpha: contrastive search picks among the top_k candidates deterministically and draws nothing'],
-      [{ mirostat: 2, top_k: 40 }, 'top_k', '--top-k cannot be used with --mirostat: mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)'],
-      [{ mirostat: 1, top_p: 0.9 }, 'top_p', '--top-p cannot be used with --mirostat: mirostat chooses its own truncation (llama.cpp runs it in place of the truncation samplers)'],
+      [{ mirostat: 2, top_k: 40 }, 'top_k', '--top-k cannot be used with --mirostat: mirostat chooses its own truncation after a plain temperature (llama.cpp runs it in place of the other samplers)'],
+      [{ mirostat: 1, dynatemp_range: 0.5 }, 'dynatemp_range', '--dynatemp-range cannot be used with --mirostat: mirostat chooses its own truncation after a plain temperature (llama.cpp runs it in place of the other samplers)'],
+      [{ mirostat: 1, top_p: 0.9 }, 'top_p', '--top-p cannot be used with --mirostat: mirostat chooses its own truncation after a plain temperature (llama.cpp runs it in place of the other samplers)'],
       [{ do_sample: true }, 'do_sample', '--do-sample applies to beam search (--num-beams ≥ 2: Hugging Face\'s beam sampling); without beams Wander samples unless temperature is 0'],
       [{ num_beams: 4, do_sample: true, xtc_probability: 0.5 }, 'xtc_probability', '--xtc-probability cannot be used with --do-sample: beam sampling runs Hugging Face\'s warpers only (temperature, top_k, top_p, min_p, typical_p, epsilon_cutoff, eta_cutoff, top_h)'],
       [{ num_beam_groups: 2 }, 'num_beam_groups', '--num-beam-groups needs beam search: set --num-beams to a multiple of 2'],
@@ -72,7 +76,27 @@ describe('the new decoding settings', () => {
       [{ xtc_probability: 0.5, temperature: 0 }, 'xtc_probability', '--xtc-probability samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off'],
       [{ dynatemp_range: 0.5, temperature: 0 }, 'dynatemp_range', '--dynatemp-range samples, but temperature 0 decodes greedily: set a temperature above 0 or leave it off'],
     ];
-    for (const [input, field, message] of cases) assert.throws(() => parseSettings(input, cliNaming), userError(message, field), message);
+    // As the command line runs them: the flags parsed, then resolved (with no model defaults here).
+    for (const [input, field, message] of cases) assert.throws(() => resolveSettings(parseSettings(input, cliNaming), {}), userError(message, field), message);
+  });
+
+  test('beam-only settings without beams, and the searches in `next`, are refused rather than ignored', () => {
+    assert.throws(() => parseSettings({ length_penalty: 0.5 }, cliNaming), userError('--length-penalty scores finished beams: it needs beam search (--num-beams ≥ 2)', 'length_penalty'));
+    assert.throws(() => parseSettings({ early_stopping: true }, cliNaming), userError('--early-stopping decides when beam search stops: it needs beam search (--num-beams ≥ 2)', 'early_stopping'));
+    const model = loadModel(DEFAULT_MODEL);
+    assert.throws(() => nextTokenDistribution(model, 'And God', { num_beams: 4 }), userError('--num-beams (beam search) decodes whole sequences, not one step of the sampling chain: run it with wander generate', 'num_beams'));
+    assert.throws(() => nextTokenDistribution(model, 'And God', { penalty_alpha: 0.6, top_k: 4 }), userError('--penalty-alpha (contrastive search) decodes whole sequences, not one step of the sampling chain: run it with wander generate', 'penalty_alpha'));
+  });
+
+  test('a rule that reads a setting a model may give waits for the model when the user left it unset', () => {
+    // max_tokens and top_k may come from generation_config.json: parsing alone does not refuse these...
+    assert.doesNotThrow(() => parseSettings({ min_new_tokens: 200 }, cliNaming));
+    assert.doesNotThrow(() => parseSettings({ penalty_alpha: 0.6 }, cliNaming));
+    // ...resolving with the model's values decides.
+    assert.equal(resolveSettings({ min_new_tokens: 200 }, { max_tokens: 300 }).settings.min_new_tokens, 200);
+    assert.equal(resolveSettings({ penalty_alpha: 0.6 }, { top_k: 50 }).settings.top_k, 50);
+    assert.throws(() => resolveSettings({ min_new_tokens: 200 }, {}), userError('--min-new-tokens (200) must not exceed --max-tokens (128)', 'min_new_tokens'));
+    assert.throws(() => resolveSettings({ penalty_alpha: 0.6 }, {}), userError('--penalty-alpha (contrastive search) chooses among the --top-k most likely tokens: set --top-k to 2 or more', 'penalty_alpha'));
   });
 
   test('what goes together is accepted', () => {
@@ -82,7 +106,6 @@ describe('the new decoding settings', () => {
       { num_beams: 4, do_sample: true, temperature: 0.7, top_k: 20, top_p: 0.9 },
       { num_beams: 6, num_beam_groups: 3, diversity_penalty: 0.5 },
       { mirostat: 2, mirostat_tau: 3, temperature: 0.8, dry_multiplier: 0.8 },
-      { mirostat: 1, dynatemp_range: 0.5 },
       { dry_multiplier: 0.8, xtc_probability: 0.5, xtc_threshold: 0.1, top_h: 0.4, smoothing_factor: 0.3, smoothing_curve: 2, min_p: 0.05 },
     ]) assert.doesNotThrow(() => parseSettings(input, cliNaming), JSON.stringify(input));
   });
