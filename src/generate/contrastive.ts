@@ -84,7 +84,7 @@ export function contrastiveSearch(model: Model, request: DecodeRequest, opts: Ge
       const length = tokens.length;
       // Each candidate must run one step ahead to be scored: without room for it the sequence ends.
       if (length >= ctxLen) { reason = 'context_full'; break; }
-      let probs: Float64Array, candidates: number[];
+      let probs: (token: number) => number, candidates: number[];
       try {
         const processed = chain.processed(logits, { tokens, promptLength: P, text: stream.text });
         probs = softmax(processed);
@@ -102,7 +102,7 @@ export function contrastiveSearch(model: Model, request: DecodeRequest, opts: Ge
         const h = hidden[i]!, hn = norm(h);
         let maxSim = -Infinity;
         for (const c of context) maxSim = Math.max(maxSim, c.norm === 0 || hn === 0 ? 0 : dot(c.h, h) / (c.norm * hn));
-        return { token, prob: probs[token]!, maxSim, score: (1 - alpha) * probs[token]! - alpha * maxSim };
+        return { token, prob: probs(token), maxSim, score: (1 - alpha) * probs(token) - alpha * maxSim };
       });
       // The first best score wins, as torch's max over the candidates (ranked by probability, then id) takes it.
       let best = 0;
@@ -148,14 +148,17 @@ export function contrastiveSearch(model: Model, request: DecodeRequest, opts: Ge
 }
 
 /** Softmax in f64 of f32 logits (−∞ ⇒ 0). */
-function softmax(logits: Float32Array): Float64Array {
+/**
+ * The softmax of `logits` as a function of the token, in f64: one pass for the max and one for the sum,
+ * and each probability computed only when asked for (only the K candidates' are), so a step allocates
+ * nothing the size of the vocabulary. Valid while `logits` is unchanged.
+ */
+function softmax(logits: Float32Array): (token: number) => number {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  const p = new Float64Array(logits.length);
   let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp(logits[i]! - max);
-  for (let i = 0; i < p.length; i++) p[i]! /= sum;
-  return p;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return (token) => Math.exp(logits[token]! - max) / sum;
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
