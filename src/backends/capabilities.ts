@@ -52,3 +52,23 @@ export function requireCapability(command: string, backend: BackendInfo, capabil
   if (have === true || (typeof have === 'number' && have > 0)) return;
   throw new UserError(`wander ${command} needs ${WHAT[capability]}${why ? ` (${why})` : ''}, which the ${backend.kind} backend (${backend.name}) does not give; use a model Wander runs itself`, 'model');
 }
+
+/**
+ * Why each kind of backend can or cannot run beam and contrastive search: both score candidates from
+ * every logit and continue several sequences from one, copying KV caches between them. Known from the
+ * kind alone, so a command refuses before it connects to a server or loads a model.
+ */
+const SEARCH: Record<BackendInfo['kind'], string | null> = {
+  wander: null,
+  'llama.cpp': 'node-llama-cpp gives every logit but cannot copy one sequence\'s KV cache to another, which every step needs',
+  openai: 'an OpenAI-compatible server samples for itself and returns only top logprobs, never every logit',
+};
+
+/** Refuses beam and contrastive search, by the setting that asks for it, on a backend that cannot run them. */
+export function requireSearchBackend(s: { num_beams?: number; penalty_alpha?: number }, kind: BackendInfo['kind']): void {
+  const field = (s.num_beams ?? 1) > 1 ? 'num_beams' : (s.penalty_alpha ?? 0) > 0 ? 'penalty_alpha' : undefined;
+  const why = SEARCH[kind];
+  if (!field || why === null) return;
+  const flag = field === 'num_beams' ? '--num-beams' : '--penalty-alpha';
+  throw new UserError(`${flag} (${field === 'num_beams' ? 'beam search' : 'contrastive search'}) needs Wander's own engine (--model FILE): ${why}`, field);
+}

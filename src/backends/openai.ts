@@ -4,7 +4,7 @@ import type { FinishReason, ModelInfo, Run, Sample } from '../generate/report.js
 import { DEFAULTS, parseSettings, resolveSettings, type Settings, type SettingsInput } from '../generate/settings.js';
 import { Rng } from '../sampling/rng.js';
 import type { StepLogprobs } from '../sampling/logprobs.js';
-import { requireCapability, type BackendInfo } from './capabilities.js';
+import { requireCapability, requireSearchBackend, type BackendInfo } from './capabilities.js';
 import { ignoredSettings, type IgnoredSetting } from './ignored.js';
 import { normaliseChoice, topLogprobsTail, type Endpoint as ApiEndpoint, type NormalisedChoice } from './openai-shapes.js';
 
@@ -73,9 +73,6 @@ function forwarded(s: Settings): Record<string, unknown> {
   for (const k of FORWARDED) if (isSet(s, SWITCH_OF[k] ?? k)) out[k] = s[k];
   return out;
 }
-
-/** Decoders that score tokens themselves need every logit, which a server that samples does not give. */
-const LOGIT_DECODERS: [keyof Settings, string][] = [['num_beams', 'beam search'], ['penalty_alpha', 'contrastive search']];
 
 /** `wander next` on a server: the top alternatives it lists, raw (temperature 1), and the unlisted tail. */
 export interface ServedNext {
@@ -274,11 +271,7 @@ export class OpenAIBackend {
   private check(input: SettingsInput, settings: Settings): void {
     if (settings.trace > 0) requireCapability('generate', this.info, 'own_sampling_chain', '--trace');
     for (const k of ['ablate', 'noise', 'patch_from'] as const) if (settings[k].length) requireCapability('generate', this.info, 'internals', `--${k.replace('_', '-')}`);
-    for (const [k, what] of LOGIT_DECODERS) {
-      if (input[k] !== undefined && JSON.stringify(settings[k]) !== JSON.stringify((DEFAULTS as Partial<Settings>)[k])) {
-        throw new UserError(`${k}: ${what} needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself`, k);
-      }
-    }
+    requireSearchBackend(settings, 'openai');
     for (const k of Object.keys(input) as (keyof Settings)[]) {
       if (SENT.includes(k) || FORWARDED.includes(k) || input[k] === undefined) continue;
       if (JSON.stringify(settings[k]) === JSON.stringify((DEFAULTS as Partial<Settings>)[k])) continue;

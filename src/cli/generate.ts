@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { requireSearchBackend } from '../backends/capabilities.js';
 import { UserError } from '../errors.js';
 import { generate } from '../generate/generate.js';
 import type { ChatPrompt } from '../generate/chat.js';
@@ -48,11 +49,11 @@ export function generateCommand(program: Command): void {
         do_sample: flags.doSample, num_beam_groups: numeric(flags.numBeamGroups), diversity_penalty: numeric(flags.diversityPenalty),
       });
       if (flags.model?.startsWith('openai:')) {
-        refuseSearch(input, 'openai');
+        requireSearchBackend(input, 'openai');
         return remote(flags, input);
       }
       if (flags.model?.startsWith('llama.cpp:')) {
-        refuseSearch(input, 'llama.cpp');
+        requireSearchBackend(input, 'llama.cpp');
         return inLlamaCpp(flags, input);
       }
       const { model, loadMs } = await openModel(flags);
@@ -129,20 +130,6 @@ function isSingle(input: SettingsInput): boolean {
 /** --early-stopping true|false|never: the words true and false are booleans; anything else goes to the schema as given. */
 function booleanish(s: string | undefined): boolean | string | undefined {
   return s === 'true' ? true : s === 'false' ? false : s;
-}
-
-/**
- * Beam and contrastive search need Wander's own engine: a logit backend whose KV caches can be copied
- * from sequence to sequence (beams share their prefixes; contrastive search looks ahead from one).
- */
-function refuseSearch(input: SettingsInput, backend: 'openai' | 'llama.cpp'): void {
-  const flag = (input.num_beams ?? 1) > 1 ? '--num-beams' : (input.penalty_alpha ?? 0) > 0 ? '--penalty-alpha' : undefined;
-  if (!flag) return;
-  const what = flag === '--num-beams' ? 'beam search' : 'contrastive search';
-  const why = backend === 'openai'
-    ? 'an openai: server samples tokens itself and returns only top logprobs, never the full logits it would need'
-    : 'llama.cpp through node-llama-cpp gives logits but cannot copy one sequence\'s KV cache to another, which every step needs';
-  throw new UserError(`${flag} (${what}) needs a logit backend, Wander's own engine (--model FILE): ${why}`, flag.slice(2).replaceAll('-', '_'));
 }
 
 /** As the native path prints: one sample streams as it is generated; several are printed whole as each ends. */

@@ -1,3 +1,4 @@
+import { requireSearchBackend } from '../backends/capabilities.js';
 import { UserError } from '../errors.js';
 import type { Hooks } from '../model/hooks.js';
 import { Model } from '../model/load.js';
@@ -400,9 +401,8 @@ function refuseSearch(model: Model | GenerationModel, s: Settings): void {
   const field = s.num_beams > 1 ? 'num_beams' : s.penalty_alpha > 0 ? 'penalty_alpha' : undefined;
   if (!field) return;
   const what = field === 'num_beams' ? 'beam search' : 'contrastive search';
-  if (!(model instanceof Model)) {
-    throw new UserError(`${field} (${what}) needs Wander's own engine, which can copy KV caches between sequences; this backend cannot (run the model with --model FILE instead)`, field);
-  }
+  // The only other engine that builds Generations is llama.cpp's (src/backends/llama-cpp.ts).
+  if (!(model instanceof Model)) requireSearchBackend(s, 'llama.cpp');
   throw new UserError(`${field} (${what}) runs through generate() (wander generate), not through the shared scheduler that decodes samples for servers and sweeps`, field);
 }
 

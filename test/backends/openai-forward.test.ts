@@ -39,8 +39,8 @@ describe('the openai backend forwards the samplers servers share', () => {
 
   test('beam and contrastive search need a logit backend: refused by name before any request', async () => {
     const backend = await OpenAIBackend.connect(`openai:${server.url}/v1`);
-    await assert.rejects(backend.generate('x', { num_beams: 4 }), userError('num_beams: beam search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'num_beams'));
-    await assert.rejects(backend.generate('x', { penalty_alpha: 0.6, top_k: 4 }), userError('penalty_alpha: contrastive search needs every next-token logit, which an OpenAI-compatible server does not give (it samples for itself); run it on a model Wander runs itself', 'penalty_alpha'));
+    await assert.rejects(backend.generate('x', { num_beams: 4 }), userError('--num-beams (beam search) needs Wander\'s own engine (--model FILE): an OpenAI-compatible server samples for itself and returns only top logprobs, never every logit', 'num_beams'));
+    await assert.rejects(backend.generate('x', { penalty_alpha: 0.6, top_k: 4 }), userError('--penalty-alpha (contrastive search) needs Wander\'s own engine (--model FILE): an OpenAI-compatible server samples for itself and returns only top logprobs, never every logit', 'penalty_alpha'));
   });
 });
 

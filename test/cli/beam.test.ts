@@ -101,8 +101,8 @@ describe('wander generate: beam and contrastive search', () => {
   test('beams and contrastive search need Wander\'s own engine: refused on openai: and llama.cpp: before connecting or loading', () => {
     // Neither the server nor the file exists: the refusal comes first.
     assert.equal(cliError(wander('generate', '--model', 'openai:http://127.0.0.1:9/v1#m', '-p', 'The cat', '--num-beams', '2')),
-      '--num-beams (beam search) needs a logit backend, Wander\'s own engine (--model FILE): an openai: server samples tokens itself and returns only top logprobs, never the full logits it would need');
+      '--num-beams (beam search) needs Wander\'s own engine (--model FILE): an OpenAI-compatible server samples for itself and returns only top logprobs, never every logit');
     assert.equal(cliError(wander('generate', '--model', 'llama.cpp:/nowhere/model.gguf', '-p', 'The cat', '--penalty-alpha', '0.5', '--top-k', '4')),
-      '--penalty-alpha (contrastive search) needs a logit backend, Wander\'s own engine (--model FILE): llama.cpp through node-llama-cpp gives logits but cannot copy one sequence\'s KV cache to another, which every step needs');
+      '--penalty-alpha (contrastive search) needs Wander\'s own engine (--model FILE): node-llama-cpp gives every logit but cannot copy one sequence\'s KV cache to another, which every step needs');
   });
 });

@@ -596,7 +596,7 @@ describe('beam search on stories260K: processors, stop strings, batches, trace',
       userError('num_beams (beam search) runs through generate() (wander generate), not through the shared scheduler that decodes samples for servers and sweeps', 'num_beams'));
     const other = { tokenizer: m.tokenizer, config: m.config, generationDefaults: {} };
     assert.throws(() => new Generation(other, PROMPT, { penalty_alpha: 0.5, top_k: 4 }),
-      userError('penalty_alpha (contrastive search) needs Wander\'s own engine, which can copy KV caches between sequences; this backend cannot (run the model with --model FILE instead)', 'penalty_alpha'));
+      userError('--penalty-alpha (contrastive search) needs Wander\'s own engine (--model FILE): node-llama-cpp gives every logit but cannot copy one sequence\'s KV cache to another, which every step needs', 'penalty_alpha'));
     // A bad prompt is refused as it is for sampling.
     assert.throws(() => generate(m, [9999], { num_beams: 2 }), userError('--prompt: token id 9999 is outside the vocabulary (0..511)', 'prompt'));
   });

@@ -106,13 +106,19 @@ describe('kernels and their TypeScript twin agree bit for bit', { skip }, () => 
     }
   });
 
+  /** Both twins' copies of l and their exponentials exp(l − max), with the max and the (wasm) sum. */
+  const exps = (l: Float32Array) => {
+    const [la, lb] = pair(l), n = l.length;
+    const [ea, eb] = [wasm.alloc(n), ts.alloc(n)];
+    const max = ts.max(lb, n);
+    const sum = wasm.expShift(la, n, max, ea);
+    ts.expShift(lb, n, max, eb);
+    return { la, lb, ea, eb, n, max, sum };
+  };
+
   test('cumulative search, entropy, weighted sum, moments', () => {
     for (const [name, l] of inputs()) {
-      const [la, lb] = pair(l), n = l.length;
-      const [ea, eb] = [wasm.alloc(n), ts.alloc(n)];
-      const max = ts.max(lb, n);
-      const sum = wasm.expShift(la, n, max, ea);
-      ts.expShift(lb, n, max, eb);
+      const { la, lb, ea, eb, n, max, sum } = exps(l);
       for (const u of [0, 0.3, 0.999999, 1, 2]) sameNum(wasm.cumulativeFind(ea, n, u * sum), ts.cumulativeFind(eb, n, u * sum), `cumulativeFind ${u} ${name}`);
       const lnSum = Math.log(sum);
       sameNum(wasm.entropyNats(la, ea, n, max, sum, lnSum), ts.entropyNats(lb, eb, n, max, sum, lnSum), `entropy ${name}`);
@@ -125,11 +131,7 @@ describe('kernels and their TypeScript twin agree bit for bit', { skip }, () => 
 
   test('mass bins and the entries of one bin, for both ranking keys', () => {
     for (const [name, l] of inputs()) {
-      const [la, lb] = pair(l), n = l.length;
-      const [ea, eb] = [wasm.alloc(n), ts.alloc(n)];
-      const max = ts.max(lb, n);
-      const sum = wasm.expShift(la, n, max, ea);
-      ts.expShift(lb, n, max, eb);
+      const { la, lb, ea, eb, n, max, sum } = exps(l);
       const lnSum = Math.log(sum), h = ts.entropyNats(lb, eb, n, max, sum, lnSum);
       const ranks: RankKey[] = [{ mode: 0, a: max, b: 0, c: 0 }, { mode: 1, a: lnSum, b: max, c: h }];
       for (const r of ranks) {
